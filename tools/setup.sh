@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Set up mipnet-mmpose on a fresh machine (Python 3.11 + pip) in the venv `.venv/` of this checkout.
+#
+#   bash tools/setup.sh          # idempotent: re-running only installs what is missing
+#
+# Order matters (see requirements.txt): torch and the build tools first, then mmcv built with its
+# ops against that torch (no build isolation), then the rest of the stack, then this plugin.
+# pip's cache is kept, so the mmcv wheel is built once per machine (about 10 min on 2 cores) and
+# re-used afterwards.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+VENV=${VENV:-.venv}
+
+if [ ! -x "$VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$VENV"
+fi
+PY="$VENV/bin/python"
+PIP=("$PY" -m pip install --disable-pip-version-check)
+pin() { grep -E "^$1==" requirements.txt; }
+
+# 1. torch, numpy and what mmcv's and chumpy's setup.py import (setuptools < 81 keeps pkg_resources).
+"${PIP[@]}" "setuptools<81" wheel ninja "$(pin numpy)" "$(pin torch)" "$(pin torchvision)"
+
+# 2. mmcv with its compiled ops, built against the torch above.
+if ! "$PY" -c "import mmcv, mmcv.ops" 2>/dev/null; then
+    MAX_JOBS=${MAX_JOBS:-2} MMCV_WITH_OPS=1 "${PIP[@]}" --no-build-isolation "$(pin mmcv)"
+fi
+
+# 3. chumpy (an mmpose requirement that mmpose never imports) cannot build in isolation.
+"${PIP[@]}" --no-build-isolation chumpy==0.70
+
+# 4. The rest of the stack. openmim without its openxlab dependency, which would
+#    downgrade setuptools; mim's train/test commands do not need it.
+"${PIP[@]}" "$(pin opencv-python)" "$(pin mmengine)" "$(pin mmdet)" "$(pin mmpose)" \
+    "$(pin xtcocotools)" "$(pin numpy)" "$(pin torch)" "$(pin torchvision)"
+"${PIP[@]}" --no-deps "$(pin openmim)"
+"${PIP[@]}" Click colorama model-index pandas requests rich tabulate
+
+# 5. This plugin (editable, so `mim train` finds it through custom_imports) and the test extras.
+"${PIP[@]}" -r requirements-tests.txt
+"${PIP[@]}" -e . --no-deps
+
+"$PY" -c "import mmcv.ops, mmdet, mmpose, mipnet_mmpose; print('mipnet-mmpose ready:', mipnet_mmpose.__version__, '| mmpose', mmpose.__version__)"
