@@ -1,4 +1,10 @@
-"""MIPNet (Multi-Instance Pose Networks, ICCV 2021) as an MMPose plugin."""
+"""MIPNet (Multi-Instance Pose Networks, ICCV 2021) as an MMPose plugin.
+
+Importing this package registers its components in MMPose's registries
+(``mmpose.registry``): load it from a config with
+``custom_imports = dict(imports=['mipnet_mmpose'], allow_failed_imports=False)``.
+"""
+from . import codecs, datasets, engine, evaluation, models  # noqa: F401 (registers)
 from .version import __version__
 
 __all__ = ['__version__']

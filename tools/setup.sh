@@ -16,7 +16,9 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
 PY="$VENV/bin/python"
-PIP=("$PY" -m pip install --disable-pip-version-check)
+# Every step is constrained by the pins, so that no later dependency (pandas, matplotlib...)
+# upgrades numpy, torch or opencv behind our back.
+PIP=("$PY" -m pip install --disable-pip-version-check -c requirements.txt)
 pin() { grep -E "^$1==" requirements.txt; }
 
 # 1. torch, numpy and what mmcv's and chumpy's setup.py import (setuptools < 81 keeps pkg_resources).
@@ -33,7 +35,7 @@ fi
 # 4. The rest of the stack. openmim without its openxlab dependency, which would
 #    downgrade setuptools; mim's train/test commands do not need it.
 "${PIP[@]}" "$(pin opencv-python)" "$(pin mmengine)" "$(pin mmdet)" "$(pin mmpose)" \
-    "$(pin xtcocotools)" "$(pin numpy)" "$(pin torch)" "$(pin torchvision)"
+    "$(pin xtcocotools)"
 "${PIP[@]}" --no-deps "$(pin openmim)"
 "${PIP[@]}" Click colorama model-index pandas requests rich tabulate
 

@@ -1,0 +1,112 @@
+# MIPNet on the bundled sample data: the README's main job.
+#
+# A narrow HRNet (stage-4 widths 16/32/64/128, one block per branch) at 128x96,
+# trained from scratch on the real coco_mini train images (28 images, 86 persons)
+# on a CPU in a few minutes, validated on the OCHuman sample (3 images whose two
+# pairs of persons overlap heavily, GT boxes). It shows the whole path working,
+# it is not a model to use: for real training see the COCO/CrowdPose configs.
+#
+#   mim train mmpose configs/mipnet_sample_hrnet-w16_coco-mini-128x96.py \
+#       --work-dir work_dirs/mipnet_sample
+_base_ = ['mmpose::_base_/default_runtime.py']
+custom_imports = dict(imports=['mipnet_mmpose'], allow_failed_imports=False)
+
+num_instances = 2  # N: poses per box (λ = 0..N-1)
+
+train_cfg = dict(max_epochs=30, val_interval=30)
+optim_wrapper = dict(optimizer=dict(type='Adam', lr=2e-3))
+param_scheduler = [dict(type='MultiStepLR', begin=0, end=30, milestones=[24], gamma=0.1,
+                        by_epoch=True)]
+randomness = dict(seed=0)
+
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=5),
+    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=2,
+                    save_best='coco/AP', rule='greater'))
+custom_hooks = [
+    dict(type='SyncBuffersHook'),
+    dict(type='MultiInstanceTestHook'),
+    # One picture per validation/test image with every kept pose, coloured by λ.
+    dict(type='MultiInstanceVisualizationHook', out_dir='pose_pictures'),
+]
+
+codec = dict(type='MSRAHeatmap', input_size=(96, 128), heatmap_size=(24, 32), sigma=1.5)
+
+model = dict(
+    type='MultiInstanceTopdownPoseEstimator',
+    data_preprocessor=dict(type='PoseDataPreprocessor', mean=[123.675, 116.28, 103.53],
+                           std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
+    backbone=dict(
+        type='MIPHRNet',
+        num_instances=num_instances,
+        in_channels=3,
+        extra=dict(
+            stage1=dict(num_modules=1, num_branches=1, block='BOTTLENECK', num_blocks=(1, ),
+                        num_channels=(32, )),
+            stage2=dict(num_modules=1, num_branches=2, block='BASIC', num_blocks=(1, 1),
+                        num_channels=(16, 32)),
+            stage3=dict(num_modules=1, num_branches=3, block='BASIC', num_blocks=(1, 1, 1),
+                        num_channels=(16, 32, 64)),
+            stage4=dict(num_modules=1, num_branches=4, block='BASIC', num_blocks=(1, 1, 1, 1),
+                        num_channels=(16, 32, 64, 128)))),
+    head=dict(
+        type='MultiInstanceHeatmapHead',
+        num_instances=num_instances,
+        in_channels=16,
+        out_channels=17,
+        deconv_out_channels=None,
+        loss=dict(type='KeypointMSELoss', use_target_weight=True),
+        decoder=codec),
+    test_cfg=dict(flip_test=True, flip_mode='heatmap', shift_heatmap=True,
+                  num_instances=num_instances, lambda_score_decay=0.5))
+
+data_root = 'data/sample/'
+train_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='GetBBoxCenterScale'),
+    dict(type='RandomFlip', direction='horizontal'),
+    dict(type='RandomHalfBody'),
+    dict(type='RandomBBoxTransform'),
+    dict(type='TopdownAffine', input_size=codec['input_size']),
+    dict(type='BuildInstanceSlots', num_instances=num_instances, min_keypoints=3),
+    dict(type='GenerateTarget',
+         encoder=dict(type='MultiInstanceHeatmap', encoder=codec, num_instances=num_instances)),
+    dict(type='PackPoseInputs'),
+]
+val_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='GetBBoxCenterScale'),
+    dict(type='TopdownAffine', input_size=codec['input_size']),
+    dict(type='PackPoseInputs'),
+]
+
+train_dataloader = dict(
+    batch_size=8,
+    num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(
+        type='MultiInstanceCocoDataset',
+        data_root=data_root,
+        data_mode='topdown',
+        ann_file='coco_mini/annotations/person_keypoints_train2017.json',
+        data_prefix=dict(img='coco_mini/train2017/'),
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=8,
+    num_workers=0,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
+    dataset=dict(
+        type='MultiInstanceOCHumanDataset',
+        data_root=data_root,
+        data_mode='topdown',
+        ann_file='ochuman/test_ochuman.json',
+        data_prefix=dict(img='ochuman/'),
+        test_mode=True,
+        pipeline=val_pipeline))
+test_dataloader = val_dataloader
+
+# Every (box, λ) pose kept, rescored, merged per image by OKS-NMS (threshold 0.9).
+val_evaluator = dict(type='MultiInstanceCocoMetric',
+                     ann_file=data_root + 'ochuman/test_ochuman.json')
+test_evaluator = val_evaluator

@@ -1,0 +1,3 @@
+from .hooks import MultiInstanceTestHook
+
+__all__ = ['MultiInstanceTestHook']

@@ -1,0 +1,4 @@
+"""Evaluation components of MIPNet."""
+from .metrics import MultiInstanceCocoMetric, PoseId
+
+__all__ = ['MultiInstanceCocoMetric', 'PoseId']

@@ -1,0 +1,313 @@
+"""COCO-style keypoint metric that keeps every pose of a multi-instance model.
+
+MIPNet predicts N poses per person box, one per instance selector λ. MMPose's
+:class:`~mmpose.evaluation.CocoMetric` de-duplicates top-down predictions by the
+box ``id`` and would therefore silently keep only one pose per box (and index
+past the single box area for N > 1). :class:`MultiInstanceCocoMetric` gives every
+(box, λ) pose its own identity and then reuses the stock rescoring, per-image
+OKS-NMS, JSON dump and xtcocotools evaluation unchanged.
+"""
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+from mmengine.fileio import dump, load
+from mmengine.logging import MMLogger
+from mmpose.evaluation.metrics import CocoMetric
+from mmpose.registry import METRICS
+
+# Per-row fields of the stock metric's ``pred`` dict (first axis = instance).
+_ROW_KEYS = ('keypoints', 'keypoint_scores', 'bbox', 'bbox_scores', 'areas', 'lambdas')
+# Fields of ``pred_instances`` that must agree row-for-row with ``keypoints``.
+_CHECKED_KEYS = ('keypoint_scores', 'bboxes', 'bbox_scores', 'lambdas')
+
+
+@dataclass(frozen=True, order=True)
+class PoseId:
+    """Identity of one predicted pose: the source box id and its λ.
+
+    Deliberately not a ``tuple``: the stock ``_sort_and_unique_bboxes`` treats
+    sequence-valued ids as bottom-up output and would skip sorting and
+    de-duplication altogether. Ordering compares ``(box_id, lam)`` so the
+    stock sort groups a box's poses together in λ order.
+
+    Args:
+        box_id (Any): The data sample ``id`` (annotation id or detection id).
+        lam (int): The instance selector λ that produced the pose.
+    """
+
+    box_id: Any
+    lam: int
+
+
+def _as_numpy(value: Any) -> np.ndarray:
+    """Convert a tensor / list / array to a numpy array (tensors are moved to
+    CPU first, since the estimator may leave ``lambdas`` as a tensor)."""
+    if hasattr(value, 'detach'):
+        value = value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+@METRICS.register_module()
+class MultiInstanceCocoMetric(CocoMetric):
+    """COCO keypoint metric for multi-instance (MIPNet) top-down output.
+
+    Each data sample is one person box whose ``pred_instances`` holds N rows,
+    one per instance selector λ (N = 1 is plain top-down output):
+
+        - ``keypoints`` (np.ndarray): [N, K, 2], image coordinates
+        - ``keypoint_scores`` (np.ndarray): [N, K]
+        - ``bboxes`` (np.ndarray): [N, 4] xyxy, the same box repeated
+        - ``bbox_scores`` (np.ndarray): [N], box score × λ decay
+        - ``lambdas`` (np.ndarray | Tensor): [N] int, optional; defaults to
+          ``arange(N)`` when absent
+
+    All N × (number of boxes) poses enter the stock scoring (``score_mode``,
+    box score × mean keypoint score above ``keypoint_score_thr`` by default)
+    and the stock per-image NMS (``nms_mode``/``nms_thr``); poses are only
+    de-duplicated per (box id, λ), which still removes repeated samples.
+    ``self.results`` keeps one entry per data sample so mmengine's
+    distributed ``collect_results`` works unchanged; poses are split per λ
+    only in :meth:`compute_metrics`.
+
+    After each evaluation :attr:`last_lambda_stats` holds
+    ``{'produced': {λ: count}, 'kept_after_nms': {λ: count}}`` (``produced``
+    counts the poses that enter NMS), which is also logged. The dumped
+    ``<outfile_prefix>.keypoints.json`` carries a ``lambda`` field per pose.
+
+    Args:
+        ann_file (str, optional): Path to the COCO-format annotation file.
+            Defaults to ``None`` (GT converted from ``raw_ann_info``).
+        use_area (bool): Use the annotations' ``area``; ``False`` for
+            CrowdPose. Defaults to ``True``.
+        iou_type (str): ``'keypoints'`` or ``'keypoints_crowd'`` (CrowdPose,
+            reports AP(E)/AP(M)/AP(H)). Defaults to ``'keypoints'``.
+        score_mode (str): As :class:`CocoMetric`. Defaults to
+            ``'bbox_keypoint'``.
+        keypoint_score_thr (float): Keypoints scoring above it enter the
+            mean keypoint score. Defaults to ``0.2``.
+        nms_mode (str): ``'oks_nms'``, ``'soft_oks_nms'`` or ``'none'`` (the
+            MIPNet authors' CrowdPose protocol). Defaults to ``'oks_nms'``.
+        nms_thr (float): OKS threshold of the NMS; 0.9 as in the MIPNet
+            authors' COCO/OCHuman evaluation. Defaults to ``0.9``.
+        format_only (bool): Only dump results. Defaults to ``False``.
+        pred_converter (dict, optional): As :class:`CocoMetric`.
+        gt_converter (dict, optional): As :class:`CocoMetric`.
+        outfile_prefix (str, optional): Prefix of the dumped JSON files.
+            Defaults to ``None`` (temporary directory).
+        collect_device (str): ``'cpu'`` or ``'gpu'``. Defaults to ``'cpu'``.
+        prefix (str, optional): Metric name prefix; the stock ``'coco'``
+            when ``None``. Defaults to ``None``.
+    """
+
+    def __init__(self,
+                 ann_file: Optional[str] = None,
+                 use_area: bool = True,
+                 iou_type: str = 'keypoints',
+                 score_mode: str = 'bbox_keypoint',
+                 keypoint_score_thr: float = 0.2,
+                 nms_mode: str = 'oks_nms',
+                 nms_thr: float = 0.9,
+                 format_only: bool = False,
+                 pred_converter: Optional[Dict] = None,
+                 gt_converter: Optional[Dict] = None,
+                 outfile_prefix: Optional[str] = None,
+                 collect_device: str = 'cpu',
+                 prefix: Optional[str] = None) -> None:
+        super().__init__(
+            ann_file=ann_file,
+            use_area=use_area,
+            iou_type=iou_type,
+            score_mode=score_mode,
+            keypoint_score_thr=keypoint_score_thr,
+            nms_mode=nms_mode,
+            nms_thr=nms_thr,
+            format_only=format_only,
+            pred_converter=pred_converter,
+            gt_converter=gt_converter,
+            outfile_prefix=outfile_prefix,
+            collect_device=collect_device,
+            prefix=prefix)
+        self.last_lambda_stats: Dict[str, Dict[int, int]] = {
+            'produced': {},
+            'kept_after_nms': {}
+        }
+        self._produced: Counter = Counter()
+
+    # ------------------------------------------------------------------ #
+    # collection (one entry per data sample)
+    # ------------------------------------------------------------------ #
+    def process(self, data_batch: Sequence[dict], data_samples: Sequence[dict]) -> None:
+        """Store one ``(pred, gt)`` entry per data sample, all N rows kept.
+
+        Args:
+            data_batch (Sequence[dict]): A batch of data from the dataloader.
+            data_samples (Sequence[dict]): Model outputs as dicts, each with
+                ``id``, ``img_id``, ``pred_instances`` (see the class doc),
+                ``gt_instances`` and, without ``ann_file``, ``ori_shape`` and
+                ``raw_ann_info``.
+        """
+        # validate the whole batch first so a bad sample leaves no partial
+        # batch behind in self.results
+        lambdas_per_sample = [self._checked_lambdas(ds) for ds in data_samples]
+        start = len(self.results)
+        super().process(data_batch, data_samples)
+        new_entries = self.results[start:]
+        assert len(new_entries) == len(data_samples)
+        for (pred, _), ds, lambdas in zip(new_entries, data_samples, lambdas_per_sample):
+            num_rows = len(lambdas)
+            pred['lambdas'] = lambdas
+            # the stock metric derives one area from the single
+            # ``gt_instances.bbox_scales`` row; every λ pose shares that box
+            if 'areas' in pred and len(pred['areas']) == 1 and num_rows > 1:
+                pred['areas'] = np.repeat(pred['areas'], num_rows)
+            # without predicted box scores the stock fallback would be ones(N)
+            # for N > 1 (length mismatch with the single detection score);
+            # broadcast the box's detection score instead
+            if 'bbox_scores' not in ds['pred_instances'] and num_rows > 1:
+                gt_scores = ds.get('gt_instances', {}).get('bbox_scores', None)
+                if gt_scores is not None and len(gt_scores) == 1:
+                    pred['bbox_scores'] = np.repeat(_as_numpy(gt_scores), num_rows)
+
+    @staticmethod
+    def _checked_lambdas(data_sample: dict) -> np.ndarray:
+        """Check that all per-row prediction fields agree in length and
+        return the sample's λ values.
+
+        Args:
+            data_sample (dict): One model output as a dict.
+
+        Returns:
+            np.ndarray: λ of each row, shape [N], int64.
+        """
+        if 'pred_instances' not in data_sample:
+            raise ValueError('`pred_instances` are required by MultiInstanceCocoMetric.')
+        pred_instances = data_sample['pred_instances']
+        num_rows = len(pred_instances['keypoints'])
+        where = (f"data sample id={data_sample.get('id')} "
+                 f"img_id={data_sample.get('img_id')}")
+        for key in _CHECKED_KEYS:
+            if key in pred_instances and len(pred_instances[key]) != num_rows:
+                raise ValueError(
+                    f'MultiInstanceCocoMetric: {where} has {num_rows} rows of '
+                    f"'keypoints' but {len(pred_instances[key])} rows of '{key}'; "
+                    'every pred_instances field must hold one row per λ.')
+        if 'lambdas' in pred_instances:
+            lambdas = _as_numpy(pred_instances['lambdas']).astype(np.int64).reshape(-1)
+        else:
+            # plain top-down output (N = 1) or rows already in λ order
+            lambdas = np.arange(num_rows, dtype=np.int64)
+        if len(np.unique(lambdas)) != len(lambdas):
+            # (box id, λ) is the pose identity; repeats would be dropped as
+            # duplicates without notice
+            raise ValueError(f'MultiInstanceCocoMetric: {where} has repeated lambdas '
+                             f'{lambdas.tolist()}.')
+        return lambdas
+
+    # ------------------------------------------------------------------ #
+    # evaluation
+    # ------------------------------------------------------------------ #
+    def compute_metrics(self, results: list) -> Dict[str, float]:
+        """Split every sample into one single-row prediction per λ, then run
+        the stock scoring, NMS, dump and evaluation.
+
+        Args:
+            results (list): ``(pred, gt)`` per data sample, from
+                :meth:`process` (after collection across ranks).
+
+        Returns:
+            Dict[str, float]: The COCO (or CrowdPose) keypoint metrics.
+        """
+        split_results = []
+        for pred, gt in results:
+            lambdas = pred.get('lambdas', np.arange(len(pred['keypoints'])))
+            for row, lam in enumerate(lambdas):
+                row_pred = {
+                    key: (value[row:row + 1] if key in _ROW_KEYS else value)
+                    for key, value in pred.items()
+                }
+                row_pred['id'] = PoseId(pred['id'], int(lam))
+                # the same gt dict object for every row; gt_to_coco_json
+                # drops the repeats by identity
+                split_results.append((row_pred, gt))
+
+        self._produced = Counter()
+        self.last_lambda_stats = {'produced': {}, 'kept_after_nms': {}}
+        metrics = super().compute_metrics(split_results)
+
+        stats = self.last_lambda_stats
+        stats['produced'] = dict(sorted(self._produced.items()))
+        MMLogger.get_current_instance().info(
+            f'{self.__class__.__name__}: poses per lambda before NMS '
+            f"{stats['produced']}, kept after {self.nms_mode} "
+            f"(thr {self.nms_thr}) {stats['kept_after_nms']}")
+        return metrics
+
+    def gt_to_coco_json(self, gt_dicts: Sequence[dict], outfile_prefix: str) -> str:
+        """Convert GT to a COCO json, counting each data sample's GT once
+        (:meth:`compute_metrics` repeats it for each of its λ rows).
+
+        Args:
+            gt_dicts (Sequence[dict]): GT dicts, possibly repeated objects.
+            outfile_prefix (str): Prefix of the ``.gt.json`` file.
+
+        Returns:
+            str: Path of the written json file.
+        """
+        unique = list({id(gt): gt for gt in gt_dicts}.values())
+        return super().gt_to_coco_json(unique, outfile_prefix)
+
+    def _sort_and_unique_bboxes(self,
+                                kpts: Dict[int, list],
+                                key: str = 'id') -> Dict[int, list]:
+        """Stock sort and de-duplication, here per (box id, λ) because ids
+        are :class:`PoseId`; records the poses that enter NMS.
+
+        Args:
+            kpts (Dict[int, list]): Per-image lists of pose records.
+            key (str): Record field to sort by. Defaults to ``'id'``.
+
+        Returns:
+            Dict[int, list]: The sorted, de-duplicated records, each with a
+            ``'lambda'`` field.
+        """
+        kpts = super()._sort_and_unique_bboxes(kpts, key=key)
+        for instances in kpts.values():
+            for instance in instances:
+                pose_id = instance['id']
+                instance['lambda'] = pose_id.lam if isinstance(pose_id, PoseId) else 0
+                self._produced[instance['lambda']] += 1
+        return kpts
+
+    def results2json(self, keypoints: Dict[int, list], outfile_prefix: str) -> str:
+        """Stock COCO result dump plus a ``lambda`` field per pose; records
+        the poses kept after NMS.
+
+        Args:
+            keypoints (Dict[int, list]): Per-image pose records after NMS.
+            outfile_prefix (str): Prefix of the ``.keypoints.json`` file.
+
+        Returns:
+            str: Path of the written json file.
+        """
+        records: List[dict] = [rec for recs in keypoints.values() for rec in recs]
+        # list every produced λ, with 0 when NMS removed all of its poses
+        kept = {lam: 0 for lam in sorted(self._produced)}
+        for rec in records:
+            lam = int(rec.get('lambda', 0))
+            kept[lam] = kept.get(lam, 0) + 1
+        self.last_lambda_stats['kept_after_nms'] = dict(sorted(kept.items()))
+
+        super().results2json(keypoints, outfile_prefix)
+        res_file = f'{outfile_prefix}.keypoints.json'
+        # the stock dump writes the records in this same order; add λ so the
+        # submitted poses can be traced back to their instance selector
+        dumped = load(res_file)
+        if len(dumped) != len(records):
+            raise RuntimeError(f'{res_file} holds {len(dumped)} poses, expected '
+                               f'{len(records)}.')
+        for entry, rec in zip(dumped, records):
+            entry['lambda'] = int(rec.get('lambda', 0))
+        dump(dumped, res_file, sort_keys=True, indent=4)
+        return res_file

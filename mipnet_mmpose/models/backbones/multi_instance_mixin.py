@@ -1,0 +1,147 @@
+"""What the MIMB backbones share: λ routing, trunk sharing and the N/encoding record."""
+from contextlib import contextmanager
+from typing import Iterator, List, Optional, Sequence, Union
+
+import torch
+from torch import Tensor, nn
+
+from ..mimb import LAMBDA_ENCODINGS, MIMB, check_lambda_encoding, check_lambdas
+
+Features = Union[Tensor, List[Tensor]]
+
+
+class MultiInstanceBackboneMixin:
+    """Turns a stock MMPose backbone into a λ-conditioned one without touching its code.
+
+    The stock ``forward`` runs unchanged. MIMBs are attached with forward hooks
+    on named stock sub-modules ("sites"), so every stock parameter keeps its name
+    and stock checkpoints load. While :meth:`forward` runs, the hooks read the λ of
+    the current call. At the first site, a call with ``num_instances=N`` repeats
+    each row N times (row ``b*N + i`` is sample b with λ=i): everything before
+    the first MIMB is λ-independent and is computed once per sample.
+
+    The model's ``num_instances`` and λ encoding are kept in the buffer
+    ``mip_meta`` so that loading a checkpoint trained with other values fails
+    with a clear error instead of mmengine's silent skip of misshapen keys.
+    """
+
+    num_instances: int
+    lambda_encoding: str
+
+    def _init_multi_instance(self, num_instances: int, lambda_encoding: str,
+                             mimb_reduction: int) -> None:
+        if not isinstance(num_instances, int) or num_instances < 1:
+            raise ValueError(f'num_instances must be an integer >= 1, got {num_instances!r}')
+        check_lambda_encoding(lambda_encoding)
+        self.num_instances = num_instances
+        self.lambda_encoding = lambda_encoding
+        self.mimb_reduction = mimb_reduction
+        self._rows_expanded_at_a_site = False
+        self._call_lambdas: Optional[Tensor] = None
+        self._call_num_instances: Optional[int] = None
+        if num_instances > 1:
+            # With N=1 nothing is added: the backbone is exactly the stock one.
+            self.register_buffer(
+                'mip_meta',
+                torch.tensor([num_instances, LAMBDA_ENCODINGS[lambda_encoding]]),
+                persistent=True)
+
+    def _build_mimbs(self, channels: Sequence[int]) -> nn.ModuleList:
+        return nn.ModuleList(
+            MIMB(c, self.num_instances, self.lambda_encoding, self.mimb_reduction)
+            for c in channels)
+
+    def _attach_mimbs(self, site: nn.Module, mimbs: nn.ModuleList, on: str) -> None:
+        """Apply ``mimbs`` to the input (``on='input'``) or output of ``site``.
+
+        Attach in forward order: the first input site is where the batch is
+        expanded to B·N rows.
+        """
+        if on not in ('input', 'output'):
+            raise ValueError(f"on must be 'input' or 'output', got {on!r}")
+        expand = on == 'input' and not self._rows_expanded_at_a_site
+        self._rows_expanded_at_a_site |= expand
+        hook = _MIMBSiteHook(self, mimbs, expand)
+        if on == 'input':
+            site.register_forward_pre_hook(hook.on_input)
+        else:
+            site.register_forward_hook(hook.on_output)
+
+    def _expand_rows(self, feats: Features) -> Features:
+        n = self._call_num_instances
+        if not n or n == 1:
+            return feats
+        if isinstance(feats, Tensor):
+            return feats.repeat_interleave(n, dim=0)
+        return [f.repeat_interleave(n, dim=0) for f in feats]
+
+    def _modulate(self, feats: Features, mimbs: nn.ModuleList) -> Features:
+        lambdas = self._call_lambdas
+        if isinstance(feats, Tensor):
+            return mimbs[0](feats, lambdas)
+        # Branches beyond the MIMBs (e.g. a single-output stage) pass unchanged.
+        return [m(f, lambdas) for m, f in zip(mimbs, feats)] + list(feats[len(mimbs):])
+
+    @contextmanager
+    def _lambda_context(self, batch_size: int, device: torch.device,
+                        lambdas: Optional[Tensor],
+                        num_instances: Optional[int]) -> Iterator[None]:
+        if lambdas is not None and num_instances is not None:
+            raise ValueError('pass either lambdas or num_instances to the backbone, not both')
+        if num_instances is not None:
+            if not 1 <= num_instances <= self.num_instances:
+                raise ValueError(f'num_instances={num_instances} is outside [1, '
+                                 f'{self.num_instances}], the range this backbone was '
+                                 f'built for (num_instances={self.num_instances})')
+            lambdas = torch.arange(num_instances, device=device).repeat(batch_size)
+        elif lambdas is None:
+            # λ=0 (the box's own person): a stock estimator, mode='tensor' and
+            # flops counting run the backbone without knowing about λ.
+            lambdas = torch.zeros(batch_size, dtype=torch.long, device=device)
+        else:
+            check_lambdas(lambdas, self.num_instances, batch_size)
+        self._call_lambdas = lambdas
+        self._call_num_instances = num_instances
+        try:
+            yield
+        finally:
+            self._call_lambdas = None
+            self._call_num_instances = None
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args, **kwargs) -> None:
+        recorded = state_dict.get(prefix + 'mip_meta')
+        ours = (self.num_instances, self.lambda_encoding)
+        if recorded is not None:
+            names = {v: k for k, v in LAMBDA_ENCODINGS.items()}
+            theirs = (int(recorded[0]), names.get(int(recorded[1]), f'code {int(recorded[1])}'))
+            if theirs != ours:
+                raise ValueError(
+                    f'checkpoint was trained with num_instances={theirs[0]}, '
+                    f"lambda_encoding='{theirs[1]}' but the config builds "
+                    f"num_instances={ours[0]}, lambda_encoding='{ours[1]}': set "
+                    f'model.backbone.num_instances / lambda_encoding (and the codec, '
+                    f'head and transform N) to match the checkpoint')
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+
+class _MIMBSiteHook:
+    """Forward hook applying a site's MIMBs with the λ of the owner's current call.
+
+    A small object rather than a closure so that ``copy.deepcopy`` of the model
+    (EMA, model averaging) re-points the copy's hooks at the copied modules.
+    """
+
+    def __init__(self, owner: MultiInstanceBackboneMixin, mimbs: nn.ModuleList,
+                 expand: bool):
+        self.owner = owner
+        self.mimbs = mimbs
+        self.expand = expand
+
+    def on_input(self, module: nn.Module, args: tuple) -> tuple:
+        feats = args[0]
+        if self.expand:
+            feats = self.owner._expand_rows(feats)
+        return (self.owner._modulate(feats, self.mimbs), ) + tuple(args[1:])
+
+    def on_output(self, module: nn.Module, args: tuple, output: Features) -> Features:
+        return self.owner._modulate(output, self.mimbs)

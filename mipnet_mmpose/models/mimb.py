@@ -1,0 +1,129 @@
+"""The Multi-Instance Modulation Block (MIMB) and the encodings of λ."""
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from torch import Tensor, nn
+
+#: Named encodings of the instance selector λ, and the integer each is recorded as in checkpoints.
+LAMBDA_ENCODINGS = {'one_hot': 0, 'binary': 1}
+
+
+def lambda_code_size(num_instances: int, encoding: str) -> int:
+    """Length D of the code of λ.
+
+    ``one_hot`` uses D = N (the paper, and the authors' N=2 model). ``binary`` uses
+    the smallest number of bits that tells N values apart; for N=3 and N=4 that is
+    the authors' 2-bit code ``[0,0], [1,0], [0,1], [1,1]`` (least significant bit first).
+    """
+    check_lambda_encoding(encoding)
+    if num_instances < 1:
+        raise ValueError(f'num_instances must be >= 1, got {num_instances}')
+    if encoding == 'one_hot':
+        return num_instances
+    return max(1, (num_instances - 1).bit_length())
+
+
+def check_lambda_encoding(encoding: str) -> None:
+    if encoding not in LAMBDA_ENCODINGS:
+        raise ValueError(f'lambda_encoding must be one of {sorted(LAMBDA_ENCODINGS)}, '
+                         f'got {encoding!r}')
+
+
+def check_lambdas(lambdas: Tensor, num_instances: int, batch_size: int) -> None:
+    """Raise a clear error unless ``lambdas`` is a (B,) integer tensor in [0, N)."""
+    if not isinstance(lambdas, Tensor):
+        raise TypeError(f'lambdas must be a (B,) torch.long tensor, got {type(lambdas).__name__}')
+    if lambdas.dim() != 1 or lambdas.shape[0] != batch_size:
+        raise ValueError(f'lambdas must have shape ({batch_size},) to match the batch, '
+                         f'got {tuple(lambdas.shape)}')
+    if lambdas.dtype.is_floating_point or lambdas.dtype == torch.bool:
+        raise TypeError(f'lambdas must be an integer tensor, got {lambdas.dtype}')
+    if batch_size and (int(lambdas.min()) < 0 or int(lambdas.max()) >= num_instances):
+        raise ValueError(f'lambda values must lie in [0, {num_instances - 1}] for '
+                         f'num_instances={num_instances}, got {lambdas.tolist()}')
+
+
+def encode_lambdas(lambdas: Tensor, num_instances: int, encoding: str) -> Tensor:
+    """Encode λ values.
+
+    Args:
+        lambdas (Tensor): Instance selectors in shape (B,), integers in [0, N).
+        num_instances (int): N.
+        encoding (str): ``'one_hot'`` or ``'binary'``.
+
+    Returns:
+        Tensor: Float codes in shape (B, D), D = :func:`lambda_code_size`.
+    """
+    size = lambda_code_size(num_instances, encoding)
+    if encoding == 'one_hot':
+        return F.one_hot(lambdas.long(), size).float()
+    bits = torch.arange(size, device=lambdas.device)
+    return ((lambdas.long()[:, None] >> bits) & 1).float()
+
+
+class MIMB(BaseModule):
+    """Multi-Instance Modulation Block.
+
+    A squeeze-excite block whose channel gate is multiplied by a second gate
+    computed from an embedding of the instance selector λ::
+
+        e = sigmoid(W2 · relu(W1 · avgpool(x)))          # (B, C), no bias
+        z = sigmoid(L2 · relu(BN1d(L1 · code(λ))))       # (B, C), with bias
+        out = x * e * z                                  # no residual
+
+    Args:
+        channels (int): Channels C of the modulated feature map.
+        num_instances (int): Number N of values λ can take.
+        lambda_encoding (str): ``'one_hot'`` (default) or ``'binary'``.
+        reduction (int): Hidden width is ``channels // reduction``. Defaults to 4.
+        init_std (float): Std of the normal init of the linear layers (bias 0),
+            0.001 as in the authors' code.
+    """
+
+    def __init__(self,
+                 channels: int,
+                 num_instances: int,
+                 lambda_encoding: str = 'one_hot',
+                 reduction: int = 4,
+                 init_std: float = 0.001,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        if reduction < 1 or channels // reduction < 1:
+            raise ValueError(f'MIMB reduction={reduction} leaves no hidden channels '
+                             f'for {channels} channels')
+        self.channels = channels
+        self.num_instances = num_instances
+        self.lambda_encoding = lambda_encoding
+        hidden = channels // reduction
+        code_size = lambda_code_size(num_instances, lambda_encoding)
+        # Squeeze-excite gate e, from the pooled features.
+        self.se_gate = nn.Sequential(
+            nn.Linear(channels, hidden, bias=False), nn.ReLU(inplace=True),
+            nn.Linear(hidden, channels, bias=False))
+        # λ gate z, from the code of λ. The BN1d is part of the authors' design
+        # (their checkpoints carry its statistics).
+        self.lambda_gate = nn.Sequential(
+            nn.Linear(code_size, hidden), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True),
+            nn.Linear(hidden, channels))
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.normal_(module.weight, std=init_std)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+
+    def gates(self, x: Tensor, lambdas: Tensor) -> Tensor:
+        """Per-channel scale ``e * z`` in shape (B, C) for x (B, C, H, W) and λ (B,)."""
+        if x.dim() != 4 or x.shape[1] != self.channels:
+            raise ValueError(f'MIMB expects a (B, {self.channels}, H, W) feature map, '
+                             f'got {tuple(x.shape)}')
+        check_lambdas(lambdas, self.num_instances, x.shape[0])
+        excitation = torch.sigmoid(self.se_gate(x.mean(dim=(2, 3))))
+        code = encode_lambdas(lambdas, self.num_instances, self.lambda_encoding)
+        modulation = torch.sigmoid(self.lambda_gate(code.to(x.dtype)))
+        return excitation * modulation
+
+    def forward(self, x: Tensor, lambdas: Tensor) -> Tensor:
+        """Modulate x (B, C, H, W) by λ (B,); returns (B, C, H, W)."""
+        return x * self.gates(x, lambdas)[:, :, None, None]

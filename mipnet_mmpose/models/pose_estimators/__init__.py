@@ -1,0 +1,3 @@
+from .multi_instance_topdown import MultiInstanceTopdownPoseEstimator
+
+__all__ = ['MultiInstanceTopdownPoseEstimator']

@@ -1,0 +1,148 @@
+"""Top-down estimator that predicts N poses per person box."""
+from typing import List, Optional, Tuple
+
+import numpy as np
+from mmengine.structures import InstanceData, PixelData
+from mmpose.models.pose_estimators import TopdownPoseEstimator
+from mmpose.registry import MODELS
+from mmpose.utils.typing import (ConfigType, InstanceList, OptConfigType, OptMultiConfig,
+                                 PixelDataList, SampleList)
+import torch
+from torch import Tensor
+
+
+@MODELS.register_module()
+class MultiInstanceTopdownPoseEstimator(TopdownPoseEstimator):
+    """MIPNet: a top-down estimator whose backbone is conditioned on λ.
+
+    Training runs every box with all N values of λ in one step (the backbone
+    computes its λ-independent trunk once per box). Prediction runs λ = 0..n-1
+    for every box (flip test per λ as MMPose does) and returns, per data sample,
+    n instances with ``lambdas`` (n,), ``keypoints`` (n, K, 2),
+    ``keypoint_scores`` (n, K), ``bboxes`` (n, 4) and ``bbox_scores`` (n,): the
+    box score, multiplied by ``lambda_score_decay`` for λ > 0.
+
+    With a backbone of ``num_instances=1`` this is exactly
+    :class:`TopdownPoseEstimator` (plus a ``lambdas`` field of zeros).
+
+    ``test_cfg`` keys, besides the stock ones:
+        - ``num_instances`` (int): n, how many λ to run at test time, at most
+          the backbone's N. Defaults to the backbone's N.
+        - ``lambda_score_decay`` (float): score factor for poses with λ > 0.
+          Defaults to 0.5, as the authors.
+
+    Args: as :class:`TopdownPoseEstimator`.
+    """
+
+    def __init__(self,
+                 backbone: ConfigType,
+                 neck: OptConfigType = None,
+                 head: OptConfigType = None,
+                 train_cfg: OptConfigType = None,
+                 test_cfg: OptConfigType = None,
+                 data_preprocessor: OptConfigType = None,
+                 init_cfg: OptMultiConfig = None,
+                 metainfo: Optional[dict] = None):
+        super().__init__(backbone=backbone, neck=neck, head=head, train_cfg=train_cfg,
+                         test_cfg=test_cfg, data_preprocessor=data_preprocessor,
+                         init_cfg=init_cfg, metainfo=metainfo)
+        self.num_instances = getattr(self.backbone, 'num_instances', 1)
+        head_n = getattr(self.head, 'num_instances', 1) if self.with_head else self.num_instances
+        if head_n != self.num_instances:
+            raise ValueError(f'backbone num_instances={self.num_instances} differs from head '
+                             f'num_instances={head_n}: set both to the same N')
+
+    @property
+    def test_num_instances(self) -> int:
+        n = self.test_cfg.get('num_instances', self.num_instances)
+        if not isinstance(n, int) or not 1 <= n <= self.num_instances:
+            raise ValueError(f'test_cfg.num_instances={n!r} must be an integer in '
+                             f'[1, {self.num_instances}] (the model was built with '
+                             f'num_instances={self.num_instances})')
+        return n
+
+    def extract_feat(self, inputs: Tensor, num_instances: Optional[int] = None) -> Tuple[Tensor]:
+        """Features of every box, for λ = 0..n-1 when ``num_instances=n`` > 1.
+
+        Args:
+            inputs (Tensor): Images in shape (B, 3, H, W).
+            num_instances (int, optional): n; None or 1 runs λ=0 only.
+
+        Returns:
+            tuple[Tensor]: Features with B*n rows ordered (box, λ).
+        """
+        if not num_instances or num_instances == 1:
+            return super().extract_feat(inputs)
+        x = self.backbone(inputs, num_instances=num_instances)
+        if self.with_neck:
+            x = self.neck(x)
+        return x
+
+    def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
+        """Losses of all N instances of every box (see the head)."""
+        feats = self.extract_feat(inputs, self.num_instances)
+        return self.head.loss(feats, data_samples, train_cfg=self.train_cfg)
+
+    def predict(self, inputs: Tensor, data_samples: SampleList) -> SampleList:
+        """n poses per box; see the class docstring for the fields."""
+        assert self.with_head, 'The model must have head to perform prediction.'
+        n = self.test_num_instances
+        if self.test_cfg.get('flip_test', False):
+            feats = [self.extract_feat(inputs, n), self.extract_feat(inputs.flip(-1), n)]
+        else:
+            feats = self.extract_feat(inputs, n)
+        preds = self.head.predict(feats, data_samples, test_cfg=self.test_cfg)
+        row_instances, row_fields = preds if isinstance(preds, tuple) else (preds, None)
+        instances, fields = self._group_rows(row_instances, row_fields, n)
+        return self.add_pred_to_datasample(instances, fields, data_samples)
+
+    @staticmethod
+    def _group_rows(row_instances: InstanceList, row_fields: Optional[PixelDataList],
+                    n: int) -> Tuple[InstanceList, Optional[PixelDataList]]:
+        """Merge the B*n per-row predictions into B predictions of n instances."""
+        instances, fields = [], None if row_fields is None else []
+        for start in range(0, len(row_instances), n):
+            merged = InstanceData.cat(row_instances[start:start + n])
+            merged.lambdas = np.arange(n, dtype=np.int64)
+            instances.append(merged)
+            if row_fields is not None:
+                # Heatmaps of the n instances stacked: (n*K, H, W), instance-major.
+                group = row_fields[start:start + n]
+                fields.append(PixelData(**{
+                    key: _concat([f.get(key) for f in group]) for key in group[0].keys()}))
+        return instances, fields
+
+    def add_pred_to_datasample(self, batch_pred_instances: InstanceList,
+                               batch_pred_fields: Optional[PixelDataList],
+                               batch_data_samples: SampleList) -> SampleList:
+        """Stock conversion to image space, with the box repeated per instance.
+
+        The stock method copies ``gt_instances.bboxes``/``bbox_scores`` (one box)
+        into the predictions; each sample's ``gt_instances`` is swapped for one
+        holding the box once per instance (scores decayed for λ > 0) during the
+        call, then restored.
+        """
+        decay = float(self.test_cfg.get('lambda_score_decay', 0.5))
+        originals: List[InstanceData] = []
+        for pred, data_sample in zip(batch_pred_instances, batch_data_samples):
+            gt = data_sample.gt_instances
+            originals.append(gt)
+            lambdas = pred.lambdas
+            per_instance = InstanceData(
+                bboxes=np.repeat(np.asarray(gt.bboxes), len(lambdas), axis=0),
+                bbox_scores=np.repeat(np.asarray(gt.bbox_scores), len(lambdas), axis=0) *
+                np.where(lambdas > 0, decay, 1.0))
+            data_sample.gt_instances = per_instance
+        try:
+            return super().add_pred_to_datasample(batch_pred_instances, batch_pred_fields,
+                                                  batch_data_samples)
+        finally:
+            for gt, data_sample in zip(originals, batch_data_samples):
+                data_sample.gt_instances = gt
+
+
+def _concat(arrays: list):
+    """Concatenate tensors or arrays along the first axis."""
+    if isinstance(arrays[0], Tensor):
+        return torch.cat(arrays)
+    return np.concatenate(arrays)

@@ -1,0 +1,162 @@
+import copy
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.utils import import_modules_from_strings
+from mmpose.registry import MODELS
+
+from tests.conftest import small_hrnet_extra
+
+STOCK_HRNET_W32 = ('mmpose::body_2d_keypoint/topdown_heatmap/coco/'
+                   'td-hm_hrnet-w32_8xb64-210e_coco-256x192.py')
+
+
+def _spread_mimbs(backbone) -> None:
+    """Widen MIMB weights (authors' init std 0.001) so λ visibly changes outputs."""
+    torch.manual_seed(1)
+    for name, p in backbone.named_parameters():
+        if 'mimb' in name:
+            torch.nn.init.normal_(p, std=0.5)
+
+
+def _hrnet(num_instances=2, **kwargs):
+    return MODELS.build(dict(type='MIPHRNet', extra=small_hrnet_extra(),
+                             num_instances=num_instances, **kwargs))
+
+
+def _resnet(num_instances=2, **kwargs):
+    return MODELS.build(dict(type='MIPResNet', depth=18, num_instances=num_instances,
+                             **kwargs))
+
+
+def test_registry_builds_mimb_backbones():
+    backbone = _hrnet(num_instances=3, lambda_encoding='binary')
+    assert type(backbone).__name__ == 'MIPHRNet'
+    assert len(backbone.mimb_stage4_inputs) == 4 and len(backbone.mimb_output) == 1
+    assert backbone.mip_meta.tolist() == [3, 1]
+    resnet = _resnet()
+    assert hasattr(resnet, 'mimb_layer3') and hasattr(resnet, 'mimb_layer4')
+    assert not hasattr(resnet, 'mimb_layer2')
+
+
+def test_stock_mmpose_config_with_backbone_type_switched_runs():
+    cfg = Config.fromfile(STOCK_HRNET_W32)
+    cfg.model.backbone.type = 'MIPHRNet'
+    cfg.model.backbone.init_cfg = None  # the stock config downloads ImageNet weights
+    cfg.custom_imports = dict(imports=['mipnet_mmpose'], allow_failed_imports=False)
+    import_modules_from_strings(**cfg.custom_imports)
+    model = MODELS.build(cfg.model)
+    model.eval()
+    assert type(model.backbone).__name__ == 'MIPHRNet'
+    with torch.no_grad():
+        heatmaps = model(torch.randn(1, 3, 256, 192), mode='tensor')
+    assert heatmaps.shape == (1, 17, 64, 48)
+
+
+@pytest.mark.parametrize('build', [_hrnet, _resnet])
+@pytest.mark.parametrize('n', [2, 3])
+def test_shared_trunk_equals_separate_lambdas_in_eval(build, n):
+    backbone = build(num_instances=n)
+    _spread_mimbs(backbone)
+    backbone.eval()
+    x = torch.randn(2, 3, 64, 48)
+    with torch.no_grad():
+        shared = backbone(x, num_instances=n)
+        for lam in range(n):
+            single = backbone(x, lambdas=torch.full((2, ), lam))
+            for s, f in zip(shared, single):
+                torch.testing.assert_close(s[lam::n], f, rtol=1e-4, atol=1e-5)
+        # The different λ really give different features.
+        assert not torch.allclose(shared[0][0::n], shared[0][1::n])
+
+
+@pytest.mark.parametrize('build', [_hrnet, _resnet])
+def test_shared_trunk_equals_duplicated_batch_in_train(build):
+    n = 2
+    backbone = build(num_instances=n)
+    _spread_mimbs(backbone)
+    backbone.train()
+    reference = copy.deepcopy(backbone)  # BN running stats move in train mode
+    x = torch.randn(3, 3, 64, 48)
+    shared = backbone(x, num_instances=n)
+    duplicated = reference(x.repeat_interleave(n, 0), lambdas=torch.arange(n).repeat(3))
+    for s, d in zip(shared, duplicated):
+        torch.testing.assert_close(s, d, rtol=1e-4, atol=1e-5)
+
+
+def test_deepcopy_keeps_hooks_on_the_copy():
+    backbone = _hrnet()
+    _spread_mimbs(backbone)
+    backbone.eval()
+    clone = copy.deepcopy(backbone)
+    with torch.no_grad():
+        clone.mimb_output[0].lambda_gate[3].bias.add_(3.0)  # only the copy changes
+        x = torch.randn(1, 3, 64, 48)
+        a = backbone(x, lambdas=torch.tensor([1]))[0]
+        b = clone(x, lambdas=torch.tensor([1]))[0]
+    assert not torch.allclose(a, b)
+
+
+def test_lambda_none_means_zero_and_validation():
+    backbone = _hrnet().eval()
+    x = torch.randn(2, 3, 64, 48)
+    with torch.no_grad():
+        torch.testing.assert_close(backbone(x)[0], backbone(x, lambdas=torch.zeros(2).long())[0])
+    with pytest.raises(ValueError, match='lie in'):
+        backbone(x, lambdas=torch.tensor([0, 2]))
+    with pytest.raises(ValueError, match='shape \\(2,\\)'):
+        backbone(x, lambdas=torch.tensor([0]))
+    with pytest.raises(ValueError, match='outside \\[1, 2\\]'):
+        backbone(x, num_instances=3)
+    with pytest.raises(ValueError, match='not both'):
+        backbone(x, lambdas=torch.tensor([0, 1]), num_instances=2)
+
+
+def test_num_instances_one_is_exactly_stock():
+    stock = MODELS.build(dict(type='HRNet', extra=small_hrnet_extra()))
+    ours = _hrnet(num_instances=1)
+    assert list(ours.state_dict()) == list(stock.state_dict())
+    ours.load_state_dict(stock.state_dict())
+    stock.eval()
+    ours.eval()
+    x = torch.randn(1, 3, 64, 48)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x)[0], stock(x)[0])
+    resnet_stock = MODELS.build(dict(type='ResNet', depth=18))
+    assert list(_resnet(num_instances=1).state_dict()) == list(resnet_stock.state_dict())
+
+
+def test_stock_hrnet_w32_checkpoint_loads_with_only_mimb_keys_missing():
+    stock_cfg = Config.fromfile(STOCK_HRNET_W32)
+    stock_cfg.model.backbone.init_cfg = None
+    stock = MODELS.build(stock_cfg.model)
+    mip_cfg = copy.deepcopy(stock_cfg.model)
+    mip_cfg.backbone.type = 'MIPHRNet'
+    mip = MODELS.build(mip_cfg)
+    result = mip.load_state_dict(stock.state_dict(), strict=False)
+    assert result.unexpected_keys == []
+    assert result.missing_keys, 'the MIMB parameters must be reported missing'
+    assert all('mimb' in k or k.endswith('mip_meta') for k in result.missing_keys), \
+        result.missing_keys
+    for key, value in stock.state_dict().items():
+        torch.testing.assert_close(mip.state_dict()[key], value)
+
+
+def test_stock_resnet_checkpoint_loads():
+    stock = MODELS.build(dict(type='ResNet', depth=50))
+    mip = MODELS.build(dict(type='MIPResNet', depth=50))
+    result = mip.load_state_dict(stock.state_dict(), strict=False)
+    assert result.unexpected_keys == []
+    assert all('mimb' in k or k == 'mip_meta' for k in result.missing_keys)
+
+
+@pytest.mark.parametrize('other', [dict(num_instances=3), dict(lambda_encoding='binary')])
+def test_checkpoint_of_other_n_or_encoding_is_refused(other):
+    trained = _hrnet(**{'num_instances': 2, **other})
+    target = _hrnet(num_instances=2)
+    with pytest.raises(ValueError, match='checkpoint was trained with num_instances'):
+        target.load_state_dict(trained.state_dict(), strict=False)
+    stock_n1 = _hrnet(num_instances=1)
+    with pytest.raises(ValueError, match='config builds num_instances=1'):
+        stock_n1.load_state_dict(trained.state_dict(), strict=False)

@@ -1,0 +1,77 @@
+import pytest
+import torch
+
+from mipnet_mmpose.models import MIMB, encode_lambdas, lambda_code_size
+
+
+def _spread_weights(mimb: MIMB) -> MIMB:
+    """The authors' init (std 0.001) makes λ's effect tiny; widen it so tests see it."""
+    torch.manual_seed(0)
+    for p in mimb.parameters():
+        torch.nn.init.normal_(p, std=0.5)
+    return mimb
+
+
+def test_lambda_encodings():
+    lambdas = torch.arange(4)
+    assert torch.equal(encode_lambdas(lambdas[:2], 2, 'one_hot'),
+                       torch.tensor([[1., 0.], [0., 1.]]))
+    # The authors' 2-bit code for N=3/4.
+    assert torch.equal(encode_lambdas(lambdas, 4, 'binary'),
+                       torch.tensor([[0., 0.], [1., 0.], [0., 1.], [1., 1.]]))
+    assert lambda_code_size(3, 'binary') == 2
+    assert lambda_code_size(3, 'one_hot') == 3
+    with pytest.raises(ValueError, match='lambda_encoding'):
+        lambda_code_size(2, 'gray')
+
+
+def test_mimb_scales_by_product_of_two_sigmoid_gates():
+    mimb = _spread_weights(MIMB(16, num_instances=2)).eval()
+    x = torch.randn(3, 16, 5, 4)
+    lambdas = torch.tensor([0, 1, 1])
+    out = mimb(x, lambdas)
+
+    # The facts sheet's formula, written out with the module's own layers.
+    w1, w2 = mimb.se_gate[0].weight, mimb.se_gate[2].weight
+    e = torch.sigmoid(torch.relu(x.mean((2, 3)) @ w1.T) @ w2.T)
+    l1, bn, l2 = mimb.lambda_gate[0], mimb.lambda_gate[1], mimb.lambda_gate[3]
+    code = torch.nn.functional.one_hot(lambdas, 2).float()
+    z = torch.sigmoid(l2(torch.relu(bn(l1(code)))))
+    torch.testing.assert_close(out, x * (e * z)[:, :, None, None])
+
+    # λ changes the output for the same features.
+    same_x = x[:1].repeat(2, 1, 1, 1)
+    out01 = mimb(same_x, torch.tensor([0, 1]))
+    assert not torch.allclose(out01[0], out01[1])
+
+
+def test_mimb_gradients_reach_lambda_embedding():
+    mimb = _spread_weights(MIMB(8, num_instances=3, lambda_encoding='binary')).train()
+    x = torch.randn(4, 8, 3, 3, requires_grad=True)
+    mimb(x, torch.tensor([0, 1, 2, 1])).square().sum().backward()
+    for name, p in mimb.lambda_gate.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+    assert x.grad is not None
+
+
+def test_mimb_init_matches_authors():
+    mimb = MIMB(32, num_instances=2)
+    assert mimb.lambda_gate[0].weight.std() < 0.01
+    assert torch.count_nonzero(mimb.lambda_gate[3].bias) == 0
+
+
+@pytest.mark.parametrize('lambdas, error', [
+    (torch.tensor([0, 2]), 'lie in \\[0, 1\\]'),
+    (torch.tensor([-1, 0]), 'lie in'),
+    (torch.tensor([0, 1, 0]), 'shape \\(2,\\)'),
+    (torch.tensor([0.0, 1.0]), 'integer'),
+])
+def test_mimb_rejects_bad_lambdas(lambdas, error):
+    mimb = MIMB(8, num_instances=2).eval()
+    with pytest.raises((ValueError, TypeError), match=error):
+        mimb(torch.randn(2, 8, 2, 2), lambdas)
+
+
+def test_mimb_rejects_wrong_channels():
+    with pytest.raises(ValueError, match='expects a \\(B, 8, H, W\\)'):
+        MIMB(8, 2)(torch.randn(2, 4, 2, 2), torch.tensor([0, 1]))
