@@ -2,7 +2,7 @@ import copy
 
 import pytest
 import torch
-from mmengine.config import Config
+from mmengine.hub import get_config
 from mmengine.utils import import_modules_from_strings
 from mmpose.registry import MODELS
 
@@ -41,7 +41,7 @@ def test_registry_builds_mimb_backbones():
 
 
 def test_stock_mmpose_config_with_backbone_type_switched_runs():
-    cfg = Config.fromfile(STOCK_HRNET_W32)
+    cfg = get_config(STOCK_HRNET_W32)
     cfg.model.backbone.type = 'MIPHRNet'
     cfg.model.backbone.init_cfg = None  # the stock config downloads ImageNet weights
     cfg.custom_imports = dict(imports=['mipnet_mmpose'], allow_failed_imports=False)
@@ -50,7 +50,7 @@ def test_stock_mmpose_config_with_backbone_type_switched_runs():
     model.eval()
     assert type(model.backbone).__name__ == 'MIPHRNet'
     with torch.no_grad():
-        heatmaps = model(torch.randn(1, 3, 256, 192), mode='tensor')
+        heatmaps = model(torch.randn(1, 3, 256, 192), None, mode='tensor')
     assert heatmaps.shape == (1, 17, 64, 48)
 
 
@@ -60,7 +60,7 @@ def test_shared_trunk_equals_separate_lambdas_in_eval(build, n):
     backbone = build(num_instances=n)
     _spread_mimbs(backbone)
     backbone.eval()
-    x = torch.randn(2, 3, 64, 48)
+    x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         shared = backbone(x, num_instances=n)
         for lam in range(n):
@@ -78,7 +78,7 @@ def test_shared_trunk_equals_duplicated_batch_in_train(build):
     _spread_mimbs(backbone)
     backbone.train()
     reference = copy.deepcopy(backbone)  # BN running stats move in train mode
-    x = torch.randn(3, 3, 64, 48)
+    x = torch.randn(3, 3, 64, 64)
     shared = backbone(x, num_instances=n)
     duplicated = reference(x.repeat_interleave(n, 0), lambdas=torch.arange(n).repeat(3))
     for s, d in zip(shared, duplicated):
@@ -92,7 +92,7 @@ def test_deepcopy_keeps_hooks_on_the_copy():
     clone = copy.deepcopy(backbone)
     with torch.no_grad():
         clone.mimb_output[0].lambda_gate[3].bias.add_(3.0)  # only the copy changes
-        x = torch.randn(1, 3, 64, 48)
+        x = torch.randn(1, 3, 64, 64)
         a = backbone(x, lambdas=torch.tensor([1]))[0]
         b = clone(x, lambdas=torch.tensor([1]))[0]
     assert not torch.allclose(a, b)
@@ -100,7 +100,7 @@ def test_deepcopy_keeps_hooks_on_the_copy():
 
 def test_lambda_none_means_zero_and_validation():
     backbone = _hrnet().eval()
-    x = torch.randn(2, 3, 64, 48)
+    x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(backbone(x)[0], backbone(x, lambdas=torch.zeros(2).long())[0])
     with pytest.raises(ValueError, match='lie in'):
@@ -120,7 +120,7 @@ def test_num_instances_one_is_exactly_stock():
     ours.load_state_dict(stock.state_dict())
     stock.eval()
     ours.eval()
-    x = torch.randn(1, 3, 64, 48)
+    x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(ours(x)[0], stock(x)[0])
     resnet_stock = MODELS.build(dict(type='ResNet', depth=18))
@@ -128,7 +128,7 @@ def test_num_instances_one_is_exactly_stock():
 
 
 def test_stock_hrnet_w32_checkpoint_loads_with_only_mimb_keys_missing():
-    stock_cfg = Config.fromfile(STOCK_HRNET_W32)
+    stock_cfg = get_config(STOCK_HRNET_W32)
     stock_cfg.model.backbone.init_cfg = None
     stock = MODELS.build(stock_cfg.model)
     mip_cfg = copy.deepcopy(stock_cfg.model)

@@ -9,7 +9,7 @@ the MIMB backbone, and prints both parameter counts and the ratio.
 import argparse
 import json
 
-from mmengine.config import Config
+from mmengine.hub import get_config
 from mmengine.registry import init_default_scope
 from mmpose.registry import MODELS
 
@@ -30,7 +30,7 @@ def count_params(model) -> int:
 
 
 def overhead(config: str, mip_type: str, num_instances: int) -> dict:
-    cfg = Config.fromfile(config)
+    cfg = get_config(config)
     cfg.model.backbone.init_cfg = None  # nothing to download
     stock = count_params(MODELS.build(cfg.model))
     cfg.model.backbone.type = mip_type

@@ -2,6 +2,7 @@
 from typing import Optional, Tuple
 
 from mmpose.models.backbones import HRNet
+from mmpose.models.backbones.resnet import get_expansion
 from mmpose.registry import MODELS
 from torch import Tensor
 
@@ -45,7 +46,7 @@ class MIPHRNet(MultiInstanceBackboneMixin, HRNet):
         if num_instances == 1:
             return
         block = self.blocks_dict[self.stage4_cfg['block']]
-        stage4_channels = [c * block.expansion for c in self.stage4_cfg['num_channels']]
+        stage4_channels = [c * get_expansion(block) for c in self.stage4_cfg['num_channels']]
         self.mimb_stage4_inputs = self._build_mimbs(stage4_channels)
         self._attach_mimbs(self.stage4, self.mimb_stage4_inputs, on='input')
         if modulate_output:

@@ -108,6 +108,12 @@ class MultiInstanceBackboneMixin:
             self._call_lambdas = None
             self._call_num_instances = None
 
+    def train(self, mode: bool = True):
+        """Set train/eval mode; returns self (MMPose's HRNet returns None, which
+        breaks ``model.eval()`` chaining)."""
+        super().train(mode)
+        return self
+
     def _load_from_state_dict(self, state_dict: dict, prefix: str, *args, **kwargs) -> None:
         recorded = state_dict.get(prefix + 'mip_meta')
         ours = (self.num_instances, self.lambda_encoding)
