@@ -1,9 +1,11 @@
 """Multi-instance training data: datasets with neighbours, slot transform."""
 from . import transforms  # noqa: F401 (registers the transforms)
-from .multi_instance_dataset import (MultiInstanceCocoDataset,
-                                     MultiInstanceCrowdPoseDataset,
-                                     MultiInstanceDatasetMixin,
-                                     MultiInstanceOCHumanDataset)
+from .multi_instance_dataset import (
+    MultiInstanceCocoDataset,
+    MultiInstanceCrowdPoseDataset,
+    MultiInstanceDatasetMixin,
+    MultiInstanceOCHumanDataset,
+)
 from .neighbours import count_keypoints_in_box, order_neighbours
 
 __all__ = [

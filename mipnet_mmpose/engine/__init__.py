@@ -1,3 +1,3 @@
-from .hooks import MultiInstanceTestHook
+from .hooks import MultiInstanceTestHook, MultiInstanceVisualizationHook
 
-__all__ = ['MultiInstanceTestHook']
+__all__ = ['MultiInstanceTestHook', 'MultiInstanceVisualizationHook']

@@ -36,9 +36,10 @@ def draw_multi_instance_poses(visualizer: PoseLocalVisualizer,
     try:
         for lam in np.unique(poses.lambdas):
             group = poses[poses.lambdas == lam]
-            # A single colour string/tuple per λ: MMPose draws every joint and
-            # limb of these instances in it.
-            visualizer.kpt_color = visualizer.link_color = lambda_colour(lam)
+            # One colour for every joint and limb of this λ's poses.
+            colour = lambda_colour(lam)
+            visualizer.kpt_color = [colour] * poses.keypoints.shape[1]
+            visualizer.link_color = [colour] * len(visualizer.skeleton or [])
             group.keypoints_visible = group.keypoint_scores
             image = visualizer._draw_instances_kpts(image, group, kpt_thr=kpt_thr)
     finally:

@@ -7,9 +7,11 @@ import argparse
 import json
 import sys
 
-from mipnet_mmpose.datasets.instance_histogram import (format_histogram,
-                                                       instance_histogram,
-                                                       plot_histogram)
+from mipnet_mmpose.datasets.instance_histogram import (
+    format_histogram,
+    instance_histogram,
+    plot_histogram,
+)
 
 
 def parse_args(argv=None) -> argparse.Namespace:

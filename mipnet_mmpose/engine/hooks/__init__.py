@@ -1,3 +1,4 @@
 from .multi_instance_test_hook import MultiInstanceTestHook
+from .multi_instance_visualization_hook import MultiInstanceVisualizationHook
 
-__all__ = ['MultiInstanceTestHook']
+__all__ = ['MultiInstanceTestHook', 'MultiInstanceVisualizationHook']

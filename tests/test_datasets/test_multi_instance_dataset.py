@@ -1,0 +1,247 @@
+"""Multi-instance datasets: neighbours of each top-down sample, on real samples."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from mmengine.runner import Runner
+from mmpose.datasets import CocoDataset
+from mmpose.registry import DATASETS
+
+from mipnet_mmpose.datasets import (
+    MultiInstanceCocoDataset,
+    MultiInstanceCrowdPoseDataset,
+    MultiInstanceOCHumanDataset,
+    count_keypoints_in_box,
+    order_neighbours,
+)
+from mipnet_mmpose.datasets.multi_instance_dataset import NEIGHBOUR_KEYS
+
+SAMPLE = Path(__file__).resolve().parents[2] / 'data' / 'sample'
+
+COCO = dict(data_root=str(SAMPLE / 'coco'), ann_file='test_coco.json',
+            data_prefix=dict(img=''))
+CROWDPOSE = dict(data_root=str(SAMPLE / 'crowdpose'), ann_file='test_crowdpose.json',
+                 data_prefix=dict(img=''))
+DET_FILE = str(SAMPLE / 'coco' / 'test_coco_det_AP_H_56.json')
+OCHUMAN = dict(data_root=str(SAMPLE / 'ochuman'), ann_file='test_ochuman.json',
+               data_prefix=dict(img=''))
+
+
+def by_id(dataset) -> dict:
+    return {info['id']: info for info in (dataset.get_data_info(i) for i in range(len(dataset)))}
+
+
+# ---------------------------------------------------------------------------------------------
+# neighbours.py helpers
+
+
+def test_count_keypoints_in_box_is_strict_and_needs_labels():
+    keypoints = np.array([[[5, 5], [0, 5], [10, 5], [5, 10], [9.9, 0.1]],
+                          [[5, 5], [5, 5], [50, 5], [5, 5], [5, 5]]], dtype=np.float32)
+    visible = np.array([[1, 1, 1, 1, 2], [0, 1, 1, 1, 0]], dtype=np.float32)
+    counts = count_keypoints_in_box(keypoints, visible, np.array([0, 0, 10, 10]))
+    # Person 0: (5,5) and (9.9,0.1) inside; (0,5), (10,5), (5,10) lie on the border.
+    # Person 1: two labelled keypoints at (5,5); (50,5) is outside; unlabelled ones never count.
+    assert counts.tolist() == [2, 2]
+    assert counts.dtype == np.int64
+    empty = count_keypoints_in_box(np.zeros((0, 5, 2)), np.zeros((0, 5)), np.zeros(4))
+    assert empty.shape == (0, )
+    with pytest.raises(ValueError, match='keypoints_visible'):
+        count_keypoints_in_box(keypoints, visible[:, :3], np.zeros(4))
+    with pytest.raises(ValueError, match='box'):
+        count_keypoints_in_box(keypoints, visible, np.zeros(5))
+
+
+def test_order_neighbours_by_squared_centre_distance_stable_on_ties():
+    # Centres: (0,0), (10,0), (-3,0), (3,0), (0,4).
+    boxes = np.array([[-1, -1, 1, 1], [9, -1, 11, 1], [-4, -2, -2, 2], [2, -5, 4, 5],
+                      [-1, 3, 1, 5]], dtype=np.float32)
+    # Squared distances from person 0: 100, 9, 9, 16 -> persons 2 and 3 tie and keep file order.
+    assert order_neighbours(boxes, 0).tolist() == [2, 3, 4, 1]
+    assert order_neighbours(boxes[:1], 0).tolist() == []
+    with pytest.raises(IndexError):
+        order_neighbours(boxes, 5)
+
+
+# ---------------------------------------------------------------------------------------------
+# Datasets
+
+
+def test_registered_in_mmpose_registry():
+    assert DATASETS.get('MultiInstanceCocoDataset') is MultiInstanceCocoDataset
+    assert DATASETS.get('MultiInstanceCrowdPoseDataset') is MultiInstanceCrowdPoseDataset
+    assert DATASETS.get('MultiInstanceOCHumanDataset') is MultiInstanceOCHumanDataset
+
+
+def test_ochuman_pairs_are_each_others_neighbours():
+    infos = by_id(MultiInstanceOCHumanDataset(**OCHUMAN))
+    assert sorted(infos) == [1, 2, 3, 4, 5]
+    # Person 1 is alone in 003799.jpg: M = 0 with the right shapes and dtypes.
+    lone = infos[1]
+    assert lone['neighbor_keypoints'].shape == (0, 17, 2)
+    assert lone['neighbor_keypoints_visible'].shape == (0, 17)
+    assert lone['neighbor_bboxes'].shape == (0, 4)
+    assert all(lone[k].dtype == np.float32 for k in NEIGHBOUR_KEYS)
+    # 2 <-> 3 in 000817.jpg and 4 <-> 5 in 003896.jpg: each sample holds exactly its partner,
+    # copied from the partner's own sample.
+    for own, partner in [(2, 3), (3, 2), (4, 5), (5, 4)]:
+        info, other = infos[own], infos[partner]
+        assert info['neighbor_keypoints'].shape == (1, 17, 2)
+        np.testing.assert_array_equal(info['neighbor_keypoints'][0], other['keypoints'][0])
+        np.testing.assert_array_equal(info['neighbor_keypoints_visible'][0],
+                                      other['keypoints_visible'][0])
+        np.testing.assert_array_equal(info['neighbor_bboxes'][0], other['bbox'][0])
+
+
+def test_coco_neighbours_sorted_nearest_first_and_invalid_persons_excluded():
+    infos = by_id(MultiInstanceCocoDataset(**COCO))
+    boxes = {i: info['bbox'][0].astype(np.float64) for i, info in infos.items()}
+    # 000000197388.jpg holds five valid persons; 000000196141.jpg four valid ones plus 508900
+    # (no keypoints); 000000040083.jpg two plus 1202706 (no keypoints).
+    images = {197388: [437295, 467657, 531914, 533949, 543117],
+              196141: [460541, 488308, 1717641, 1724673], 40083: [198196, 230195],
+              785: [442619]}
+    for ids in images.values():
+        for own in ids:
+            centre = boxes[own].reshape(2, 2).mean(0)
+            others = [i for i in ids if i != own]
+            # Expected order by plain Python, independent of order_neighbours.
+            dist = {i: float(((boxes[i].reshape(2, 2).mean(0) - centre)**2).sum()) for i in others}
+            expected = sorted(others, key=lambda i: dist[i])
+            got = infos[own]['neighbor_bboxes']
+            assert got.shape == (len(others), 4)
+            if not others:
+                continue
+            np.testing.assert_array_equal(got, np.stack([boxes[i] for i in expected]))
+            for j, i in enumerate(expected):
+                np.testing.assert_array_equal(infos[own]['neighbor_keypoints'][j],
+                                              infos[i]['keypoints'][0])
+    # The persons without keypoints are no samples and no neighbours.
+    assert 508900 not in infos and 1202706 not in infos
+
+
+def test_crowdpose_14_keypoints_and_unlabelled_person_excluded():
+    infos = by_id(MultiInstanceCrowdPoseDataset(**CROWDPOSE))
+    # 106848.jpg: 123803 and 147481 valid, 131039 has no keypoints; 103319.jpg: two valid.
+    assert sorted(infos) == [123803, 127068, 129014, 147481]
+    for own, partner in [(123803, 147481), (147481, 123803), (127068, 129014),
+                         (129014, 127068)]:
+        assert infos[own]['neighbor_keypoints'].shape == (1, 14, 2)
+        assert infos[own]['neighbor_keypoints_visible'].shape == (1, 14)
+        np.testing.assert_array_equal(infos[own]['neighbor_keypoints'][0],
+                                      infos[partner]['keypoints'][0])
+
+
+def test_other_fields_equal_the_stock_dataset():
+    ours = MultiInstanceCocoDataset(**COCO)
+    stock = CocoDataset(**COCO)
+    assert len(ours) == len(stock) == 12
+    for i in range(len(stock)):
+        a, b = ours.get_data_info(i), stock.get_data_info(i)
+        assert set(a) - set(b) == set(NEIGHBOUR_KEYS)
+        for key in b:
+            if isinstance(b[key], np.ndarray):
+                np.testing.assert_array_equal(a[key], b[key])
+            else:
+                assert a[key] == b[key], key
+
+
+def test_detection_and_bottomup_modes_get_no_neighbours():
+    det = MultiInstanceCocoDataset(**COCO, bbox_file=DET_FILE, test_mode=True)
+    stock_det = CocoDataset(**COCO, bbox_file=DET_FILE, test_mode=True)
+    assert len(det) == len(stock_det) == 118
+    for i in (0, 57, 117):
+        info, stock = det.get_data_info(i), stock_det.get_data_info(i)
+        np.testing.assert_array_equal(info['bbox'], stock['bbox'])
+        assert info['neighbor_keypoints'].shape == (0, 17, 2)
+        assert info['neighbor_keypoints_visible'].shape == (0, 17)
+        assert info['neighbor_bboxes'].shape == (0, 4)
+
+    bottomup = MultiInstanceCrowdPoseDataset(**CROWDPOSE, data_mode='bottomup')
+    stock_bu = DATASETS.build(dict(type='CrowdPoseDataset', **CROWDPOSE, data_mode='bottomup'))
+    assert len(bottomup) == len(stock_bu) == 2
+    for i in range(2):
+        info, stock = bottomup.get_data_info(i), stock_bu.get_data_info(i)
+        assert info['neighbor_keypoints'].shape == (0, 14, 2)
+        np.testing.assert_array_equal(info['keypoints'], stock['keypoints'])
+
+
+# ---------------------------------------------------------------------------------------------
+# The full training pipeline through a real data loader
+
+INPUT_W, INPUT_H, HEAT_W, HEAT_H, N = 48, 64, 12, 16, 2
+META_KEYS = ('id', 'img_id', 'img_path', 'category_id', 'crowd_index', 'ori_shape', 'img_shape',
+             'input_size', 'input_center', 'input_scale', 'flip', 'flip_direction', 'flip_indices',
+             'raw_ann_info', 'dataset_name')
+
+
+def train_pipeline() -> list:
+    codec = dict(type='MultiInstanceHeatmap', num_instances=N,
+                 encoder=dict(type='MSRAHeatmap', input_size=(INPUT_W, INPUT_H),
+                              heatmap_size=(HEAT_W, HEAT_H), sigma=2))
+    return [
+        dict(type='LoadImage'),
+        dict(type='GetBBoxCenterScale'),
+        dict(type='RandomFlip', direction='horizontal'),
+        dict(type='RandomHalfBody'),
+        dict(type='RandomBBoxTransform'),
+        dict(type='TopdownAffine', input_size=(INPUT_W, INPUT_H)),
+        dict(type='BuildInstanceSlots', num_instances=N),
+        dict(type='GenerateTarget', encoder=codec),
+        # instance_sources packed as meta information, for the check below.
+        dict(type='PackPoseInputs', meta_keys=META_KEYS + ('instance_sources', )),
+    ]
+
+
+@pytest.mark.parametrize('dataset_type, paths, num_samples, k', [
+    ('MultiInstanceCocoDataset', COCO, 12, 17),
+    ('MultiInstanceCrowdPoseDataset', CROWDPOSE, 4, 14),
+    ('MultiInstanceOCHumanDataset', OCHUMAN, 5, 17),
+])
+def test_training_batches_through_runner_dataloader(dataset_type, paths, num_samples, k):
+    np.random.seed(0)
+    loader = Runner.build_dataloader(dict(
+        batch_size=4, num_workers=0, sampler=dict(type='DefaultSampler', shuffle=False),
+        collate_fn=dict(type='pseudo_collate'),
+        dataset=dict(type=dataset_type, **paths, pipeline=train_pipeline())))
+    seen = 0
+    for batch in loader:
+        assert len(batch['inputs']) == len(batch['data_samples'])
+        for inputs, sample in zip(batch['inputs'], batch['data_samples']):
+            assert inputs.shape == (3, INPUT_H, INPUT_W) and inputs.dtype == torch.uint8
+            heatmaps = sample.gt_fields.heatmaps
+            weights = sample.gt_instance_labels.keypoint_weights
+            assert heatmaps.shape == (N * k, HEAT_H, HEAT_W)
+            assert weights.shape == (N, k)
+            assert set(weights.unique().tolist()) <= {0., 1.}
+            assert 0 <= heatmaps.min() and heatmaps.max() <= 1
+            # MSRAHeatmap leaves an unweighted target empty. The converse holds for neighbour
+            # slots (their joints outside the crop lose their label) but not for the own person:
+            # stock MSRAHeatmap keeps weight 1 for a joint just off the heatmap's left/top edge.
+            has_gaussian = heatmaps.reshape(N, k, -1).amax(-1) > 0
+            assert not (has_gaussian & (weights == 0)).any()
+            sources = sample.metainfo['instance_sources']
+            assert sources.shape == (N, ) and sources[0] == -1
+            for slot in np.flatnonzero(sources >= 0):
+                assert torch.equal(has_gaussian[slot], weights[slot] > 0)
+            # The stock single-person fields stay single-person.
+            assert sample.gt_instances.keypoints.shape == (1, k, 2)
+            seen += 1
+    assert seen == num_samples
+
+
+def test_detection_mode_test_pipeline_through_runner_dataloader():
+    loader = Runner.build_dataloader(dict(
+        batch_size=8, num_workers=0, sampler=dict(type='DefaultSampler', shuffle=False),
+        collate_fn=dict(type='pseudo_collate'),
+        dataset=dict(type='MultiInstanceCocoDataset', **COCO, test_mode=True,
+                     bbox_file=DET_FILE,
+                     pipeline=[dict(type='LoadImage'), dict(type='GetBBoxCenterScale'),
+                               dict(type='TopdownAffine', input_size=(INPUT_W, INPUT_H)),
+                               dict(type='PackPoseInputs')])))
+    batch = next(iter(loader))
+    assert len(batch['inputs']) == 8
+    assert batch['inputs'][0].shape == (3, INPUT_H, INPUT_W)
+    assert batch['data_samples'][0].gt_instances.bboxes.shape == (1, 4)
+    assert 0 < batch['data_samples'][0].gt_instances.bbox_scores[0] <= 1

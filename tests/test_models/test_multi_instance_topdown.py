@@ -1,0 +1,153 @@
+"""The estimator and head on real sample batches (OCHuman sample, val pipeline)."""
+import copy
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+from mmpose.registry import DATASETS, MODELS
+
+from tests.conftest import REPO
+
+SAMPLE_CONFIG = REPO / 'configs' / 'mipnet_sample_hrnet-w16_coco-mini-128x96.py'
+
+
+@pytest.fixture(scope='module')
+def cfg():
+    cfg = Config.fromfile(str(SAMPLE_CONFIG))
+    cfg.val_dataloader.dataset.data_root = str(REPO / 'data' / 'sample')
+    cfg.train_dataloader.dataset.data_root = str(REPO / 'data' / 'sample')
+    return cfg
+
+
+def _batch(dataset_cfg, model, n_items=None):
+    dataset = DATASETS.build(dataset_cfg)
+    items = [dataset[i] for i in range(n_items or len(dataset))]
+    return model.data_preprocessor(pseudo_collate(items), training=False)
+
+
+def _build(model_cfg, num_instances):
+    model_cfg = copy.deepcopy(model_cfg)
+    model_cfg.backbone.num_instances = num_instances
+    model_cfg.head.num_instances = num_instances
+    model_cfg.test_cfg.num_instances = num_instances
+    torch.manual_seed(0)
+    return MODELS.build(model_cfg)
+
+
+def test_prediction_holds_n_poses_per_box_with_lambdas_and_decayed_scores(cfg):
+    model = _build(cfg.model, 2).eval()
+    batch = _batch(cfg.val_dataloader.dataset, model)
+    with torch.no_grad():
+        samples = model.predict(batch['inputs'], batch['data_samples'])
+    assert len(samples) == 5  # the OCHuman sample's 5 persons
+    for sample in samples:
+        pred = sample.pred_instances
+        assert pred.keypoints.shape == (2, 17, 2)
+        assert pred.keypoint_scores.shape == (2, 17)
+        assert pred.lambdas.tolist() == [0, 1]
+        box_score = float(sample.gt_instances.bbox_scores[0])
+        np.testing.assert_allclose(pred.bbox_scores, [box_score, 0.5 * box_score])
+        np.testing.assert_allclose(pred.bboxes, np.repeat(sample.gt_instances.bboxes, 2, 0))
+        # Keypoints are in image space, inside the box's crop (MMPose's decoder
+        # puts a keypoint whose heatmap maximum is <= 0 at -1: skip those).
+        center, scale = sample.metainfo['input_center'], sample.metainfo['input_scale']
+        found = pred.keypoint_scores > 0
+        assert found.any()
+        assert (np.abs(pred.keypoints[found] - center) <= scale / 2 + 1e-3).all()
+        # The ground truth box of the sample is left as it was.
+        assert len(sample.gt_instances) == 1
+
+
+def test_test_cfg_chooses_fewer_instances_and_rejects_more(cfg):
+    model = _build(cfg.model, 2).eval()
+    batch = _batch(cfg.val_dataloader.dataset, model, 2)
+    model.test_cfg['num_instances'] = 1
+    with torch.no_grad():
+        samples = model.predict(batch['inputs'], batch['data_samples'])
+    assert [len(s.pred_instances) for s in samples] == [1, 1]
+    model.test_cfg['num_instances'] = 3
+    with pytest.raises(ValueError, match='test_cfg.num_instances=3'):
+        model.predict(batch['inputs'], batch['data_samples'])
+
+
+def test_shared_trunk_prediction_equals_per_lambda_runs(cfg):
+    """Each λ's pose equals what a forward with that λ alone gives."""
+    model = _build(cfg.model, 2).eval()
+    for name, p in model.backbone.named_parameters():
+        if 'mimb' in name:
+            torch.nn.init.normal_(p, std=0.5)
+    model.test_cfg['flip_test'] = False
+    batch = _batch(cfg.val_dataloader.dataset, model, 3)
+    inputs = batch['inputs']
+    with torch.no_grad():
+        samples = model.predict(inputs, copy.deepcopy(batch['data_samples']))
+        for lam in range(2):
+            feats = model.backbone(inputs, lambdas=torch.full((3, ), lam))
+            rows = model.head.decode(model.head.forward(feats))
+            for sample, row in zip(samples, rows):
+                np.testing.assert_allclose(sample.pred_instances.keypoint_scores[lam],
+                                           row.keypoint_scores[0], rtol=1e-4, atol=1e-6)
+        # λ matters: the two instances of a box differ.
+        assert not np.allclose(samples[0].pred_instances.keypoint_scores[0],
+                               samples[0].pred_instances.keypoint_scores[1])
+
+
+def test_num_instances_one_equals_stock_topdown_estimator(cfg):
+    ours = _build(cfg.model, 1).eval()
+    stock_cfg = copy.deepcopy(cfg.model)
+    stock_cfg.type = 'TopdownPoseEstimator'
+    stock_cfg.backbone.type = 'HRNet'
+    stock_cfg.backbone.pop('num_instances')
+    stock_cfg.head.type = 'HeatmapHead'
+    stock_cfg.head.pop('num_instances')
+    for key in ('num_instances', 'lambda_score_decay'):
+        stock_cfg.test_cfg.pop(key)
+    stock = MODELS.build(stock_cfg).eval()
+    assert list(ours.state_dict()) == list(stock.state_dict())
+    stock.load_state_dict(ours.state_dict())
+    batch = _batch(cfg.val_dataloader.dataset, ours)
+    with torch.no_grad():
+        a = ours.predict(batch['inputs'], copy.deepcopy(batch['data_samples']))
+        b = stock.predict(batch['inputs'], copy.deepcopy(batch['data_samples']))
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x.pred_instances.keypoints, y.pred_instances.keypoints)
+        np.testing.assert_array_equal(x.pred_instances.keypoint_scores,
+                                      y.pred_instances.keypoint_scores)
+        np.testing.assert_array_equal(x.pred_instances.bbox_scores, y.pred_instances.bbox_scores)
+        assert x.pred_instances.lambdas.tolist() == [0]
+
+
+def test_training_step_gives_loss_for_every_lambda(cfg):
+    model = _build(cfg.model, 2).train()
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    batch = model.data_preprocessor(pseudo_collate([dataset[i] for i in range(4)]),
+                                    training=True)
+    losses = model.loss(batch['inputs'], batch['data_samples'])
+    assert set(losses) == {'loss_kpt', 'acc_pose', 'lambda0_mse', 'lambda1_mse',
+                           'acc_pose_lambda0', 'acc_pose_lambda1'}
+    # Equal-size λ groups: the all-N loss is the mean of the per-λ losses.
+    torch.testing.assert_close(losses['loss_kpt'].detach(),
+                               (losses['lambda0_mse'] + losses['lambda1_mse']) / 2)
+    losses['loss_kpt'].backward()
+    grads = {n: p.grad for n, p in model.named_parameters()}
+    assert all(g is not None for g in grads.values()), \
+        [n for n, g in grads.items() if g is None]  # DDP needs every parameter used
+
+
+def test_head_rejects_mismatched_targets(cfg):
+    model = _build(cfg.model, 2).train()
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    batch = model.data_preprocessor(pseudo_collate([dataset[i] for i in range(2)]),
+                                    training=True)
+    model.head.num_instances = 3
+    with pytest.raises(ValueError, match='Use the same num_instances'):
+        model.head.loss(model.extract_feat(batch['inputs'], 2), batch['data_samples'])
+
+
+def test_backbone_head_n_mismatch_is_an_error(cfg):
+    model_cfg = copy.deepcopy(cfg.model)
+    model_cfg.head.num_instances = 3
+    with pytest.raises(ValueError, match='differs from head'):
+        MODELS.build(model_cfg)
