@@ -33,3 +33,36 @@ def _register_plugin():
 
     import mipnet_mmpose  # noqa: F401
     init_default_scope('mmpose')
+
+
+SAMPLE_CONFIG = REPO / 'configs' / 'mipnet_sample_hrnet-w16_coco-mini-128x96.py'
+SAMPLE_DET_CONFIG = REPO / 'configs' / 'mipnet_sample_hrnet-w16_coco-det-128x96.py'
+SAMPLE_TEST_EPOCHS = 16
+
+
+def run_mim(*args: str, cwd: Path = REPO) -> str:
+    """Run ``mim <args>`` with this venv's mim; return its output, fail with it shown."""
+    import subprocess
+    import sys
+    mim = Path(sys.executable).with_name('mim')
+    env = dict(os.environ, OMP_NUM_THREADS='2')
+    proc = subprocess.run([str(mim), *args], cwd=cwd, env=env, capture_output=True, text=True)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f'mim {" ".join(args)} failed:\n{output[-6000:]}'
+    return output
+
+
+@pytest.fixture(scope='session')
+def sample_training(tmp_path_factory):
+    """Train the sample config once per test session with ``mim train``.
+
+    Returns the work dir and the training output; tests that need a trained
+    checkpoint share it.
+    """
+    work_dir = tmp_path_factory.mktemp('mipnet_sample')
+    output = run_mim(
+        'train', 'mmpose', str(SAMPLE_CONFIG), '--work-dir', str(work_dir), '--cfg-options',
+        f'train_cfg.max_epochs={SAMPLE_TEST_EPOCHS}',
+        f'train_cfg.val_interval={SAMPLE_TEST_EPOCHS}',
+        f'param_scheduler.0.end={SAMPLE_TEST_EPOCHS}', 'default_hooks.checkpoint.interval=8')
+    return work_dir, output

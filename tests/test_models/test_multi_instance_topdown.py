@@ -151,3 +151,25 @@ def test_backbone_head_n_mismatch_is_an_error(cfg):
     model_cfg.head.num_instances = 3
     with pytest.raises(ValueError, match='differs from head'):
         MODELS.build(model_cfg)
+
+
+def test_short_training_lowers_the_loss_of_every_lambda(cfg):
+    """A few Adam steps on a fixed batch of real sample crops lower every λ's loss."""
+    model = _build(cfg.model, 2).train()
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    torch.manual_seed(0)
+    np.random.seed(0)
+    batch = model.data_preprocessor(pseudo_collate([dataset[i] for i in range(8)]),
+                                    training=True)
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+    history = []
+    for _ in range(30):
+        losses = model.loss(batch['inputs'], batch['data_samples'])
+        history.append({k: float(v) for k, v in losses.items()})
+        optimizer.zero_grad()
+        losses['loss_kpt'].backward()
+        optimizer.step()
+    for key in ('lambda0_mse', 'lambda1_mse'):
+        first = np.mean([h[key] for h in history[:3]])
+        last = np.mean([h[key] for h in history[-3:]])
+        assert last < 0.7 * first, (key, first, last)

@@ -1,5 +1,5 @@
 """Pick the N instance targets of a top-down sample (MIPNet's λ slots)."""
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -127,9 +127,16 @@ class BuildInstanceSlots(BaseTransform):
                 'changes keypoints or bbox_rotation between TopdownAffine '
                 'and BuildInstanceSlots')
 
-    def _neighbours_in_input_space(self, results: Dict,
-                                   warp_mat: np.ndarray) -> tuple:
-        """Flip (if the sample was flipped) and warp the neighbours."""
+    def _neighbours_in_input_space(
+            self, results: Dict,
+            warp_mat: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """Flip (if the sample was flipped) and warp the neighbours.
+
+        Returns:
+            tuple:
+            - keypoints (np.ndarray): (M, K, 2) float32 in input space
+            - keypoints_visible (np.ndarray): (M, K) float32 (flipped)
+        """
         for key in ('neighbor_keypoints', 'neighbor_keypoints_visible'):
             if key not in results:
                 raise KeyError(
@@ -151,8 +158,12 @@ class BuildInstanceSlots(BaseTransform):
                 direction=results['flip_direction'])
         return self._apply(keypoints, warp_mat), visible
 
-    def _own_person(self, results: Dict) -> tuple:
-        """Slot 0: the sample's own person, exactly as TopdownAffine left it."""
+    def _own_person(self, results: Dict) -> Tuple[np.ndarray, np.ndarray]:
+        """Slot 0: the sample's own person, exactly as TopdownAffine left it.
+
+        Returns:
+            tuple: keypoints (K, 2) and keypoints_visible (K, ), float32
+        """
         keypoints = np.asarray(results['transformed_keypoints'][0, :, :2],
                                dtype=np.float32)
         visible = np.asarray(results['keypoints_visible'][0],

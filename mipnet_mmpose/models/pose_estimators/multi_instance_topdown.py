@@ -2,12 +2,18 @@
 from typing import List, Optional, Tuple
 
 import numpy as np
+import torch
 from mmengine.structures import InstanceData, PixelData
 from mmpose.models.pose_estimators import TopdownPoseEstimator
 from mmpose.registry import MODELS
-from mmpose.utils.typing import (ConfigType, InstanceList, OptConfigType, OptMultiConfig,
-                                 PixelDataList, SampleList)
-import torch
+from mmpose.utils.typing import (
+    ConfigType,
+    InstanceList,
+    OptConfigType,
+    OptMultiConfig,
+    PixelDataList,
+    SampleList,
+)
 from torch import Tensor
 
 

@@ -1,0 +1,53 @@
+"""Every shipped config loads with MMPose's base configs and builds its model and pipelines."""
+import pytest
+from mmengine.config import Config
+from mmpose.registry import MODELS, TRANSFORMS
+
+from tests.conftest import REPO
+
+CONFIGS = sorted((REPO / 'configs').glob('*.py'))
+
+
+def test_required_configs_exist():
+    names = {p.name for p in CONFIGS}
+    assert 'mipnet_hrnet_w32_ochuman.py' in names
+    for expected in ('hrnet-w32_8xb32-110e_coco-256x192', 'hrnet-w48_8xb32-110e_coco-384x288',
+                     'hrnet-w32_8xb32-210e_crowdpose-256x192',
+                     'hrnet-w48_8xb32-210e_crowdpose-384x288', 'res50_8xb32-110e_coco-256x192',
+                     'res101_8xb32-110e_coco-256x192'):
+        assert f'mipnet_{expected}.py' in names
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=lambda p: p.stem)
+def test_config_builds(path):
+    cfg = Config.fromfile(str(path))
+    assert cfg.custom_imports.imports == ['mipnet_mmpose']
+    assert cfg.model.type == 'MultiInstanceTopdownPoseEstimator'
+    n = cfg.model.backbone.num_instances
+    assert cfg.model.head.num_instances == n == cfg.model.test_cfg.num_instances
+    slots = [t for t in cfg.train_pipeline if t['type'] == 'BuildInstanceSlots']
+    targets = [t for t in cfg.train_pipeline if t['type'] == 'GenerateTarget']
+    assert slots[0]['num_instances'] == n and targets[0]['encoder']['num_instances'] == n
+    # Slots come right after the stock affine warp.
+    types = [t['type'] for t in cfg.train_pipeline]
+    assert types.index('BuildInstanceSlots') == types.index('TopdownAffine') + 1
+    affine = [t for t in cfg.val_dataloader.dataset.pipeline if t['type'] == 'TopdownAffine'][0]
+    assert tuple(affine['input_size']) == tuple(cfg.codec['input_size'])
+    assert cfg.train_dataloader.dataset.type.startswith('MultiInstance')
+    assert cfg.test_dataloader.dataset.type.startswith('MultiInstance')
+    assert cfg.val_evaluator.type == 'MultiInstanceCocoMetric'
+    if 'sample' not in path.name:
+        # Never downloads: weights come from a local load_from the user provides.
+        assert cfg.model.backbone.init_cfg is None and cfg.load_from.startswith('checkpoints/')
+        schedule = (210, [170, 200]) if 'crowdpose' in path.name else (110, [70, 100])
+        assert (cfg.train_cfg.max_epochs, cfg.param_scheduler[-1].milestones) == schedule
+        assert cfg.optim_wrapper.optimizer.type == 'Adam' and cfg.optim_wrapper.optimizer.lr == 1e-3
+    if 'crowdpose' in path.name:
+        assert cfg.val_evaluator.iou_type == 'keypoints_crowd'
+        assert cfg.val_evaluator.nms_mode == 'none'
+    if 'w48' in path.name:
+        assert cfg.model.backbone.extra.stage4.num_channels == (48, 96, 192, 384)
+        assert tuple(cfg.codec['input_size']) == (288, 384)
+    MODELS.build(cfg.model)
+    for transform in cfg.train_pipeline:
+        TRANSFORMS.build(transform)
