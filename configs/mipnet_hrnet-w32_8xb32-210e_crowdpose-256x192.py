@@ -56,4 +56,7 @@ custom_hooks = [
     dict(type='MultiInstanceTestHook'),
     dict(type='MultiInstanceVisualizationHook', max_images=20),
 ]
+# Checkpoints go to a temporary file, then are renamed: a killed run never leaves a
+# half-written one (resume with --resume).
+default_hooks = dict(checkpoint=dict(backend_args=dict(backend='atomic_local')))
 # --------------------------------------------------------------------------

@@ -21,7 +21,9 @@ randomness = dict(seed=0)
 
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=5),
+    # Checkpoints are written to a temporary file and renamed: never half-written.
     checkpoint=dict(type='CheckpointHook', interval=20, max_keep_ckpts=2,
+                    backend_args=dict(backend='atomic_local'),
                     save_best='coco/AP', rule='greater'))
 custom_hooks = [
     dict(type='SyncBuffersHook'),

@@ -4,7 +4,7 @@ Importing this package registers its components in MMPose's registries
 (``mmpose.registry``): load it from a config with
 ``custom_imports = dict(imports=['mipnet_mmpose'], allow_failed_imports=False)``.
 """
-from . import codecs, datasets, engine, evaluation, models, visualization  # noqa: F401
+from . import apis, codecs, datasets, engine, evaluation, models, visualization  # noqa: F401
 from .version import __version__
 
 __all__ = ['__version__']

@@ -1,0 +1,4 @@
+"""High-level inference: run a MIPNet model on an image, merge and draw its poses."""
+from .inference import draw_mipnet_result, inference_mipnet
+
+__all__ = ['inference_mipnet', 'draw_mipnet_result']

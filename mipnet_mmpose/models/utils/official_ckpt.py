@@ -1,0 +1,302 @@
+"""Convert the MIPNet authors' checkpoints into this plugin's state-dict layout.
+
+The authors' code (GitHub ``rawalkhirodkar/MIPNet``, ``lib/models/``) builds
+the original HRNet / SimpleBaseline module tree with the λ-conditioned
+squeeze-excite blocks ("SE-λ", our MIMB) as extra top-level modules:
+
+- HRNet-λ (``pose_hrnet_se_lambda``): stem ``conv1``/``bn1``/``conv2``/``bn2``,
+  ``layer1``, ``transition1..3``, ``stage2..4`` with ``branches``/``fuse_layers``,
+  and ``final_layer`` (1x1 conv, K outputs, with bias). The SE-λ blocks are
+  ``stage{s}_se.se_layers.{i}`` where ``stage3_se`` modulates the four stage-4
+  inputs and ``stage4_se`` the high-resolution stage-4 output (their released
+  models use ``SE_MODULES=[False, False, True, True]``; ``stage1_se`` and
+  ``stage2_se``, on the stage-2/3 inputs, are not built by :class:`MIPHRNet`).
+- ResNet-λ (``pose_resnet_se_lambda``): ``conv1``/``bn1``, ``layer1..4``,
+  ``deconv_layers`` (ConvTranspose2d, BN, ReLU per layer), ``final_layer``, and
+  ``layer{l}_se.se_layers.0`` before ResNet layer l.
+- One SE-λ block: ``fc`` = Linear(C, C/4, no bias), ReLU, Linear(C/4, C, no
+  bias), Sigmoid and ``fc_lambda`` = Linear(2, C/4), BatchNorm1d(C/4), ReLU,
+  Linear(C/4, C), Sigmoid. The Sequential indices of the layers with
+  parameters (0/2 and 0/1/3) are those of :class:`MIMB`'s ``se_gate`` and
+  ``lambda_gate``, so only the module path changes.
+
+MMPose's HRNet/ResNet keep the original names of the stem, blocks (``bn1``
+etc.), transitions and fuse layers, so those only gain the ``backbone.``
+prefix; ``final_layer`` and ``deconv_layers`` move to ``head.``.
+
+The authors' code feeds a 2-vector code of λ in every model (one-hot for N=2,
+2-bit binary for N=3/4), so a checkpoint does not tell N: the config decides,
+and a shape check catches an encoding whose code length is not 2. For N=2 their
+training pairs the code [1, 0] with the box's own person and [0, 1] with the
+nearest other person (their evaluation script calls these ``lambda_val`` 1 and
+0, and decays the score of the latter): exactly our one-hot λ=0 and λ=1, so the
+converted weights need no reordering.
+"""
+import os
+import pickle
+import re
+import tempfile
+from collections import OrderedDict
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+import torch
+from torch import Tensor, nn
+
+#: One renaming rule: a regular expression on the authors' key (full match)
+#: and the replacement template giving ours.
+Rule = Tuple[str, str]
+
+#: Containers the authors' training script writes, in the order their own
+#: test script prefers them (``latest_state_dict`` first); ``state_dict`` there
+#: holds the DataParallel-wrapped model (``module.`` prefix).
+STATE_DICT_CONTAINERS = ('latest_state_dict', 'state_dict', 'best_state_dict', 'model')
+
+#: Buffers our model has and the authors' do not: filled by the converter.
+CONVERTER_FILLED_KEYS = ('backbone.mip_meta', )
+
+
+def _se_lambda_rules(theirs: str, ours: str) -> List[Rule]:
+    """Rules for one authors' ``SELambdaModule`` onto one of our MIMB ModuleLists.
+
+    Args:
+        theirs (str): The authors' module path, e.g. ``stage3_se``.
+        ours (str): Our ModuleList path, e.g. ``backbone.mimb_stage4_inputs``.
+    """
+    t = re.escape(theirs)
+    return [
+        # fc.0 / fc.2: the squeeze-excite Linear layers (no bias).
+        (rf'{t}\.se_layers\.(\d+)\.fc\.([02])\.weight', rf'{ours}.\1.se_gate.\2.weight'),
+        # fc_lambda.0 Linear, .1 BatchNorm1d (with its statistics), .3 Linear.
+        (rf'{t}\.se_layers\.(\d+)\.fc_lambda\.([013])\.(\w+)', rf'{ours}.\1.lambda_gate.\2.\3'),
+    ]
+
+
+#: The authors' HRNet-λ names onto :class:`MIPHRNet` + :class:`MultiInstanceHeatmapHead`.
+HRNET_RULES: Tuple[Rule, ...] = tuple(
+    _se_lambda_rules('stage3_se', 'backbone.mimb_stage4_inputs') +
+    _se_lambda_rules('stage4_se', 'backbone.mimb_output') + [
+        (r'final_layer\.(weight|bias)', r'head.final_layer.\1'),
+        (r'((?:conv|bn)[12]\.\w+)', r'backbone.\1'),
+        (r'((?:layer1|transition[123]|stage[234])\..+)', r'backbone.\1'),
+    ])
+
+#: The authors' ResNet-λ names onto :class:`MIPResNet` + :class:`MultiInstanceHeatmapHead`
+#: (SE-λ before ResNet layer l is our ``mimb_layer{l}``).
+RESNET_RULES: Tuple[Rule, ...] = tuple(
+    [rule for layer in (1, 2, 3, 4)
+     for rule in _se_lambda_rules(f'layer{layer}_se', f'backbone.mimb_layer{layer}')] + [
+        (r'final_layer\.(weight|bias)', r'head.final_layer.\1'),
+        (r'(deconv_layers\..+)', r'head.\1'),
+        (r'((?:conv1|bn1)\.\w+)', r'backbone.\1'),
+        (r'(layer[1-4]\..+)', r'backbone.\1'),
+    ])
+
+#: Rules per backbone type of our configs.
+RULES_BY_BACKBONE: Dict[str, Tuple[Rule, ...]] = {
+    'MIPHRNet': HRNET_RULES,
+    'MIPResNet': RESNET_RULES,
+}
+
+
+class OfficialCheckpointError(ValueError):
+    """The authors' checkpoint does not fit the model built from the config."""
+
+
+def rules_for_model(model: nn.Module) -> Tuple[Rule, ...]:
+    """The renaming rules for a built estimator, chosen by its backbone class."""
+    backbone = getattr(model, 'backbone', None)
+    name = type(backbone).__name__
+    if name not in RULES_BY_BACKBONE:
+        raise OfficialCheckpointError(
+            f'no mapping from the authors\' checkpoints for backbone {name}; '
+            f'supported: {sorted(RULES_BY_BACKBONE)}')
+    return RULES_BY_BACKBONE[name]
+
+
+def map_official_key(name: str, rules: Sequence[Rule]) -> Optional[str]:
+    """Our key for the authors' key ``name`` (first matching rule), or None."""
+    for pattern, template in rules:
+        match = re.fullmatch(pattern, name)
+        if match:
+            return match.expand(template)
+    return None
+
+
+def extract_state_dict(obj: object) -> Tuple[Dict[str, Tensor], str]:
+    """The model weights inside a loaded checkpoint object.
+
+    Accepts the authors' training checkpoints (``latest_state_dict`` /
+    ``state_dict`` / ``best_state_dict``), a bare state dict (their
+    ``final_state.pth``), and DataParallel ``module.`` prefixes.
+
+    Returns:
+        tuple: The state dict without ``module.`` prefixes, and where in the
+        object it was found (e.g. ``'latest_state_dict'`` or ``'<root>'``).
+    """
+    if not isinstance(obj, Mapping):
+        raise OfficialCheckpointError(
+            f'expected a checkpoint dict, got {type(obj).__name__}')
+    where = '<root>'
+    for key in STATE_DICT_CONTAINERS:
+        if isinstance(obj.get(key), Mapping):
+            obj, where = obj[key], key
+            break
+    state = {k: v for k, v in obj.items() if isinstance(v, Tensor)}
+    if not state:
+        raise OfficialCheckpointError(
+            f'no tensors found in the checkpoint (looked in {where}; top-level keys: '
+            f'{sorted(map(str, obj))[:20]})')
+    skipped = sorted(k for k, v in obj.items() if not isinstance(v, Tensor))
+    if skipped:
+        raise OfficialCheckpointError(
+            f'the state dict in {where} holds non-tensor entries: {skipped[:20]}')
+    if all(k.startswith('module.') for k in state):
+        state = {k[len('module.'):]: v for k, v in state.items()}
+    return state, where
+
+
+def load_official_state_dict(path: str,
+                             allow_pickle: bool = False) -> Tuple[Dict[str, Tensor], str]:
+    """Load the authors' checkpoint file onto the CPU; see :func:`extract_state_dict`.
+
+    Args:
+        path (str): The ``.pth`` file.
+        allow_pickle (bool): Unpickle arbitrary objects (only for files you
+            trust). By default only tensors and plain containers are loaded,
+            which is all the authors' checkpoints hold.
+    """
+    try:
+        obj = torch.load(path, map_location='cpu', weights_only=not allow_pickle)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as e:
+        hint = '' if allow_pickle else (' If the file holds other Python objects and you '
+                                        'trust it, pass --allow-pickle.')
+        raise OfficialCheckpointError(
+            f'cannot read {path} ({type(e).__name__}: {e}).{hint}') from e
+    return extract_state_dict(obj)
+
+
+def _shape(t: Tensor) -> Tuple[int, ...]:
+    return tuple(t.shape)
+
+
+def convert_official_state_dict(
+        source: Mapping[str, Tensor],
+        model: nn.Module,
+        rules: Optional[Sequence[Rule]] = None) -> 'OrderedDict[str, Tensor]':
+    """Rename the authors' state dict for ``model`` and check it fills the model exactly.
+
+    Args:
+        source (Mapping[str, Tensor]): The authors' state dict (no ``module.``).
+        model (nn.Module): Our estimator, built from the matching config.
+        rules (Sequence[Rule], optional): Renaming rules; default from the
+            model's backbone (:func:`rules_for_model`).
+
+    Returns:
+        OrderedDict[str, Tensor]: Our state dict in the model's key order,
+        including the converter-filled keys (``backbone.mip_meta``, the N and
+        λ encoding the model was built with).
+
+    Raises:
+        OfficialCheckpointError: Listing every problem at once: the authors'
+            keys no rule maps, mapped keys the model lacks, keys whose shapes
+            differ (both shapes), two keys mapped onto one, and model keys
+            the checkpoint leaves empty.
+    """
+    rules = rules_for_model(model) if rules is None else rules
+    target = model.state_dict()
+    converted: Dict[str, Tensor] = {}
+    origin: Dict[str, str] = {}
+    claimed = set()  # our keys some source key was mapped onto, fitting or not
+    unknown, absent, misshapen, duplicate = [], [], [], []
+    for name, tensor in source.items():
+        ours = map_official_key(name, rules)
+        if ours is None:
+            unknown.append(f'{name} {_shape(tensor)}')
+        elif ours not in target or ours in CONVERTER_FILLED_KEYS:
+            absent.append(f'{name} {_shape(tensor)} -> {ours}')
+        elif ours in origin:
+            duplicate.append(f'{origin[ours]} and {name} -> {ours}')
+        else:
+            origin[ours] = name
+            claimed.add(ours)
+            if _shape(tensor) != _shape(target[ours]):
+                misshapen.append(f'{name} {_shape(tensor)} -> {ours} {_shape(target[ours])}')
+            else:
+                converted[ours] = tensor
+    # A key already reported as misshapen or doubly mapped is not listed again.
+    missing = [f'{k} {_shape(v)}' for k, v in target.items()
+               if k not in claimed and k not in CONVERTER_FILLED_KEYS]
+    problems = [
+        ('keys of the checkpoint that no rule maps', unknown),
+        ('mapped keys the model does not have', absent),
+        ('keys whose shapes differ (theirs -> ours)', misshapen),
+        ('keys mapped onto the same key', duplicate),
+        ('keys of the model the checkpoint does not fill', missing),
+    ]
+    if any(items for _, items in problems):
+        lines = [f'the checkpoint does not fit the model built from the config '
+                 f'({type(model.backbone).__name__}, num_instances='
+                 f'{getattr(model.backbone, "num_instances", 1)}, lambda_encoding='
+                 f'{getattr(model.backbone, "lambda_encoding", None)!r}):']
+        for title, items in problems:
+            if items:
+                lines.append(f'{len(items)} {title}:')
+                lines.extend(f'  {item}' for item in items)
+        raise OfficialCheckpointError('\n'.join(lines))
+    for key in CONVERTER_FILLED_KEYS:
+        if key in target:
+            converted[key] = target[key].clone()
+    return OrderedDict((k, converted[k]) for k in target)
+
+
+def save_checkpoint_atomic(checkpoint: dict, path: str) -> None:
+    """``torch.save`` to a temporary file beside ``path``, then rename it into place.
+
+    A crash or a full disk leaves either the old file or none, never a
+    truncated checkpoint that a later run would half-load.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.' + os.path.basename(path) + '.',
+                               suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            torch.save(checkpoint, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def convert_official_checkpoint(src: str,
+                                dst: str,
+                                model: nn.Module,
+                                extra_meta: Optional[dict] = None,
+                                allow_pickle: bool = False) -> dict:
+    """Load the authors' ``src``, convert it for ``model`` and save it to ``dst``.
+
+    Args:
+        src (str): The authors' checkpoint.
+        dst (str): Where to write ours (``{'state_dict', 'meta'}``, mmengine's layout).
+        model (nn.Module): Our estimator built from the matching config.
+        extra_meta (dict, optional): More ``meta`` entries (e.g. the config path).
+        allow_pickle (bool): See :func:`load_official_state_dict`.
+
+    Returns:
+        dict: The saved ``meta``.
+    """
+    source, where = load_official_state_dict(src, allow_pickle=allow_pickle)
+    state_dict = convert_official_state_dict(source, model)
+    backbone = model.backbone
+    meta = dict(
+        mipnet_converted_from=os.path.abspath(src),
+        mipnet_source_container=where,
+        mipnet_source_keys=len(source),
+        num_instances=getattr(backbone, 'num_instances', 1),
+        lambda_encoding=getattr(backbone, 'lambda_encoding', None),
+        **(extra_meta or {}))
+    save_checkpoint_atomic(dict(state_dict=state_dict, meta=meta), dst)
+    return meta

@@ -1,0 +1,94 @@
+"""Interrupted training resumes exactly from its last checkpoint."""
+import copy
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+from mmengine.config import Config
+from mmengine.hooks import Hook
+from mmengine.runner import Runner
+from mmpose.registry import HOOKS
+
+from tests.conftest import REPO, SAMPLE, SAMPLE_CONFIG, run_mim
+
+_RESUMED_STATE = {}
+
+
+@HOOKS.register_module(force=True)
+class _RecordStateAtTrainStart(Hook):
+    """Keeps what the runner holds when training (re)starts, after resuming."""
+
+    def before_train(self, runner) -> None:
+        _RESUMED_STATE.update(
+            iter=runner.iter, epoch=runner.epoch,
+            model={k: v.clone() for k, v in runner.model.state_dict().items()},
+            optimizer=copy.deepcopy(runner.optim_wrapper.state_dict()),
+            schedulers=copy.deepcopy([s.state_dict() for s in runner.param_schedulers]))
+
+
+def _sample_cfg(work_dir: Path, max_epochs: int) -> Config:
+    cfg = Config.fromfile(str(SAMPLE_CONFIG))
+    cfg.work_dir = str(work_dir)
+    cfg.train_dataloader.dataset.data_root = str(SAMPLE)
+    cfg.train_cfg.max_epochs = max_epochs
+    cfg.train_cfg.val_interval = 100  # no validation in this test
+    cfg.default_hooks.checkpoint.update(interval=1, save_best=None, max_keep_ckpts=-1)
+    cfg.default_hooks.logger.interval = 100
+    cfg.custom_hooks = [dict(type='SyncBuffersHook')]
+    return cfg
+
+
+def test_resume_restores_weights_optimizer_schedule_and_iteration_exactly(tmp_path):
+    Runner.from_cfg(_sample_cfg(tmp_path, max_epochs=1)).train()
+    saved = torch.load(tmp_path / 'epoch_1.pth', map_location='cpu')
+    assert (tmp_path / 'last_checkpoint').read_text().strip().endswith('epoch_1.pth')
+
+    cfg = _sample_cfg(tmp_path, max_epochs=2)
+    cfg.resume = True
+    cfg.custom_hooks.append(dict(type='_RecordStateAtTrainStart'))
+    Runner.from_cfg(cfg).train()
+
+    assert (_RESUMED_STATE['iter'], _RESUMED_STATE['epoch']) == (saved['meta']['iter'],
+                                                                 saved['meta']['epoch']) == (11, 1)
+    for key, value in saved['state_dict'].items():
+        torch.testing.assert_close(_RESUMED_STATE['model'][key], value, rtol=0, atol=0)
+    opt_saved, opt_resumed = saved['optimizer'], _RESUMED_STATE['optimizer']
+    assert opt_resumed['param_groups'] == opt_saved['param_groups']
+    for idx, state in opt_saved['state'].items():
+        for name, tensor in state.items():
+            torch.testing.assert_close(opt_resumed['state'][idx][name], tensor, rtol=0, atol=0)
+    assert _RESUMED_STATE['schedulers'] == saved['param_schedulers']
+    final = torch.load(tmp_path / 'epoch_2.pth', map_location='cpu')
+    assert (final['meta']['iter'], final['meta']['epoch']) == (22, 2)
+
+
+def test_training_killed_mid_epoch_resumes_and_completes(tmp_path):
+    args = ['train', 'mmpose', str(SAMPLE_CONFIG), '--work-dir', str(tmp_path), '--cfg-options',
+            'train_cfg.max_epochs=3', 'train_cfg.val_interval=100',
+            'default_hooks.checkpoint.interval=1', 'default_hooks.checkpoint.save_best=None',
+            'default_hooks.logger.interval=2']
+    mim = str(Path(sys.executable).with_name('mim'))
+    proc = subprocess.Popen([mim, *args], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            env=dict(os.environ, OMP_NUM_THREADS='2'))
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if re.search(r'Epoch\(train\)\s+\[2\]\[\s*4/11\]', line):
+            os.killpg(proc.pid, signal.SIGKILL)  # mim and its training child, mid-epoch 2
+            break
+    proc.wait()
+    assert proc.returncode != 0, ''.join(seen[-20:])
+    assert not (tmp_path / 'epoch_2.pth').exists()
+    assert (tmp_path / 'last_checkpoint').read_text().strip().endswith('epoch_1.pth')
+    for checkpoint in tmp_path.glob('*.pth'):
+        torch.load(checkpoint, map_location='cpu')  # nothing half-written
+
+    output = run_mim(*args, '--resume')
+    assert 'resumed epoch: 1, iter: 11' in output.replace('Resumed', 'resumed')
+    final = torch.load(tmp_path / 'epoch_3.pth', map_location='cpu')
+    assert (final['meta']['iter'], final['meta']['epoch']) == (33, 3)

@@ -1,0 +1,122 @@
+"""ONNX export of a MIPNet estimator (tools/export_onnx.py), checked with onnxruntime."""
+import importlib.util
+import json
+
+import cv2
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+from mmengine.config import Config
+from mmpose.registry import MODELS
+from torch import nn
+
+from mipnet_mmpose.models.utils.onnx_wrapper import MultiInstanceHeatmapExporter
+from tests.conftest import REPO, SAMPLE, SAMPLE_CONFIG
+
+INPUT_W, INPUT_H = 96, 128  # the sample config's codec input_size
+
+
+def build_sample_model() -> nn.Module:
+    """The sample config's model with random weights and MIMBs that depend on λ.
+
+    The MIMB init (std 0.001) makes both λ gates ≈ 0.5, so every λ would give
+    the same heatmaps; larger weights make the λ outputs differ as after training.
+    The final layer's init (std 0.001) gives heatmaps of about 0.01; a larger
+    one brings them to about 1, where an absolute tolerance means something.
+    """
+    torch.manual_seed(0)
+    cfg = Config.fromfile(str(SAMPLE_CONFIG))
+    cfg.model.backbone.init_cfg = None
+    model = MODELS.build(cfg.model)
+    for name, module in model.backbone.named_modules():
+        if name.startswith('mimb') and isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, std=2.0)
+    nn.init.normal_(model.head.final_layer.weight, std=0.3)
+    return model.eval()
+
+
+def real_crops() -> np.ndarray:
+    """Person crops of the OCHuman sample image 003896.jpg, normalised as the config.
+
+    Returns:
+        np.ndarray: (3, 3, H, W) float32: the two GT boxes of the image and the
+        first one mirrored.
+    """
+    cfg = Config.fromfile(str(SAMPLE_CONFIG)).model.data_preprocessor
+    ann = json.loads((SAMPLE / 'ochuman' / 'test_ochuman.json').read_text())
+    image_id = next(i['id'] for i in ann['images'] if i['file_name'] == '003896.jpg')
+    boxes = [a['bbox'] for a in ann['annotations'] if a['image_id'] == image_id]
+    image = cv2.imread(str(SAMPLE / 'ochuman' / '003896.jpg'))  # BGR
+    crops = []
+    for x, y, w, h in boxes[:2]:
+        crop = image[int(y):int(y + h), int(x):int(x + w)]
+        crops.append(cv2.resize(crop, (INPUT_W, INPUT_H), interpolation=cv2.INTER_LINEAR))
+    crops.append(crops[0][:, ::-1])
+    batch = np.stack(crops).astype(np.float32)
+    if cfg.bgr_to_rgb:
+        batch = batch[..., ::-1]
+    batch = (batch - np.array(cfg.mean, np.float32)) / np.array(cfg.std, np.float32)
+    return np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
+
+
+def _load_tool():
+    spec = importlib.util.spec_from_file_location('export_onnx',
+                                                  REPO / 'tools' / 'export_onnx.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='module')
+def exported(tmp_path_factory):
+    """The sample model saved as a checkpoint and exported by the tool (once)."""
+    tmp = tmp_path_factory.mktemp('onnx')
+    model = build_sample_model()
+    checkpoint = tmp / 'sample.pth'
+    torch.save(dict(state_dict=model.state_dict()), checkpoint)
+    out = tmp / 'mipnet_sample.onnx'
+    assert _load_tool().main([str(SAMPLE_CONFIG), '--checkpoint', str(checkpoint),
+                              '--out', str(out), '--verify']) == 0
+    return model, out
+
+
+def test_onnx_matches_pytorch_on_real_crops(exported):
+    model, out = exported
+    graph = onnx.load(str(out))
+    onnx.checker.check_model(graph)
+    assert [i.name for i in graph.graph.input] == ['input']
+    assert [o.name for o in graph.graph.output] == ['heatmaps']
+
+    crops = real_crops()
+    session = ort.InferenceSession(str(out), providers=['CPUExecutionProvider'])
+    wrapper = MultiInstanceHeatmapExporter(model).eval()
+    for batch in (crops[:2], crops):  # B=2, then B=3 through the dynamic axis
+        (got, ) = session.run(None, {'input': batch})
+        with torch.no_grad():
+            expected = wrapper(torch.from_numpy(batch)).numpy()
+        assert got.shape == expected.shape == (len(batch), 2, 17, 32, 24)
+        np.testing.assert_allclose(got, expected, atol=1e-4, rtol=1e-4)
+    # Each λ gives its own heatmaps, far beyond the export tolerance.
+    scale = np.abs(got).max()
+    assert 0.1 < scale < 10
+    assert np.abs(got[:, 0] - got[:, 1]).max() > 0.05 * scale
+
+    # The wrapper is the estimator's own λ-expanded tensor path, regrouped per crop.
+    with torch.no_grad():
+        rows = model.head.forward(model.extract_feat(torch.from_numpy(crops), 2))
+    np.testing.assert_allclose(got, rows.reshape(3, 2, 17, 32, 24).numpy(), atol=1e-6)
+
+
+def test_wrapper_checks_num_instances():
+    model = build_sample_model()
+    assert MultiInstanceHeatmapExporter(model, 1).num_instances == 1
+    with pytest.raises(ValueError, match=r'in \[1, 2\]'):
+        MultiInstanceHeatmapExporter(model, 3)
+    x = torch.from_numpy(real_crops()[:1])
+    with torch.no_grad():
+        one = MultiInstanceHeatmapExporter(model, 1)(x)
+        both = MultiInstanceHeatmapExporter(model, 2)(x)
+    assert one.shape == (1, 1, 17, 32, 24)
+    torch.testing.assert_close(one[:, 0], both[:, 0])  # λ=0 does not depend on n

@@ -1,0 +1,75 @@
+"""Convert the MIPNet authors' checkpoint into this plugin's layout.
+
+    python tools/convert_official_ckpt.py SRC DST --config CONFIG [--allow-pickle]
+
+SRC is a checkpoint of the authors' code (GitHub rawalkhirodkar/MIPNet), e.g.
+their released HRNet-W48 384x288 N=2 model; CONFIG the plugin config of the
+same architecture (configs/mipnet_hrnet-w48_8xb32-110e_coco-384x288.py for that
+one). Every key is renamed (see mipnet_mmpose/models/utils/official_ckpt.py),
+checked against the model built from CONFIG (all keys present, same shapes,
+nothing left over) and DST is written atomically as an mmengine checkpoint
+that ``mim test``/``load_from``/MMPoseInferencer load.
+"""
+import argparse
+import os
+import sys
+from typing import List, Optional
+
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmpose.registry import MODELS
+from torch import nn
+
+import mipnet_mmpose  # noqa: F401 (registers the MIPNet modules)
+from mipnet_mmpose.models.utils.official_ckpt import (
+    OfficialCheckpointError,
+    convert_official_checkpoint,
+)
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Convert the MIPNet authors' checkpoint for this plugin's model.")
+    parser.add_argument('src', help="the authors' checkpoint (.pth)")
+    parser.add_argument('dst', help='where to write the converted checkpoint')
+    parser.add_argument('--config', required=True,
+                        help='plugin config building the same architecture (its N and '
+                        'lambda encoding are recorded in the checkpoint)')
+    parser.add_argument('--allow-pickle', action='store_true',
+                        help='unpickle arbitrary objects in SRC (only for files you '
+                        'trust; the authors\' checkpoints do not need it)')
+    return parser.parse_args(argv)
+
+
+def build_model(config: str) -> nn.Module:
+    """The estimator of ``config``, without loading any pretrained weights."""
+    cfg = Config.fromfile(config)
+    init_default_scope(cfg.get('default_scope', 'mmpose'))
+    # Every weight comes from SRC: skip the ImageNet/COCO init downloads.
+    cfg.model.backbone.init_cfg = None
+    cfg.model.pop('init_cfg', None)
+    return MODELS.build(cfg.model)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    if os.path.abspath(args.src) == os.path.abspath(args.dst):
+        print('error: DST must differ from SRC', file=sys.stderr)
+        return 1
+    model = build_model(args.config)
+    try:
+        meta = convert_official_checkpoint(
+            args.src, args.dst, model, extra_meta=dict(mipnet_config=args.config),
+            allow_pickle=args.allow_pickle)
+    except (OSError, OfficialCheckpointError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 1
+    print(f"converted {meta['mipnet_source_keys']} keys from {args.src} "
+          f"({meta['mipnet_source_container']}) for {type(model.backbone).__name__} "
+          f"num_instances={meta['num_instances']} lambda_encoding={meta['lambda_encoding']!r}"
+          f' -> {args.dst}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

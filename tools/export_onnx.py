@@ -1,0 +1,102 @@
+"""Export a MIPNet estimator to ONNX, with the heatmaps of every λ as its output.
+
+    python tools/export_onnx.py CONFIG [--checkpoint W] --out model.onnx \
+        [--num-instances n] [--input-size W H] [--opset 17] [--verify]
+
+The graph takes ``input`` (B, 3, H, W) float32 crops, normalised as the
+config's data preprocessor (mean/std, RGB order), and returns ``heatmaps``
+(B, n, K, h, w), ``[:, i]`` for λ=i. The batch axis is dynamic. Decoding
+(argmax, flip test, OKS-NMS) stays with the caller.
+"""
+import argparse
+import sys
+from typing import List, Optional, Tuple
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmengine.runner import load_checkpoint
+from mmpose.registry import MODELS
+from torch import nn
+
+import mipnet_mmpose  # noqa: F401 (registers the MIPNet modules)
+from mipnet_mmpose.models.utils.onnx_wrapper import (
+    ONNX_INPUT_NAME,
+    MultiInstanceHeatmapExporter,
+    export_onnx,
+)
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config', help='plugin config of the model')
+    parser.add_argument('--checkpoint', help='weights to load (without: random weights)')
+    parser.add_argument('--out', required=True, help='the .onnx file to write')
+    parser.add_argument('--num-instances', type=int,
+                        help="n, the λ values 0..n-1 to output (default: the model's N)")
+    parser.add_argument('--input-size', type=int, nargs=2, metavar=('W', 'H'),
+                        help="crop size (default: the config's codec input_size)")
+    parser.add_argument('--opset', type=int, default=17, help='ONNX opset (default: 17)')
+    parser.add_argument('--verify', action='store_true',
+                        help='run the file with onnxruntime on a random batch of 2 and '
+                        'compare it with PyTorch')
+    return parser.parse_args(argv)
+
+
+def build_model(config: str, checkpoint: Optional[str]) -> Tuple[nn.Module, Config]:
+    """The estimator of ``config`` in eval mode, with ``checkpoint`` loaded (strictly)."""
+    cfg = Config.fromfile(config)
+    init_default_scope(cfg.get('default_scope', 'mmpose'))
+    # Weights come from --checkpoint (or stay random): no init downloads.
+    cfg.model.backbone.init_cfg = None
+    cfg.model.pop('init_cfg', None)
+    model = MODELS.build(cfg.model)
+    if checkpoint:
+        # strict: a checkpoint missing the MIMB weights would export random λ gates.
+        load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
+    return model.eval(), cfg
+
+
+def default_input_size(model: nn.Module, cfg: Config) -> Tuple[int, int]:
+    """(W, H) from the head's decoder or the config's ``codec``."""
+    decoder = getattr(getattr(model, 'head', None), 'decoder', None)
+    size = getattr(decoder, 'input_size', None) or cfg.get('codec', {}).get('input_size')
+    if size is None:
+        raise ValueError('the config has no codec input_size: pass --input-size W H')
+    return int(size[0]), int(size[1])
+
+
+def verify(wrapper: MultiInstanceHeatmapExporter, onnx_file: str,
+           input_size: Tuple[int, int]) -> float:
+    """Max abs difference of onnxruntime (CPU) and PyTorch on a random batch of 2."""
+    import onnxruntime as ort
+    width, height = input_size
+    x = torch.randn(2, 3, height, width, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        expected = wrapper(x).numpy()
+    session = ort.InferenceSession(onnx_file, providers=['CPUExecutionProvider'])
+    (got, ) = session.run(None, {ONNX_INPUT_NAME: x.numpy()})
+    return float(np.abs(got - expected).max())
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    model, cfg = build_model(args.config, args.checkpoint)
+    if not args.checkpoint:
+        print('warning: no --checkpoint, exporting random weights', file=sys.stderr)
+    input_size = tuple(args.input_size) if args.input_size else default_input_size(model, cfg)
+    wrapper = export_onnx(model, args.out, input_size, args.num_instances, args.opset)
+    print(f'exported {args.out}: input (B, 3, {input_size[1]}, {input_size[0]}) -> heatmaps '
+          f'(B, {wrapper.num_instances}, K, h, w), opset {args.opset}')
+    if args.verify:
+        diff = verify(wrapper, args.out, input_size)
+        print(f'onnxruntime vs PyTorch: max abs difference {diff:.3g}')
+        if diff > 1e-3:
+            print('error: the ONNX outputs differ from PyTorch', file=sys.stderr)
+            return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
