@@ -35,12 +35,15 @@ converted weights need no reordering.
 import os
 import pickle
 import re
-import tempfile
 from collections import OrderedDict
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
+from mmengine.runner import save_checkpoint
 from torch import Tensor, nn
+
+# Registers the 'atomic_local' file backend used to save the converted checkpoint.
+from ...engine import checkpoint_io  # noqa: F401
 
 #: One renaming rule: a regular expression on the authors' key (full match)
 #: and the replacement template giving ours.
@@ -249,28 +252,6 @@ def convert_official_state_dict(
     return OrderedDict((k, converted[k]) for k in target)
 
 
-def save_checkpoint_atomic(checkpoint: dict, path: str) -> None:
-    """``torch.save`` to a temporary file beside ``path``, then rename it into place.
-
-    A crash or a full disk leaves either the old file or none, never a
-    truncated checkpoint that a later run would half-load.
-    """
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.' + os.path.basename(path) + '.',
-                               suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            torch.save(checkpoint, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def convert_official_checkpoint(src: str,
                                 dst: str,
                                 model: nn.Module,
@@ -298,5 +279,7 @@ def convert_official_checkpoint(src: str,
         num_instances=getattr(backbone, 'num_instances', 1),
         lambda_encoding=getattr(backbone, 'lambda_encoding', None),
         **(extra_meta or {}))
-    save_checkpoint_atomic(dict(state_dict=state_dict, meta=meta), dst)
+    # Written to a temporary file and renamed (mipnet_mmpose.engine.AtomicLocalBackend).
+    save_checkpoint(dict(state_dict=state_dict, meta=meta), dst,
+                    backend_args=dict(backend='atomic_local'))
     return meta

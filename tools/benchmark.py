@@ -1,0 +1,904 @@
+"""Size, speed and memory of MIPNet against MMPose's stock top-down models.
+
+    python tools/benchmark.py [--quick] [--json out.json] [--device auto|cpu|cuda]
+                              [--threads T] [--repeats R] [--models w32 w48 r50]
+
+Measures, in one process and with the compared variants interleaved inside every
+repeat (so that machine noise hits all of them alike), the median of repeated runs of:
+
+1. parameters and FLOPs (mmengine's counter, one box, backbone + head in tensor
+   mode) of the stock model and of MIPNet run with N = 1, 2, 3, 4 instances;
+2. inference latency at N=2 (flip test off and on) of the stock model, of MIPNet
+   with the shared λ-independent trunk and of MIPNet the authors' way (one full
+   forward per λ), and of the shared trunk at N=3 and 4;
+3. one training step (forward + backward, MSE on heatmaps) of the stock model,
+   of MIPNet N=2 with the shared trunk and of the authors' duplicated batch, with
+   the peak memory of each measured in a fresh subprocess;
+4. the test-time tail: OKS-NMS and COCO evaluation per 10,000 poses built by
+   jittering the real poses of the bundled COCO sample annotations.
+
+It prints a table, marks each target PASS or MISS, and writes everything to
+``--json``. See docs/benchmark.md for the latest results.
+"""
+import argparse
+import contextlib
+import copy
+import io
+import json
+import logging
+import math
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from mmengine.analysis import FlopAnalyzer
+from mmengine.config import Config
+from mmengine.hub import get_config
+from mmengine.logging import MMLogger
+from mmengine.registry import init_default_scope
+from torch import Tensor, nn
+
+REPO = Path(__file__).resolve().parents[1]
+_STOCK = 'mmpose::body_2d_keypoint/topdown_heatmap/coco/'
+
+# ------------------------------------------------------------------------------------
+# the models
+# ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One stock model and its MIPNet counterpart.
+
+    Attributes:
+        key (str): Short name used on the command line and in the JSON.
+        name (str): Name shown in the table.
+        stock_config (str): MMPose config of the stock model (``mmpose::`` path).
+        mip_config (str): This repo's MIPNet config, relative to the repo root.
+        param_limit (float, optional): Target of MIPNet N=2 params / stock params.
+        infer_limit (float, optional): Target of the shared-trunk N=2 latency /
+            stock latency at batch >= 8.
+        tiny (bool): Shrink both models to a narrow HRNet at 128x96 (tests only).
+    """
+
+    key: str
+    name: str
+    stock_config: str
+    mip_config: str
+    param_limit: Optional[float] = None
+    infer_limit: Optional[float] = None
+    tiny: bool = False
+
+
+SPECS: Dict[str, ModelSpec] = {
+    spec.key: spec for spec in (
+        ModelSpec('w32', 'HRNet-W32 256x192',
+                  _STOCK + 'td-hm_hrnet-w32_8xb64-210e_coco-256x192.py',
+                  'configs/mipnet_hrnet-w32_8xb32-110e_coco-256x192.py', 1.01, 1.35),
+        ModelSpec('w48', 'HRNet-W48 384x288',
+                  _STOCK + 'td-hm_hrnet-w48_8xb32-210e_coco-384x288.py',
+                  'configs/mipnet_hrnet-w48_8xb32-110e_coco-384x288.py', 1.01, 1.45),
+        ModelSpec('r50', 'ResNet-50 256x192',
+                  _STOCK + 'td-hm_res50_8xb64-210e_coco-256x192.py',
+                  'configs/mipnet_res50_8xb32-110e_coco-256x192.py'),
+        # A narrow HRNet for the tests: the same code paths in a fraction of a second.
+        ModelSpec('tiny', 'tiny HRNet 128x96',
+                  _STOCK + 'td-hm_hrnet-w32_8xb64-210e_coco-256x192.py',
+                  'configs/mipnet_hrnet-w32_8xb32-110e_coco-256x192.py', tiny=True),
+    )
+}
+
+# Targets that are not tied to one model's spec.
+SHARED_VS_AUTHORS_LIMIT = 0.75
+TRAIN_LIMIT = 1.45
+TRAIN_TARGET_MODEL, TRAIN_TARGET_BATCH = 'w32', 32
+
+_TINY_EXTRA = dict(
+    stage1=dict(num_modules=1, num_branches=1, block='BOTTLENECK', num_blocks=(1, ),
+                num_channels=(16, )),
+    stage2=dict(num_modules=1, num_branches=2, block='BASIC', num_blocks=(1, 1),
+                num_channels=(8, 16)),
+    stage3=dict(num_modules=1, num_branches=3, block='BASIC', num_blocks=(1, 1, 1),
+                num_channels=(8, 16, 32)),
+    stage4=dict(num_modules=1, num_branches=4, block='BASIC', num_blocks=(1, 1, 1, 1),
+                num_channels=(8, 16, 32, 64)))
+
+
+def model_config(spec: ModelSpec, num_instances: Optional[int]) -> Config:
+    """Config of the stock model (``num_instances=None``) or of MIPNet with N instances.
+
+    N=2 is the shipped config (one-hot λ); N=3 and 4 use the authors' 2-bit code.
+    """
+    if num_instances is None:
+        cfg = get_config(spec.stock_config)
+    else:
+        cfg = Config.fromfile(str(REPO / spec.mip_config))
+        cfg.model.backbone.num_instances = num_instances
+        cfg.model.backbone.lambda_encoding = 'one_hot' if num_instances <= 2 else 'binary'
+        cfg.model.head.num_instances = num_instances
+        cfg.model.test_cfg.num_instances = num_instances
+    cfg.model.backbone.init_cfg = None  # random weights: nothing to download
+    if spec.tiny:
+        cfg.model.backbone.extra = copy.deepcopy(_TINY_EXTRA)
+        cfg.model.head.in_channels = _TINY_EXTRA['stage4']['num_channels'][0]
+        cfg.codec.input_size = (96, 128)
+    return cfg
+
+
+class TensorForward(nn.Module):
+    """Backbone + head in tensor mode; MIPNet runs ``num_instances`` λ per box.
+
+    A plain ``forward(x)`` so that mmengine's FLOP counter (which traces
+    ``forward(*inputs)``) can count a call with the backbone's keyword arguments.
+
+    Args:
+        estimator (nn.Module): A built top-down estimator.
+        num_instances (int, optional): n for ``backbone(x, num_instances=n)``;
+            None for a stock backbone.
+    """
+
+    def __init__(self, estimator: nn.Module, num_instances: Optional[int] = None):
+        super().__init__()
+        self.backbone = estimator.backbone
+        self.head = estimator.head
+        self.num_instances = num_instances
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.num_instances is None:
+            return self.head(self.backbone(x))
+        return self.head(self.backbone(x, num_instances=self.num_instances))
+
+
+@dataclass
+class Built:
+    """Built models of one spec on a device, and what the inputs look like."""
+
+    spec: ModelSpec
+    stock: nn.Module
+    mip: Dict[int, nn.Module]  # N -> MIPNet estimator built for N instances
+    input_hw: Tuple[int, int]
+    flip_indices: List[int]
+    device: torch.device
+
+
+def build(spec: ModelSpec, device: torch.device, mip_ns: Sequence[int] = (2, ),
+          stock: bool = True) -> Built:
+    """Build the stock model and the MIPNet models with the given N, in eval mode."""
+    from mmpose.datasets import CocoDataset
+    from mmpose.datasets.datasets.utils import parse_pose_metainfo
+    from mmpose.registry import MODELS
+
+    cfg = model_config(spec, None)
+    width, height = cfg.codec.input_size
+    stock_model = MODELS.build(cfg.model).to(device).eval() if stock else None
+    mip = {n: MODELS.build(model_config(spec, n).model).to(device).eval() for n in mip_ns}
+    meta = parse_pose_metainfo(CocoDataset.METAINFO)
+    return Built(spec, stock_model, mip, (height, width), list(meta['flip_indices']), device)
+
+
+def count_params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+# ------------------------------------------------------------------------------------
+# timing helpers
+# ------------------------------------------------------------------------------------
+
+
+class Clock:
+    """Wall time (and process CPU time on CPU), synchronising CUDA first."""
+
+    def __init__(self, device: torch.device):
+        self.cuda = device.type == 'cuda'
+
+    def now(self) -> Tuple[float, float]:
+        if self.cuda:
+            torch.cuda.synchronize()
+        return time.perf_counter(), time.process_time()
+
+    def since(self, start: Tuple[float, float]) -> Tuple[float, Optional[float]]:
+        """(wall ms, CPU ms or None on CUDA) since ``start``."""
+        wall, cpu = self.now()
+        return (wall - start[0]) * 1e3, None if self.cuda else (cpu - start[1]) * 1e3
+
+
+# A case runs once and returns {measurement name: (wall ms, cpu ms)}: a flip-test
+# inference times its first forward (flip off) and the whole (flip on) in one run.
+Case = Callable[[], Dict[str, Tuple[float, Optional[float]]]]
+
+
+def run_interleaved(cases: Dict[str, Case], repeats: int, warmup: int,
+                    log: Callable[[str], None]) -> Dict[str, Dict[str, dict]]:
+    """Run every case ``warmup`` times untimed, then ``repeats`` times interleaved.
+
+    Repeat r starts at case r (mod the number of cases), so no case always runs
+    right after the same neighbour or first after a pause.
+
+    Returns:
+        dict: ``{case: {measurement: stats}}``, see :func:`summarise`.
+    """
+    names = list(cases)
+    for _ in range(warmup):
+        for name in names:
+            cases[name]()
+    samples: Dict[str, Dict[str, List[Tuple[float, Optional[float]]]]] = {n: {} for n in names}
+    for r in range(repeats):
+        t0 = time.perf_counter()
+        for i in range(len(names)):
+            name = names[(r + i) % len(names)]
+            for key, value in cases[name]().items():
+                samples[name].setdefault(key, []).append(value)
+        log(f'  repeat {r + 1}/{repeats} took {time.perf_counter() - t0:.1f} s')
+    return {n: {k: summarise(v) for k, v in m.items()} for n, m in samples.items()}
+
+
+def summarise(samples: List[Tuple[float, Optional[float]]]) -> dict:
+    """Median / min / all samples of wall ms, and the median CPU ms where measured."""
+    walls = [w for w, _ in samples]
+    cpus = [c for _, c in samples if c is not None]
+    return dict(median_ms=statistics.median(walls), min_ms=min(walls),
+                samples_ms=[round(w, 3) for w in walls],
+                cpu_median_ms=statistics.median(cpus) if cpus else None)
+
+
+def ratio(a: dict, b: dict, key: str = 'median_ms') -> Optional[float]:
+    if a.get(key) is None or b.get(key) is None or not b[key]:
+        return None
+    return a[key] / b[key]
+
+
+# ------------------------------------------------------------------------------------
+# 1. parameters and FLOPs
+# ------------------------------------------------------------------------------------
+
+
+def count_flops(module: nn.Module, x: Tensor) -> int:
+    """FLOPs as mmengine counts them (one multiply-add = 1; the counter behind
+    ``get_model_complexity_info``, called directly to skip its second trace for
+    activations)."""
+    analyzer = FlopAnalyzer(module, (x, ))
+    analyzer.unsupported_ops_warnings(False)
+    analyzer.uncalled_modules_warnings(False)
+    return int(analyzer.total())
+
+
+def measure_complexity(spec: ModelSpec, device: torch.device,
+                       ns: Sequence[int] = (1, 2, 3, 4)) -> dict:
+    """Params and FLOPs of the stock model and of MIPNet at each n in ``ns``.
+
+    MIPNet at n is the model built for N=max(n, 2) run with n instances: N=1
+    means the N=2 model running λ=0 only (``test_cfg.num_instances=1``), since a
+    model built with N=1 is exactly the stock one.
+    """
+    built = build(spec, device, mip_ns=sorted({max(n, 2) for n in ns}))
+    x = torch.randn(1, 3, *built.input_hw, device=device)
+    stock = TensorForward(built.stock)
+    out = dict(name=spec.name, input_hw=list(built.input_hw),
+               stock=dict(params=count_params(stock), flops=count_flops(stock, x)), mipnet={})
+    for n in ns:
+        mip = TensorForward(built.mip[max(n, 2)], num_instances=n)
+        params, flops = count_params(mip), count_flops(mip, x)
+        out['mipnet'][str(n)] = dict(params=params, flops=flops,
+                                     params_ratio=params / out['stock']['params'],
+                                     flops_ratio=flops / out['stock']['flops'])
+    return out
+
+
+# ------------------------------------------------------------------------------------
+# 2. inference latency
+# ------------------------------------------------------------------------------------
+
+
+def _stock_forward(built: Built) -> Callable[[Tensor], Tensor]:
+    return lambda x: built.stock.head(built.stock.backbone(x))
+
+
+def _shared_forward(built: Built, n: int) -> Callable[[Tensor], Tensor]:
+    model = built.mip[n]
+    return lambda x: model.head(model.backbone(x, num_instances=n))
+
+
+def _authors_forward(built: Built, n: int) -> Callable[[Tensor], Tensor]:
+    """The authors' inference: the whole network once per λ (rows (box, λ) as ours)."""
+    model = built.mip[n]
+
+    def forward(x: Tensor) -> Tensor:
+        outs = [model.head(model.backbone(x, lambdas=torch.full(
+            (x.shape[0], ), lam, dtype=torch.long, device=x.device))) for lam in range(n)]
+        return torch.stack(outs, dim=1).flatten(0, 1)
+
+    return forward
+
+
+def _inference_case(forward: Callable[[Tensor], Tensor], x: Tensor, flip_indices: List[int],
+                    clock: Clock, flip: bool) -> Case:
+    """One inference; with ``flip`` the flipped batch follows, as MMPose's flip test.
+
+    The first forward alone is the flip-off latency: it is exactly what a
+    flip-off inference runs, and timing it inside the flip-on run halves the
+    benchmark's time.
+    """
+    from mmpose.models.utils.tta import flip_heatmaps
+
+    def run() -> Dict[str, Tuple[float, Optional[float]]]:
+        start = clock.now()
+        heatmaps = forward(x)
+        times = {'flip_off': clock.since(start)}
+        if flip:
+            flipped = flip_heatmaps(forward(x.flip(-1)), flip_mode='heatmap',
+                                    flip_indices=flip_indices, shift_heatmap=False)
+            heatmaps = (heatmaps + flipped) * 0.5
+            times['flip_on'] = clock.since(start)
+        return times
+
+    return run
+
+
+def measure_inference(built: Built, batches: Sequence[int], extra_ns: Sequence[int],
+                      extra_batch: int, repeats: int, warmup: int,
+                      log: Callable[[str], None]) -> dict:
+    """Latency of stock / shared trunk / authors' way at N=2, and shared at ``extra_ns``."""
+    clock = Clock(built.device)
+    cases: Dict[str, Case] = {}
+    for b in batches:
+        x = torch.randn(b, 3, *built.input_hw, device=built.device)
+        variants = dict(stock=_stock_forward(built), shared=_shared_forward(built, 2),
+                        authors=_authors_forward(built, 2))
+        for variant, forward in variants.items():
+            cases[f'b{b}/{variant}'] = _inference_case(forward, x, built.flip_indices, clock,
+                                                       flip=True)
+    x = torch.randn(extra_batch, 3, *built.input_hw, device=built.device)
+    for n in extra_ns:
+        cases[f'b{extra_batch}/shared_n{n}'] = _inference_case(
+            _shared_forward(built, n), x, built.flip_indices, clock, flip=False)
+    if extra_ns and extra_batch not in batches:
+        cases[f'b{extra_batch}/stock'] = _inference_case(
+            _stock_forward(built), x, built.flip_indices, clock, flip=False)
+
+    with torch.inference_mode():
+        stats = run_interleaved(cases, repeats, warmup, log)
+
+    out: dict = dict(n2={}, shared_n={})
+    for b in batches:
+        for flip in ('flip_off', 'flip_on'):
+            row = {v: stats[f'b{b}/{v}'][flip] for v in ('stock', 'shared', 'authors')}
+            row['ratios'] = {
+                'shared/stock': ratio(row['shared'], row['stock']),
+                'authors/stock': ratio(row['authors'], row['stock']),
+                'shared/authors': ratio(row['shared'], row['authors']),
+                'shared/stock (cpu time)': ratio(row['shared'], row['stock'], 'cpu_median_ms'),
+            }
+            out['n2'][f'b{b}/{flip}'] = dict(batch=b, flip=flip == 'flip_on', **row)
+    for n in extra_ns:
+        shared = stats[f'b{extra_batch}/shared_n{n}']['flip_off']
+        stock = stats[f'b{extra_batch}/stock']['flip_off']
+        out['shared_n'][str(n)] = dict(batch=extra_batch, shared=shared,
+                                       ratio_to_stock=ratio(shared, stock))
+    return out
+
+
+# ------------------------------------------------------------------------------------
+# 3. training step
+# ------------------------------------------------------------------------------------
+
+TRAIN_VARIANTS = ('stock', 'shared', 'authors')
+
+
+def _train_step_fn(built: Built, variant: str, batch: int, n: int = 2) -> Callable[[], None]:
+    """Forward + backward of one training step (no optimizer update).
+
+    ``shared``: B boxes through the trunk once, B·N rows after the first MIMB.
+    ``authors``: the authors' duplicated batch, N·B rows through the whole net.
+    The loss is the head's keypoint-weighted MSE against random heatmaps.
+    """
+    device = built.device
+    height, width = built.input_hw
+    model = built.stock if variant == 'stock' else built.mip[n]
+    model.train()
+    x = torch.randn(batch, 3, height, width, device=device)
+    rows = batch if variant == 'stock' else batch * n
+    target = torch.rand(rows, len(built.flip_indices), height // 4, width // 4, device=device)
+    weights = torch.ones(rows, len(built.flip_indices), device=device)
+    if variant == 'authors':
+        x = x.repeat(n, 1, 1, 1)
+        lambdas = torch.arange(n, device=device).repeat_interleave(batch)
+
+    def step() -> None:
+        model.zero_grad(set_to_none=True)
+        if variant == 'stock':
+            feats = model.backbone(x)
+        elif variant == 'shared':
+            feats = model.backbone(x, num_instances=n)
+        else:
+            feats = model.backbone(x, lambdas=lambdas)
+        loss = model.head.loss_module(model.head(feats), target, weights)
+        loss.backward()
+
+    return step
+
+
+def measure_training(built: Built, batch: int, repeats: int, warmup: int,
+                     log: Callable[[str], None]) -> dict:
+    clock = Clock(built.device)
+    cases: Dict[str, Case] = {}
+    for variant in TRAIN_VARIANTS:
+        step = _train_step_fn(built, variant, batch)
+
+        def case(step: Callable[[], None] = step) -> Dict[str, Tuple[float, Optional[float]]]:
+            start = clock.now()
+            step()
+            return {'step': clock.since(start)}
+
+        cases[variant] = case
+    stats = {k: v['step'] for k, v in run_interleaved(cases, repeats, warmup, log).items()}
+    for model in (built.stock, *built.mip.values()):
+        model.zero_grad(set_to_none=True)  # free the gradients before the next section
+        model.eval()
+    return dict(batch=batch, **stats, ratios={
+        'shared/stock': ratio(stats['shared'], stats['stock']),
+        'authors/stock': ratio(stats['authors'], stats['stock']),
+        'shared/authors': ratio(stats['shared'], stats['authors']),
+        'shared/stock (cpu time)': ratio(stats['shared'], stats['stock'], 'cpu_median_ms'),
+    })
+
+
+def probe_memory(spec_key: str, variant: str, batch: int, device: str, threads: int) -> dict:
+    """Peak memory of one training step, in this (fresh) process.
+
+    A process's peak only rises, so each variant is measured in its own
+    subprocess (:func:`measure_memory`). ``baseline_mb`` is the peak before the
+    step (imports, weights, inputs); ``step_mb`` what the step adds on top.
+    """
+    torch.set_num_threads(threads)
+    dev = torch.device(device)
+    built = build(SPECS[spec_key], dev, mip_ns=() if variant == 'stock' else (2, ),
+                  stock=variant == 'stock')
+    step = _train_step_fn(built, variant, batch)
+    if dev.type == 'cuda':
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        baseline = torch.cuda.memory_allocated() / 2**20
+        step()
+        torch.cuda.synchronize()
+        peak = torch.cuda.max_memory_allocated() / 2**20
+        how = 'torch.cuda.max_memory_allocated'
+    else:
+        # ru_maxrss is in KiB on Linux
+        baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        step()
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        how = 'ru_maxrss'
+    return dict(peak_mb=round(peak, 1), baseline_mb=round(baseline, 1),
+                step_mb=round(peak - baseline, 1), measured_with=how)
+
+
+def measure_memory(spec_key: str, batch: int, device: torch.device, threads: int,
+                   log: Callable[[str], None]) -> dict:
+    """Run :func:`probe_memory` for every training variant in its own subprocess."""
+    out = {}
+    for variant in TRAIN_VARIANTS:
+        probe = dict(model=spec_key, variant=variant, batch=batch, device=str(device),
+                     threads=threads)
+        proc = subprocess.run(
+            [sys.executable, str(Path(__file__).resolve()), '--probe-memory', json.dumps(probe)],
+            cwd=REPO, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f'memory probe {probe} failed:\n{proc.stderr[-4000:]}')
+        out[variant] = json.loads(proc.stdout.strip().splitlines()[-1])
+        log(f'  memory {variant}: peak {out[variant]["peak_mb"]:.0f} MiB '
+            f'(step +{out[variant]["step_mb"]:.0f} MiB)')
+    for key in ('shared', 'authors'):
+        out[f'{key}/stock step_mb'] = (out[key]['step_mb'] / out['stock']['step_mb']
+                                       if out['stock']['step_mb'] > 0 else None)
+    return out
+
+
+# ------------------------------------------------------------------------------------
+# 4. the test-time tail: OKS-NMS and COCO evaluation
+# ------------------------------------------------------------------------------------
+
+TAIL_ANN_FILE = REPO / 'data/sample/coco_mini/annotations/person_keypoints_val2017.json'
+
+
+def make_tail_inputs(ann_file: Path, target_poses: int, num_instances: int = 2,
+                     seed: int = 0) -> Tuple[dict, List[dict]]:
+    """Real COCO persons, replicated to about ``target_poses`` MIPNet predictions.
+
+    Every non-crowd person with labelled keypoints is a GT box that yields N
+    poses: λ=0 its own GT pose, λ=i the i-th nearest other person's GT pose
+    (its own again when there is none), each jittered by 3 % of the box size.
+    The images (with all their annotations) are copied under new ids until the
+    poses reach the target, which keeps COCO's density of poses per image.
+
+    Returns:
+        tuple: the replicated GT (COCO json dict) and one data-sample dict per
+        box, as :class:`MultiInstanceCocoMetric.process` takes them.
+    """
+    rng = np.random.default_rng(seed)
+    coco = json.loads(Path(ann_file).read_text())
+    persons: Dict[int, List[dict]] = {}
+    for ann in coco['annotations']:
+        if not ann.get('iscrowd', 0) and ann['num_keypoints'] > 0:
+            persons.setdefault(ann['image_id'], []).append(ann)
+    per_copy = num_instances * sum(len(p) for p in persons.values())
+    copies = max(1, math.ceil(target_poses / per_copy))
+    img_stride = max(im['id'] for im in coco['images']) + 1
+    ann_stride = max(a['id'] for a in coco['annotations']) + 1
+
+    gt = dict(categories=coco['categories'], images=[], annotations=[])
+    samples = []
+    for c in range(copies):
+        gt['images'] += [dict(im, id=im['id'] + c * img_stride) for im in coco['images']]
+        gt['annotations'] += [dict(a, id=a['id'] + c * ann_stride,
+                                   image_id=a['image_id'] + c * img_stride)
+                              for a in coco['annotations']]
+        for img_id, anns in persons.items():
+            for ann in anns:
+                samples.append(_jittered_sample(ann, anns, num_instances, rng,
+                                                ann['id'] + c * ann_stride,
+                                                img_id + c * img_stride))
+    return gt, samples
+
+
+def _jittered_sample(ann: dict, image_persons: List[dict], num_instances: int,
+                     rng: np.random.Generator, sample_id: int, img_id: int) -> dict:
+    x, y, w, h = ann['bbox']
+    centre = np.array([x + w / 2, y + h / 2])
+    others = sorted((p for p in image_persons if p is not ann),
+                    key=lambda p: float(np.sum((np.array(p['bbox'][:2]) + np.array(
+                        p['bbox'][2:]) / 2 - centre)**2)))
+    sources = [ann] + others[:num_instances - 1]
+    sources += [ann] * (num_instances - len(sources))
+    keypoints, scores = [], []
+    for src in sources:
+        kpt = np.array(src['keypoints'], dtype=np.float64).reshape(-1, 3)
+        labelled = kpt[:, 2] > 0
+        # unlabelled joints: somewhere in the box with a low score, as a model guesses
+        xy = np.where(labelled[:, None], kpt[:, :2], centre)
+        keypoints.append(xy + rng.normal(0, 0.03 * math.sqrt(w * h) + 1e-3, xy.shape))
+        scores.append(np.where(labelled, rng.uniform(0.5, 1.0, len(kpt)),
+                               rng.uniform(0.0, 0.3, len(kpt))))
+    bbox = np.array([[x, y, x + w, y + h]] * num_instances)
+    lambdas = np.arange(num_instances)
+    return dict(
+        id=sample_id, img_id=img_id, category_id=1,
+        pred_instances=dict(keypoints=np.stack(keypoints), keypoint_scores=np.stack(scores),
+                            bboxes=bbox, bbox_scores=np.where(lambdas > 0, 0.5, 1.0),
+                            lambdas=lambdas),
+        gt_instances=dict(bbox_scales=np.array([[w * 1.25, h * 1.25]]),
+                          bbox_scores=np.ones(1)))
+
+
+def _lambda0_only(sample: dict) -> dict:
+    """The sample as a stock top-down model would output it: the λ=0 pose only."""
+    pred = {k: v[:1] for k, v in sample['pred_instances'].items() if k != 'lambdas'}
+    return dict(sample, pred_instances=pred)
+
+
+def measure_tail(target_poses: int, repeats: int, log: Callable[[str], None]) -> dict:
+    """Seconds per 10,000 poses of OKS-NMS alone and of the whole COCO evaluation."""
+    from mmpose.datasets import CocoDataset
+    from mmpose.datasets.datasets.utils import parse_pose_metainfo
+    from mmpose.evaluation.functional import oks_nms
+    from mmpose.evaluation.metrics import CocoMetric
+
+    from mipnet_mmpose.evaluation.metrics import MultiInstanceCocoMetric
+
+    meta = parse_pose_metainfo(CocoDataset.METAINFO)
+    gt, samples = make_tail_inputs(TAIL_ANN_FILE, target_poses)
+    num_poses = sum(len(s['pred_instances']['keypoints']) for s in samples)
+    with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
+        ann_file = os.path.join(tmp, 'gt.json')
+        Path(ann_file).write_text(json.dumps(gt))
+        metrics = dict(
+            mipnet=MultiInstanceCocoMetric(ann_file=ann_file, nms_thr=0.9,
+                                           outfile_prefix=os.path.join(tmp, 'mip')),
+            stock=CocoMetric(ann_file=ann_file, nms_thr=0.9,
+                             outfile_prefix=os.path.join(tmp, 'stock')))
+        for name, metric in metrics.items():
+            metric.dataset_meta = meta
+            metric.process([], samples if name == 'mipnet' else [_lambda0_only(s)
+                                                                 for s in samples])
+        counts = dict(mipnet=num_poses, stock=len(samples))
+
+        # OKS-NMS alone, on the records compute_metrics builds (rescored poses per image)
+        nms_input: Dict[int, List[dict]] = {}
+        for s in samples:
+            p = s['pred_instances']
+            for kpt, sc, bs in zip(p['keypoints'], p['keypoint_scores'], p['bbox_scores']):
+                above = sc > 0.2
+                score = bs * (sc[above].mean() if above.any() else 0.0)
+                nms_input.setdefault(s['img_id'], []).append(dict(
+                    keypoints=np.concatenate([kpt, sc[:, None]], axis=1), score=score,
+                    area=float(np.prod(s['gt_instances']['bbox_scales']))))
+
+        clock = Clock(torch.device('cpu'))
+
+        def run_nms() -> Dict[str, Tuple[float, Optional[float]]]:
+            start = clock.now()
+            for records in nms_input.values():
+                oks_nms(records, 0.9, sigmas=meta['sigmas'])
+            return {'t': clock.since(start)}
+
+        results: Dict[str, dict] = {}
+
+        def run_eval(name: str) -> Callable[[], Dict[str, Tuple[float, Optional[float]]]]:
+            def run() -> Dict[str, Tuple[float, Optional[float]]]:
+                start = clock.now()
+                results[name] = metrics[name].compute_metrics(metrics[name].results)
+                return {'t': clock.since(start)}
+            return run
+
+        # silence the per-evaluation log lines while timing
+        logger = MMLogger.get_current_instance()
+        level = logger.level
+        logger.setLevel(logging.WARNING)
+        try:
+            stats = run_interleaved(dict(oks_nms=run_nms, mipnet=run_eval('mipnet'),
+                                         stock=run_eval('stock')), repeats, 0, log)
+        finally:
+            logger.setLevel(level)
+
+    def per_10k(s: dict, poses: int) -> float:
+        return s['median_ms'] / 1e3 * 10_000 / poses
+
+    return dict(
+        source=str(TAIL_ANN_FILE.relative_to(REPO)), images=len(gt['images']),
+        boxes=len(samples), poses=num_poses,
+        kept_after_nms=sum(metrics['mipnet'].last_lambda_stats['kept_after_nms'].values()),
+        oks_nms_s_per_10k=per_10k(stats['oks_nms']['t'], num_poses),
+        mipnet_eval_s_per_10k=per_10k(stats['mipnet']['t'], counts['mipnet']),
+        stock_eval_s_per_10k=per_10k(stats['stock']['t'], counts['stock']),
+        mipnet_eval_s=stats['mipnet']['t']['median_ms'] / 1e3,
+        stock_eval_s=stats['stock']['t']['median_ms'] / 1e3,
+        ap_mipnet=results['mipnet'].get('AP'), ap_stock=results['stock'].get('AP'))
+
+
+# ------------------------------------------------------------------------------------
+# targets and the table
+# ------------------------------------------------------------------------------------
+
+
+def evaluate_targets(report: dict) -> List[dict]:
+    """Every target with its measured figure and PASS/MISS (None: not measured)."""
+    targets = []
+
+    def add(name: str, measured: Optional[float], limit: float) -> None:
+        targets.append(dict(target=name, measured=measured, limit=limit,
+                            passed=None if measured is None else measured <= limit))
+
+    for key, c in report.get('complexity', {}).items():
+        if SPECS[key].param_limit is not None:
+            add(f'{SPECS[key].name}: params MIPNet N=2 / stock',
+                c['mipnet']['2']['params_ratio'], SPECS[key].param_limit)
+    for key, inf in report.get('inference', {}).items():
+        for row in inf['n2'].values():
+            if row['batch'] < 8:
+                continue
+            flip = 'flip on' if row['flip'] else 'flip off'
+            where = f'{SPECS[key].name} batch {row["batch"]} {flip}'
+            if SPECS[key].infer_limit is not None:
+                add(f'{where}: inference shared / stock', row['ratios']['shared/stock'],
+                    SPECS[key].infer_limit)
+                add(f'{where}: inference shared / authors', row['ratios']['shared/authors'],
+                    SHARED_VS_AUTHORS_LIMIT)
+    train = report.get('training', {}).get(TRAIN_TARGET_MODEL)
+    if train is not None:
+        note = '' if train['batch'] == TRAIN_TARGET_BATCH else \
+            f' (measured at batch {train["batch"]}, target is at {TRAIN_TARGET_BATCH})'
+        add(f'{SPECS[TRAIN_TARGET_MODEL].name} batch {train["batch"]}: train step '
+            f'shared / stock{note}', train['ratios']['shared/stock'], TRAIN_LIMIT)
+    return targets
+
+
+def _fmt(value: Optional[float], spec: str = '.3f') -> str:
+    return '-' if value is None else format(value, spec)
+
+
+def format_report(report: dict) -> str:
+    """The human-readable table of a report (the JSON's content)."""
+    meta = report['meta']
+    lines = [f'MIPNet benchmark, {meta["date"]}: {meta["device_name"]}, {meta["threads"]} '
+             f'threads, torch {meta["torch"]}, mmpose {meta["mmpose"]}; median of '
+             f'{meta["repeats"]} interleaved repeats after {meta["warmup"]} warm-up run(s).', '']
+    if report.get('complexity'):
+        lines += ['1. Parameters and FLOPs (one box; FLOPs = multiply-adds, mmengine counter)',
+                  f'{"model":<20} {"":<8} {"stock":>9} {"N=1":>9} {"N=2":>9} {"N=3":>9} '
+                  f'{"N=4":>9}']
+        for c in report['complexity'].values():
+            m = c['mipnet']
+            for what, unit, scale in (('params', 'M', 1e6), ('flops', 'G', 1e9)):
+                vals = [c['stock'][what] / scale] + [m[n][what] / scale for n in sorted(m)]
+                lines.append(f'{c["name"]:<20} {what + " " + unit:<8} ' +
+                             ' '.join(f'{v:>9.3f}' for v in vals))
+            for what in ('params', 'flops'):
+                lines.append(f'{"":<20} {what + " x":<8} {1:>9.3f} ' +
+                             ' '.join(f'{m[n][what + "_ratio"]:>9.3f}' for n in sorted(m)))
+        lines.append('')
+    if report.get('inference'):
+        lines += ['2. Inference latency, N=2 (ms per batch of boxes, backbone + head; '
+                  'flip on = a second forward on the flipped batch)',
+                  f'{"model":<20} {"batch":>5} {"flip":>4} {"stock":>9} {"shared":>9} '
+                  f'{"authors":>9} {"shared/stock":>12} {"authors/stock":>13} '
+                  f'{"shared/authors":>14} {"(cpu time)":>10}']
+        for key, inf in report['inference'].items():
+            for row in inf['n2'].values():
+                r = row['ratios']
+                lines.append(
+                    f'{SPECS[key].name:<20} {row["batch"]:>5} {"on" if row["flip"] else "off":>4} '
+                    f'{row["stock"]["median_ms"]:>9.1f} {row["shared"]["median_ms"]:>9.1f} '
+                    f'{row["authors"]["median_ms"]:>9.1f} {_fmt(r["shared/stock"]):>12} '
+                    f'{_fmt(r["authors/stock"]):>13} {_fmt(r["shared/authors"]):>14} '
+                    f'{_fmt(r["shared/stock (cpu time)"]):>10}')
+            for n, row in inf['shared_n'].items():
+                lines.append(f'{SPECS[key].name:<20} {row["batch"]:>5} {"off":>4} '
+                             f'{"":>9} {row["shared"]["median_ms"]:>9.1f} {"":>9} '
+                             f'{_fmt(row["ratio_to_stock"]):>12}   <- shared trunk, N={n}')
+        lines.append('')
+    if report.get('training'):
+        lines += ['3. Training step, N=2 (forward + backward, ms; peak memory in a fresh '
+                  'process, MiB: peak / added by the step)',
+                  f'{"model":<20} {"batch":>5} {"variant":<8} {"ms":>9} {"x stock":>8} '
+                  f'{"peak":>8} {"step":>8}']
+        for key, t in report['training'].items():
+            mem = report.get('memory', {}).get(key, {})
+            for variant in TRAIN_VARIANTS:
+                ms = t[variant]['median_ms']
+                mm = mem.get(variant, {})
+                lines.append(f'{SPECS[key].name:<20} {t["batch"]:>5} {variant:<8} {ms:>9.1f} '
+                             f'{ms / t["stock"]["median_ms"]:>8.3f} '
+                             f'{_fmt(mm.get("peak_mb"), ".0f"):>8} '
+                             f'{_fmt(mm.get("step_mb"), ".0f"):>8}')
+        lines.append('')
+    if report.get('tail'):
+        t = report['tail']
+        lines += [f'4. Test-time tail ({t["poses"]} poses = {t["boxes"]} boxes x N=2 on '
+                  f'{t["images"]} images, jittered GT of {t["source"]}; s per 10,000 poses)',
+                  f'   OKS-NMS (mmpose oks_nms, thr 0.9)          {t["oks_nms_s_per_10k"]:.2f}',
+                  f'   MultiInstanceCocoMetric.compute_metrics    '
+                  f'{t["mipnet_eval_s_per_10k"]:.2f}  ({t["mipnet_eval_s"]:.2f} s in all, '
+                  f'{t["kept_after_nms"]} poses kept)',
+                  f'   stock CocoMetric, the lambda=0 poses only   '
+                  f'{t["stock_eval_s_per_10k"]:.2f}', '']
+    lines.append('Targets')
+    for t in report['targets']:
+        mark = 'n/a ' if t['passed'] is None else ('PASS' if t['passed'] else 'MISS')
+        lines.append(f'  {mark}  {t["target"]}: {_fmt(t["measured"])} (target <= {t["limit"]})')
+    lines.append(f'Wall time of the benchmark: {meta["wall_s"]:.0f} s')
+    return '\n'.join(lines)
+
+
+# ------------------------------------------------------------------------------------
+# command line
+# ------------------------------------------------------------------------------------
+
+PRESETS = {
+    # name: models, inference batches, train batch, repeats, warm-up, tail poses
+    'full': dict(models=['w32', 'w48', 'r50'], batches=[8, 32], train_batch=32, repeats=3,
+                 warmup=1, tail_poses=10_000),
+    'quick': dict(models=['w32'], batches=[8], train_batch=8, repeats=3, warmup=1,
+                  tail_poses=10_000),
+    'smoke': dict(models=['tiny'], batches=[2], train_batch=2, repeats=1, warmup=0,
+                  tail_poses=400),
+}
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument('--quick', action='store_true',
+                      help='HRNet-W32 only, batch 8 (inference and training): a few minutes')
+    mode.add_argument('--smoke', action='store_true',
+                      help='a tiny HRNet, one repeat: checks the machinery (the tests use it)')
+    parser.add_argument('--json', help='write the full report to this JSON file')
+    parser.add_argument('--device', default='auto', choices=['auto', 'cpu', 'cuda'],
+                        help='auto: CUDA when available, else CPU')
+    parser.add_argument('--threads', type=int, default=len(os.sched_getaffinity(0)),
+                        help='torch CPU threads (default: the cores this process may use)')
+    parser.add_argument('--models', nargs='+', choices=sorted(SPECS),
+                        help='models to measure (default full: w32 w48 r50)')
+    parser.add_argument('--batches', nargs='+', type=int, help='inference batch sizes')
+    parser.add_argument('--train-batch', type=int, help='training-step batch size')
+    parser.add_argument('--train-models', nargs='+', choices=sorted(SPECS),
+                        help='models whose training step is measured (default: the first '
+                        'of --models, i.e. w32)')
+    parser.add_argument('--repeats', type=int, help='timed repeats (median is reported)')
+    parser.add_argument('--warmup', type=int, help='untimed runs of each case first')
+    parser.add_argument('--tail-poses', type=int, help='poses for the NMS/evaluation tail')
+    parser.add_argument('--sections', nargs='+',
+                        choices=['complexity', 'inference', 'training', 'tail'],
+                        default=['complexity', 'inference', 'training', 'tail'])
+    parser.add_argument('--probe-memory', help=argparse.SUPPRESS)  # internal: one subprocess
+    args = parser.parse_args(argv)
+    preset = PRESETS['smoke' if args.smoke else 'quick' if args.quick else 'full']
+    for key, value in preset.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    if args.train_models is None:
+        args.train_models = args.models[:1]
+    return args
+
+
+def main(argv: Optional[Sequence[str]] = None) -> dict:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    init_default_scope('mmpose')
+    import mipnet_mmpose  # noqa: F401 (registers MIPHRNet / MIPResNet and the metric)
+
+    if args.probe_memory:
+        probe = json.loads(args.probe_memory)
+        print(json.dumps(probe_memory(probe['model'], probe['variant'], probe['batch'],
+                                      probe['device'], probe['threads'])))
+        return {}
+
+    device = torch.device('cuda' if args.device == 'cuda' or (
+        args.device == 'auto' and torch.cuda.is_available()) else 'cpu')
+    started = time.perf_counter()
+
+    def log(msg: str) -> None:
+        print(f'[{time.perf_counter() - started:7.1f} s] {msg}', file=sys.stderr, flush=True)
+
+    import mmpose
+    report: dict = dict(meta=dict(
+        date=datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
+        device=str(device),
+        device_name=(torch.cuda.get_device_name(device) if device.type == 'cuda' else
+                     f'CPU ({platform.processor() or platform.machine()}, '
+                     f'{os.cpu_count()} cores)'),
+        threads=args.threads, torch=torch.__version__, mmpose=mmpose.__version__,
+        repeats=args.repeats, warmup=args.warmup,
+        mode='smoke' if args.smoke else 'quick' if args.quick else 'full',
+        command='python tools/benchmark.py ' + ' '.join(sys.argv[1:] if argv is None else argv)))
+    sections = set(args.sections)
+    if 'complexity' in sections:
+        report['complexity'] = {}
+        for key in args.models:
+            log(f'complexity {key}')
+            report['complexity'][key] = measure_complexity(SPECS[key], device)
+    if 'inference' in sections or 'training' in sections:
+        report['inference'], report['training'], report['memory'] = {}, {}, {}
+        for key in args.models:
+            spec = SPECS[key]
+            extra_batch = min(8, max(args.batches))
+            built = build(spec, device, mip_ns=(2, 3, 4))
+            if 'inference' in sections:
+                log(f'inference {key}: batches {args.batches}')
+                report['inference'][key] = measure_inference(
+                    built, args.batches, (3, 4), extra_batch, args.repeats, args.warmup, log)
+            if 'training' in sections and key in args.train_models:
+                log(f'training {key}: batch {args.train_batch}')
+                report['training'][key] = measure_training(
+                    built, args.train_batch, args.repeats, args.warmup, log)
+            del built
+            if 'training' in sections and key in args.train_models:
+                log(f'peak memory {key}: one subprocess per variant')
+                report['memory'][key] = measure_memory(key, args.train_batch, device,
+                                                       args.threads, log)
+        for section in ('inference', 'training', 'memory'):
+            if not report[section]:
+                del report[section]
+    if 'tail' in sections:
+        log(f'tail: ~{args.tail_poses} poses')
+        report['tail'] = measure_tail(args.tail_poses, args.repeats, log)
+    report['targets'] = evaluate_targets(report)
+    report['meta']['wall_s'] = time.perf_counter() - started
+    print(format_report(report))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2))
+    return report
+
+
+if __name__ == '__main__':
+    main()
