@@ -23,6 +23,7 @@ It prints a table, marks each target PASS or MISS, and writes everything to
 import argparse
 import contextlib
 import copy
+import functools
 import io
 import json
 import logging
@@ -35,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -172,19 +174,28 @@ class Built:
     device: torch.device
 
 
+@functools.lru_cache()
+def coco_metainfo() -> dict:
+    """MMPose's COCO keypoint metainfo (flip indices, OKS sigmas)."""
+    from mmpose.datasets import CocoDataset
+    from mmpose.datasets.datasets.utils import parse_pose_metainfo
+    with warnings.catch_warnings():
+        # the relative path resolves into mmpose's package data, as it should
+        warnings.simplefilter('ignore', UserWarning)
+        return parse_pose_metainfo(CocoDataset.METAINFO)
+
+
 def build(spec: ModelSpec, device: torch.device, mip_ns: Sequence[int] = (2, ),
           stock: bool = True) -> Built:
     """Build the stock model and the MIPNet models with the given N, in eval mode."""
-    from mmpose.datasets import CocoDataset
-    from mmpose.datasets.datasets.utils import parse_pose_metainfo
     from mmpose.registry import MODELS
 
     cfg = model_config(spec, None)
     width, height = cfg.codec.input_size
     stock_model = MODELS.build(cfg.model).to(device).eval() if stock else None
     mip = {n: MODELS.build(model_config(spec, n).model).to(device).eval() for n in mip_ns}
-    meta = parse_pose_metainfo(CocoDataset.METAINFO)
-    return Built(spec, stock_model, mip, (height, width), list(meta['flip_indices']), device)
+    flip_indices = list(coco_metainfo()['flip_indices'])
+    return Built(spec, stock_model, mip, (height, width), flip_indices, device)
 
 
 def count_params(module: nn.Module) -> int:
@@ -588,14 +599,12 @@ def _lambda0_only(sample: dict) -> dict:
 
 def measure_tail(target_poses: int, repeats: int, log: Callable[[str], None]) -> dict:
     """Seconds per 10,000 poses of OKS-NMS alone and of the whole COCO evaluation."""
-    from mmpose.datasets import CocoDataset
-    from mmpose.datasets.datasets.utils import parse_pose_metainfo
     from mmpose.evaluation.functional import oks_nms
     from mmpose.evaluation.metrics import CocoMetric
 
     from mipnet_mmpose.evaluation.metrics import MultiInstanceCocoMetric
 
-    meta = parse_pose_metainfo(CocoDataset.METAINFO)
+    meta = coco_metainfo()
     gt, samples = make_tail_inputs(TAIL_ANN_FILE, target_poses)
     num_poses = sum(len(s['pred_instances']['keypoints']) for s in samples)
     with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
@@ -831,6 +840,17 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return args
 
 
+def cpu_name() -> str:
+    """The CPU model as Linux names it, else what ``platform`` knows."""
+    try:
+        for line in Path('/proc/cpuinfo').read_text().splitlines():
+            if line.startswith('model name'):
+                return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def main(argv: Optional[Sequence[str]] = None) -> dict:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -855,8 +875,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         date=datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
         device=str(device),
         device_name=(torch.cuda.get_device_name(device) if device.type == 'cuda' else
-                     f'CPU ({platform.processor() or platform.machine()}, '
-                     f'{os.cpu_count()} cores)'),
+                     f'{cpu_name()}, {os.cpu_count()} cores'),
         threads=args.threads, torch=torch.__version__, mmpose=mmpose.__version__,
         repeats=args.repeats, warmup=args.warmup,
         mode='smoke' if args.smoke else 'quick' if args.quick else 'full',

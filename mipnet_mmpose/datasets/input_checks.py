@@ -1,0 +1,449 @@
+"""Early, explained failures for bad dataset inputs.
+
+The stock COCO-style loader trusts its inputs: a truncated JSON fails with a
+bare ``JSONDecodeError`` that names no file, a keypoint array of the wrong
+length with a ``reshape`` error, a detection on an unknown image with a
+``KeyError`` inside ``xtcocotools``, and a missing image only once the data
+loader reaches it, hours into training. The helpers here check the inputs
+before (or right after) the stock code reads them, so that every bad input
+either raises an error naming the file, the config field and the fix, or, for
+individual bad persons or boxes, is dropped with a logged count.
+
+All errors are plain subclasses of :class:`ValueError` or
+:class:`FileNotFoundError` taking one message, so that callers may catch the
+builtin types and registries may re-raise them unchanged.
+"""
+import json
+import logging
+import math
+import os.path as osp
+import re
+from collections import OrderedDict
+from contextlib import contextmanager
+from numbers import Real
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Type
+
+from mmengine.fileio import exists, load
+from mmengine.logging import print_log
+
+# Reasons a detection box is dropped, in the order they are tested; a box is
+# counted under the first reason that applies.
+DROP_REASONS = ('non-person category', 'unknown image id', 'non-finite score',
+                'non-finite box', 'non-positive width or height')
+
+# How many offending ids or file names a message lists before eliding.
+SHOWN = 5
+
+
+class DatasetInputError(ValueError):
+    """An input file of a dataset exists but its content is unusable."""
+
+
+class AnnotationFileError(DatasetInputError):
+    """The annotation file (``ann_file``) is malformed."""
+
+
+class DetectionFileError(DatasetInputError):
+    """The detection results file (``bbox_file``) is malformed or unusable."""
+
+
+class DatasetFileNotFoundError(FileNotFoundError):
+    """A file named by the dataset config does not exist."""
+
+
+class MissingImagesError(DatasetFileNotFoundError):
+    """Images that kept samples need are absent on disk."""
+
+
+def is_local_path(path: str) -> bool:
+    """Whether ``path`` is on the local file system (not ``s3://`` etc.).
+
+    Args:
+        path (str): A file path or URI
+
+    Returns:
+        bool: ``False`` for URIs with a scheme other than ``file``
+    """
+    match = re.match(r'^([a-zA-Z][a-zA-Z0-9+.-]*)://', str(path))
+    return match is None or match.group(1).lower() == 'file'
+
+
+def shorten(items: Sequence, num: int = SHOWN) -> str:
+    """Format the first ``num`` items of a list, noting how many are left.
+
+    Args:
+        items (Sequence): Items to show
+        num (int): How many to show. Defaults to :data:`SHOWN`
+
+    Returns:
+        str: e.g. ``"1, 2, 3 (and 4 more)"``
+    """
+    shown = ', '.join(str(item) for item in items[:num])
+    if len(items) > num:
+        shown += f' (and {len(items) - num} more)'
+    return shown
+
+
+def require_file(path: str, what: str, field: str, hint: str) -> None:
+    """Raise if the file a config field names does not exist.
+
+    Args:
+        path (str): The resolved file path
+        what (str): What the file is, e.g. ``'Annotation file'``
+        field (str): The config field that names it, e.g. ``'ann_file'``
+        hint (str): What to check or do, appended to the message
+
+    Raises:
+        DatasetFileNotFoundError: If ``path`` is not a file
+    """
+    # A directory passes ``exists`` but fails later in ``open``; remote files
+    # can only be asked through their backend.
+    found = osp.isfile(path) if is_local_path(path) else exists(path)
+    if not found:
+        raise DatasetFileNotFoundError(
+            f'{what} `{path}` does not exist (config field `{field}`). '
+            f'{hint}')
+
+
+@contextmanager
+def explain_json_errors(path: str, field: str,
+                        error_cls: Type[DatasetInputError]) -> Iterator[None]:
+    """Turn JSON parse errors raised inside the block into explained ones.
+
+    A bare :class:`json.JSONDecodeError` names neither the file nor the
+    dataset field, and the usual cause, an interrupted download or write,
+    is not obvious from "Expecting ',' delimiter".
+
+    Args:
+        path (str): The file being parsed
+        field (str): The config field that names it
+        error_cls (type): The error to raise
+
+    Raises:
+        DatasetInputError: ``error_cls``, chained to the parse error
+    """
+    try:
+        yield
+    except json.JSONDecodeError as err:
+        raise error_cls(
+            f'Cannot parse `{path}` (config field `{field}`) as JSON: '
+            f'{err.msg} at line {err.lineno} column {err.colno} (char '
+            f'{err.pos}). The file may be truncated or corrupted, e.g. by an '
+            'interrupted download or write; download or regenerate it.'
+        ) from err
+    except UnicodeDecodeError as err:
+        raise error_cls(
+            f'Cannot read `{path}` (config field `{field}`) as JSON text: '
+            f'{err}. Is it a JSON file at all (not an archive or image)?'
+        ) from err
+
+
+def load_json_file(path: str, field: str,
+                   error_cls: Type[DatasetInputError]) -> object:
+    """Load a JSON file, explaining parse errors.
+
+    Args:
+        path (str): Local path or URI of the file
+        field (str): The config field that names it
+        error_cls (type): The error to raise on a parse error
+
+    Returns:
+        object: The parsed JSON
+    """
+    with explain_json_errors(path, field, error_cls):
+        # Explicit format: annotation files need not end in ``.json``.
+        return load(path, file_format='json')
+
+
+def check_coco_keys(dataset: object, path: str,
+                    required: Sequence[str]) -> None:
+    """Raise unless a parsed annotation file is a dict with ``required`` keys.
+
+    Without ``images`` or ``annotations`` ``xtcocotools`` silently builds an
+    empty index and the dataset ends up with no samples.
+
+    Args:
+        dataset (object): The parsed annotation file
+        path (str): Its path, for the message
+        required (Sequence[str]): Keys it must have
+
+    Raises:
+        AnnotationFileError: If ``dataset`` is no dict or lacks a key
+    """
+    if not isinstance(dataset, dict):
+        raise not_a_coco_dict_error(type(dataset).__name__, path)
+    missing = [key for key in required if key not in dataset]
+    if missing:
+        raise AnnotationFileError(
+            f'Annotation file `{path}` (config field `ann_file`) has no '
+            f'{" and no ".join(f"`{key}`" for key in missing)} key (it has: '
+            f'{", ".join(map(str, dataset)) or "nothing"}). A COCO keypoint '
+            'annotation file needs `images` and `annotations` lists; check '
+            'that `ann_file` names the person keypoints file, not e.g. an '
+            'image-info or captions file.')
+
+
+def not_a_coco_dict_error(kind: str, path: str) -> AnnotationFileError:
+    """The error for an annotation file whose JSON is no object.
+
+    Args:
+        kind (str): The type name of the parsed JSON, e.g. ``'list'``
+        path (str): The annotation file
+
+    Returns:
+        AnnotationFileError: The error to raise
+    """
+    hint = (' It looks like detection results: pass it as `bbox_file`, with '
+            'the COCO annotation file as `ann_file`.' if kind == 'list' else '')
+    return AnnotationFileError(
+        f'Annotation file `{path}` (config field `ann_file`) must hold a '
+        f'COCO-format JSON object, but holds a {kind}.{hint}')
+
+
+def _is_number(value: object) -> bool:
+    """Whether ``value`` is a real number (bools are not)."""
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def describe_bad_annotation(ann: dict,
+                            num_keypoints: int) -> Optional[str]:
+    """Say why a COCO person annotation cannot be parsed, if it cannot.
+
+    Only annotations the stock parser would read (with ``bbox`` and
+    ``keypoints``) are checked; it skips the others itself.
+
+    Args:
+        ann (dict): A raw COCO annotation
+        num_keypoints (int): The keypoint number K of the dataset
+
+    Returns:
+        str | None: The problem, or ``None`` if the annotation is fine
+    """
+    if 'bbox' not in ann or 'keypoints' not in ann:
+        return None
+    ann_id = ann.get('id', '?')
+    keypoints = ann['keypoints']
+    if not isinstance(keypoints, (list, tuple)):
+        return (f'annotation id {ann_id}: `keypoints` is a '
+                f'{type(keypoints).__name__}, expected a list')
+    if len(keypoints) != 3 * num_keypoints:
+        return (f'annotation id {ann_id}: `keypoints` has length '
+                f'{len(keypoints)}, expected {3 * num_keypoints} '
+                f'({num_keypoints} keypoints x (x, y, v))')
+    bbox = ann['bbox']
+    if (not isinstance(bbox, (list, tuple)) or len(bbox) != 4
+            or not all(_is_number(v) for v in bbox)):
+        return (f'annotation id {ann_id}: `bbox` is {bbox!r}, expected four '
+                'numbers [x, y, w, h]')
+    return None
+
+
+def raise_bad_annotations(annotations: Iterable[dict], num_keypoints: int,
+                          path: str, dataset_name: str) -> None:
+    """Raise an error listing every unparsable annotation of a file.
+
+    Called on the first bad annotation; scanning the whole file then says
+    at once whether one person or the whole file is broken (e.g. a file of
+    another keypoint layout).
+
+    Args:
+        annotations (Iterable[dict]): All raw annotations of the file
+        num_keypoints (int): The keypoint number K of the dataset
+        path (str): The annotation file, for the message
+        dataset_name (str): The dataset class, for the message
+
+    Raises:
+        AnnotationFileError: Always
+    """
+    problems = [
+        problem for problem in (describe_bad_annotation(ann, num_keypoints)
+                                for ann in annotations) if problem
+    ]
+    raise AnnotationFileError(
+        f'{len(problems)} annotations in `{path}` (config field `ann_file`) '
+        f'do not fit {dataset_name} ({num_keypoints} keypoints): '
+        f'{shorten(problems, 3)}. Check that `ann_file` belongs to this '
+        'dataset type (or set `metainfo` to the right keypoint layout), or '
+        'fix or remove these annotations.')
+
+
+def clean_detections(dets: object, bbox_file: str, ann_file: str,
+                     image_ids: Iterable) -> Tuple[List[dict], Dict[str, int]]:
+    """Check detection results and drop the boxes that cannot be used.
+
+    File-level problems (not a list of detection dicts, empty, no box on any
+    image of the annotation file) raise; single unusable boxes are dropped
+    and counted per reason (:data:`DROP_REASONS`). A box may start slightly
+    outside the image (detectors do that); it is clipped later.
+
+    Args:
+        dets (object): The parsed detection file
+        bbox_file (str): Its path, for messages
+        ann_file (str): The annotation file, for messages
+        image_ids (Iterable): The image ids of the annotation file
+
+    Returns:
+        tuple:
+        - list[dict]: The kept detections, unchanged, except that a missing
+          ``category_id`` is filled in as 1 (person) on a copy
+        - dict[str, int]: Dropped box count per reason, in the order of
+          :data:`DROP_REASONS`
+
+    Raises:
+        DetectionFileError: On a file-level problem
+    """
+    where = f'Detection file `{bbox_file}` (config field `bbox_file`)'
+    if not isinstance(dets, list):
+        hint = (' It looks like a COCO annotation file: pass it as '
+                '`ann_file`, and the detector output as `bbox_file`.'
+                if isinstance(dets, dict) and 'images' in dets else '')
+        raise DetectionFileError(
+            f'{where} must hold a JSON list of detections, each '
+            '{"image_id", "bbox": [x, y, w, h], "score", "category_id"} '
+            f'(COCO results format), but holds a {type(dets).__name__}.{hint}')
+    if not dets:
+        raise DetectionFileError(
+            f'{where} holds no detections (an empty list). Rerun the person '
+            'detector on the images of `ann_file`, or check that it wrote '
+            'its results to this file.')
+
+    malformed = []
+    for index, det in enumerate(dets):
+        problem = _describe_bad_detection(det)
+        if problem:
+            malformed.append(f'entry {index} {problem}')
+    if malformed:
+        raise DetectionFileError(
+            f'{where} must be a list of dicts with `image_id`, `bbox` '
+            '([x, y, w, h] numbers) and `score` (COCO results format), but '
+            f'{len(malformed)} of {len(dets)} entries are not: '
+            f'{shorten(malformed, 3)}.')
+
+    known = set(image_ids)
+    dropped = OrderedDict((reason, 0) for reason in DROP_REASONS)
+    kept, unknown = [], []
+    for det in dets:
+        reason = None
+        x, y, w, h = det['bbox'][:4]
+        if det.get('category_id', 1) != 1:
+            reason = 'non-person category'
+        elif det['image_id'] not in known:
+            reason = 'unknown image id'
+            unknown.append(det['image_id'])
+        elif not math.isfinite(det['score']):
+            reason = 'non-finite score'
+        elif not all(math.isfinite(v) for v in (x, y, w, h)):
+            reason = 'non-finite box'
+        elif w <= 0 or h <= 0:
+            reason = 'non-positive width or height'
+        if reason:
+            dropped[reason] += 1
+        elif 'category_id' in det:
+            kept.append(det)
+        else:
+            # "When present": a file without categories holds persons only;
+            # the stock loader indexes the key unconditionally.
+            kept.append(dict(det, category_id=1))
+
+    num_person = len(dets) - dropped['non-person category']
+    if num_person and dropped['unknown image id'] == num_person:
+        raise DetectionFileError(
+            f'None of the {num_person} person boxes of {where} is on an image '
+            f'of the annotation file `{ann_file}` (config field `ann_file`): '
+            f'detection image ids {shorten(sorted(set(unknown), key=str))}; '
+            f'annotation image ids {shorten(sorted(known, key=str))}.'
+            f'{_id_type_hint(unknown, known)} Check that both files belong '
+            'to the same split (e.g. val2017).')
+    if not kept:
+        raise DetectionFileError(
+            f'{where} has no usable person box left: {len(dets)} boxes, '
+            f'dropped {format_counts(dropped)}. Check the detector output.')
+    return kept, dropped
+
+
+def _describe_bad_detection(det: object) -> Optional[str]:
+    """Say why a detection entry is not a COCO result dict, if it is not."""
+    if not isinstance(det, dict):
+        return f'is a {type(det).__name__} ({_clip(det)}), not a dict'
+    missing = [key for key in ('image_id', 'bbox', 'score') if key not in det]
+    if missing:
+        return (f'({_clip(det)}) lacks '
+                f'{", ".join(f"`{key}`" for key in missing)}')
+    bbox = det['bbox']
+    if (not isinstance(bbox, (list, tuple)) or len(bbox) < 4
+            or not all(_is_number(v) for v in bbox[:4])):
+        return f'has `bbox` {_clip(bbox)}, expected [x, y, w, h] numbers'
+    if not _is_number(det['score']):
+        return f'has `score` {_clip(det["score"])}, expected a number'
+    return None
+
+
+def _clip(value: object, length: int = 60) -> str:
+    """``repr`` of a value, cut to ``length`` characters."""
+    text = repr(value)
+    return text if len(text) <= length else text[:length - 3] + '...'
+
+
+def _id_type_hint(det_ids: Sequence, image_ids: Iterable) -> str:
+    """A hint if detection and image ids differ only by type ("1" vs 1)."""
+    as_text = {str(image_id) for image_id in image_ids}
+    if any(str(det_id) in as_text for det_id in det_ids):
+        return (' Some ids differ only by type (e.g. "785" vs 785): write '
+                'the detection `image_id`s as in the annotation file.')
+    return ''
+
+
+def format_counts(counts: Dict[str, int]) -> str:
+    """Format counts per reason, e.g. ``"2 non-finite score, 0 ..."``."""
+    return ', '.join(f'{num} {reason}' for reason, num in counts.items())
+
+
+def log_detection_summary(dataset_name: str, bbox_file: str, num_total: int,
+                          num_kept: int, dropped: Dict[str, int]) -> None:
+    """Log how many boxes of a detection file were kept and dropped why.
+
+    Args:
+        dataset_name (str): The dataset class
+        bbox_file (str): The detection file
+        num_total (int): Its number of entries
+        num_kept (int): How many boxes were kept
+        dropped (dict[str, int]): Dropped boxes per reason
+    """
+    level = logging.WARNING if num_kept < num_total else logging.INFO
+    print_log(
+        f'{dataset_name}: kept {num_kept} of {num_total} boxes from '
+        f'`{bbox_file}`; dropped {format_counts(dropped)}.',
+        logger='current', level=level)
+
+
+def check_images_exist(img_paths: Iterable[str], ann_file: str,
+                       data_root: Optional[str], img_prefix: str) -> None:
+    """Raise if images that samples need are absent on the local disk.
+
+    Only the images of kept samples are checked: annotation files may list
+    images that hold no usable person, and subsets of COCO leave those out.
+    Remote paths (``s3://`` etc.) are not checked; asking the backend for
+    every image would be slow.
+
+    Args:
+        img_paths (Iterable[str]): The ``img_path`` of every kept sample
+        ann_file (str): The annotation file, for the message
+        data_root (str, optional): The ``data_root`` config field
+        img_prefix (str): ``data_prefix['img']``, joined with ``data_root``
+
+    Raises:
+        MissingImagesError: If any local image is absent
+    """
+    unique = list(OrderedDict.fromkeys(img_paths))
+    missing = [
+        path for path in unique if is_local_path(path) and not osp.isfile(path)
+    ]
+    if missing:
+        names = [osp.basename(path) for path in missing]
+        raise MissingImagesError(
+            f'{len(missing)} of the {len(unique)} images needed by the '
+            f'samples of `{ann_file}` are missing: {shorten(names)} (first '
+            f'missing path: `{missing[0]}`). Images are looked up in '
+            f'`data_prefix[\'img\']` joined with `data_root` = `{img_prefix}` '
+            f'(data_root={data_root!r}); check both config fields, or '
+            'download the images.')

@@ -1,0 +1,182 @@
+"""One process of ``test_distributed.py``: the sample config under DDP on CPU, or a plain val.
+
+Run by the test, never by pytest (the leading underscore keeps it from being
+collected). Two modes:
+
+- ``train`` (``WORLD_SIZE=2``, ``RANK``, ``LOCAL_RANK``, ``MASTER_ADDR``,
+  ``MASTER_PORT`` set as ``torchrun`` sets them): initialises a gloo process
+  group itself, then trains one epoch of the sample config wrapped in
+  ``MMDistributedDataParallel(find_unused_parameters=False)`` and validates it
+  on the OCHuman sample, split over the two ranks.
+- ``val`` (no process group): validates a checkpoint in one process.
+
+Each process writes what the test checks to ``<out>/<mode>_rank<r>.pt``.
+
+Why the process group is initialised here rather than by mmengine: with
+``launcher='pytorch'`` mmengine's ``init_dist`` calls ``torch.cuda.set_device``
+and cannot start on a CPU-only machine, but ``Runner.setup_env`` only calls it
+when no process group exists yet (``mmengine.dist.is_distributed()``). With the
+group already up, ``launcher='pytorch'`` still makes the runner distributed:
+the model is wrapped in DDP, samplers split the data by rank and the metric
+collects results across ranks, exactly as under ``mim train --launcher pytorch``.
+"""
+import argparse
+import os
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import torch
+import torch.distributed as torch_dist
+from mmengine.config import Config
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmengine.runner import Runner
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE = REPO / 'data' / 'sample'
+SAMPLE_CONFIG = REPO / 'configs' / 'mipnet_sample_hrnet-w16_coco-mini-128x96.py'
+
+
+class DistributedProbe(Hook):
+    """Records what the test compares across ranks: weights, first gradients, val output.
+
+    Args:
+        out_file (Path): Where :meth:`save` writes the record.
+    """
+
+    # after every other hook, so the weights seen after training are final and
+    # the metrics are those the runner logged
+    priority = 'LOWEST'
+
+    def __init__(self, out_file: Path) -> None:
+        self.out_file = out_file
+        self.record: Dict[str, object] = dict(val_samples=0)
+        self._step_hook = None
+
+    @staticmethod
+    def _module(runner) -> torch.nn.Module:
+        return runner.model.module if is_model_wrapper(runner.model) else runner.model
+
+    def before_train(self, runner) -> None:
+        model = self._module(runner)
+        self.record.update(
+            wrapper=type(runner.model).__name__,
+            find_unused_parameters=getattr(runner.model, 'find_unused_parameters', None),
+            world_size=runner.world_size,
+            initial={k: p.detach().clone() for k, p in model.named_parameters()})
+        names = {id(p): k for k, p in model.named_parameters()}
+
+        def first_step_grads(optimizer: torch.optim.Optimizer, args, kwargs) -> None:
+            # A pre-step hook sees the gradients after DDP's all-reduce and
+            # before the optimizer wrapper zeroes them (set_to_none) again.
+            params = [p for group in optimizer.param_groups for p in group['params']]
+            self.record['optimized'] = sorted(names[id(p)] for p in params)
+            self.record['first_grads'] = {
+                names[id(p)]: (None if p.grad is None else p.grad.detach().clone())
+                for p in params}
+            self._step_hook.remove()
+
+        optimizer = runner.optim_wrapper.optimizer
+        self._step_hook = optimizer.register_step_pre_hook(first_step_grads)
+
+    def after_train(self, runner) -> None:
+        model = self._module(runner)
+        self.record['final'] = {k: p.detach().clone() for k, p in model.named_parameters()}
+        self.record['buffers'] = {k: b.detach().clone() for k, b in model.named_buffers()}
+        self.record['iters'] = runner.iter
+
+    def after_val_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        # how many boxes this rank predicted: the sampler must split them
+        self.record['val_samples'] += len(outputs)
+
+    def after_val_epoch(self, runner, metrics: Optional[dict] = None) -> None:
+        # Every rank receives the metrics (broadcast from rank 0); only rank 0
+        # ran compute_metrics, so only its lambda statistics are filled.
+        self.record['metrics'] = dict(metrics or {})
+        self.record['lambda_stats'] = [
+            getattr(metric, 'last_lambda_stats', None)
+            for metric in runner.val_evaluator.metrics]
+
+    def save(self) -> None:
+        torch.save(self.record, self.out_file)
+
+
+def sample_cfg(work_dir: Path, outfile_prefix: Path) -> Config:
+    """The sample config, shortened to one epoch, with the metric's JSON kept.
+
+    Args:
+        work_dir (Path): The runner's work dir (shared by the ranks, as with mim).
+        outfile_prefix (Path): Where the metric dumps its ``.keypoints.json``.
+
+    Returns:
+        Config: The config to build the runner from.
+    """
+    cfg = Config.fromfile(str(SAMPLE_CONFIG))
+    cfg.work_dir = str(work_dir)
+    cfg.train_dataloader.dataset.data_root = str(SAMPLE)
+    cfg.val_dataloader.dataset.data_root = str(SAMPLE)
+    cfg.val_evaluator.ann_file = str(SAMPLE / 'ochuman' / 'test_ochuman.json')
+    cfg.val_evaluator.outfile_prefix = str(outfile_prefix)
+    cfg.train_cfg.update(max_epochs=1, val_interval=1)
+    cfg.default_hooks.checkpoint.update(interval=1, save_best=None)
+    cfg.default_hooks.logger.interval = 1
+    # The picture hook is left out: drawing is not what is checked here.
+    cfg.custom_hooks = [dict(type='SyncBuffersHook'), dict(type='MultiInstanceTestHook')]
+    return cfg
+
+
+def train(out: Path, work_dir: Path) -> None:
+    """Train one epoch and validate under DDP; see the module docstring."""
+    rank = int(os.environ['RANK'])
+    torch_dist.init_process_group('gloo', timeout=timedelta(seconds=120))
+    try:
+        cfg = sample_cfg(work_dir, out / 'dist')
+        cfg.launcher = 'pytorch'
+        cfg.env_cfg.dist_cfg = dict(backend='gloo')
+        # mmengine's default wrapper passes device_ids=[LOCAL_RANK], which DDP
+        # rejects for a CPU module; device_ids=None is how DDP runs on CPU. The
+        # rest is mmengine's default (no buffer broadcast; SyncBuffersHook
+        # averages buffers per epoch). find_unused_parameters=False makes DDP
+        # raise at the next iteration if any parameter got no gradient.
+        cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None,
+                                     broadcast_buffers=False, find_unused_parameters=False)
+        runner = Runner.from_cfg(cfg)
+        probe = DistributedProbe(out / f'train_rank{rank}.pt')
+        runner.register_hook(probe)
+        runner.train()
+        probe.save()
+        torch_dist.barrier()  # no rank leaves while another still reads the group
+    finally:
+        torch_dist.destroy_process_group()
+
+
+def val(out: Path, work_dir: Path, checkpoint: str) -> None:
+    """Validate ``checkpoint`` in this one process."""
+    cfg = sample_cfg(work_dir, out / 'single')
+    cfg.load_from = checkpoint
+    runner = Runner.from_cfg(cfg)
+    probe = DistributedProbe(out / 'val_rank0.pt')
+    runner.register_hook(probe)
+    runner.val()
+    probe.save()
+
+
+def main(argv: List[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('mode', choices=['train', 'val'])
+    parser.add_argument('--out', type=Path, required=True)
+    parser.add_argument('--work-dir', type=Path, required=True)
+    parser.add_argument('--checkpoint', help='weights to validate (val mode)')
+    args = parser.parse_args(argv)
+    # The ranks share the machine's cores: one thread each, no oversubscription.
+    torch.set_num_threads(1)
+    if args.mode == 'train':
+        train(args.out, args.work_dir)
+    else:
+        val(args.out, args.work_dir, args.checkpoint)
+
+
+if __name__ == '__main__':
+    main(sys.argv[1:])
