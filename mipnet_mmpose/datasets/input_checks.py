@@ -125,12 +125,17 @@ def explain_json_errors(path: str, field: str,
     try:
         yield
     except json.JSONDecodeError as err:
+        # Nothing but whitespace after the error position: the text ended
+        # before the JSON did, the signature of a cut-short file.
+        ended = not err.doc[err.pos:].strip()
+        cause = ('the text ends before the JSON does, so the file is '
+                 'truncated' if ended else
+                 'the file may be truncated or corrupted')
         raise error_cls(
             f'Cannot parse `{path}` (config field `{field}`) as JSON: '
             f'{err.msg} at line {err.lineno} column {err.colno} (char '
-            f'{err.pos}). The file may be truncated or corrupted, e.g. by an '
-            'interrupted download or write; download or regenerate it.'
-        ) from err
+            f'{err.pos} of {len(err.doc)}); {cause}, e.g. by an interrupted '
+            'download or write. Download or regenerate it.') from err
     except UnicodeDecodeError as err:
         raise error_cls(
             f'Cannot read `{path}` (config field `{field}`) as JSON text: '

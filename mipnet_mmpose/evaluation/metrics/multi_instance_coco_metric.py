@@ -9,7 +9,7 @@ OKS-NMS, JSON dump and xtcocotools evaluation unchanged.
 """
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Sequence
 
 import numpy as np
 from mmengine.fileio import dump, load
@@ -77,58 +77,16 @@ class MultiInstanceCocoMetric(CocoMetric):
     ``<outfile_prefix>.keypoints.json`` carries a ``lambda`` field per pose.
 
     Args:
-        ann_file (str, optional): Path to the COCO-format annotation file.
-            Defaults to ``None`` (GT converted from ``raw_ann_info``).
-        use_area (bool): Use the annotations' ``area``; ``False`` for
-            CrowdPose. Defaults to ``True``.
-        iou_type (str): ``'keypoints'`` or ``'keypoints_crowd'`` (CrowdPose,
-            reports AP(E)/AP(M)/AP(H)). Defaults to ``'keypoints'``.
-        score_mode (str): As :class:`CocoMetric`. Defaults to
-            ``'bbox_keypoint'``.
-        keypoint_score_thr (float): Keypoints scoring above it enter the
-            mean keypoint score. Defaults to ``0.2``.
-        nms_mode (str): ``'oks_nms'``, ``'soft_oks_nms'`` or ``'none'`` (the
-            MIPNet authors' CrowdPose protocol). Defaults to ``'oks_nms'``.
-        nms_thr (float): OKS threshold of the NMS; 0.9 as in the MIPNet
-            authors' COCO/OCHuman evaluation. Defaults to ``0.9``.
-        format_only (bool): Only dump results. Defaults to ``False``.
-        pred_converter (dict, optional): As :class:`CocoMetric`.
-        gt_converter (dict, optional): As :class:`CocoMetric`.
-        outfile_prefix (str, optional): Prefix of the dumped JSON files.
-            Defaults to ``None`` (temporary directory).
-        collect_device (str): ``'cpu'`` or ``'gpu'``. Defaults to ``'cpu'``.
-        prefix (str, optional): Metric name prefix; the stock ``'coco'``
-            when ``None``. Defaults to ``None``.
+        **kwargs: The arguments of :class:`CocoMetric`, with the same defaults
+            (``nms_mode='oks_nms'``, ``nms_thr=0.9`` as in the MIPNet authors'
+            COCO/OCHuman evaluation; ``nms_mode='none'`` is their CrowdPose
+            protocol; ``iou_type='keypoints_crowd'``, ``use_area=False`` for
+            CrowdPose).
     """
 
-    def __init__(self,
-                 ann_file: Optional[str] = None,
-                 use_area: bool = True,
-                 iou_type: str = 'keypoints',
-                 score_mode: str = 'bbox_keypoint',
-                 keypoint_score_thr: float = 0.2,
-                 nms_mode: str = 'oks_nms',
-                 nms_thr: float = 0.9,
-                 format_only: bool = False,
-                 pred_converter: Optional[Dict] = None,
-                 gt_converter: Optional[Dict] = None,
-                 outfile_prefix: Optional[str] = None,
-                 collect_device: str = 'cpu',
-                 prefix: Optional[str] = None) -> None:
-        super().__init__(
-            ann_file=ann_file,
-            use_area=use_area,
-            iou_type=iou_type,
-            score_mode=score_mode,
-            keypoint_score_thr=keypoint_score_thr,
-            nms_mode=nms_mode,
-            nms_thr=nms_thr,
-            format_only=format_only,
-            pred_converter=pred_converter,
-            gt_converter=gt_converter,
-            outfile_prefix=outfile_prefix,
-            collect_device=collect_device,
-            prefix=prefix)
+    def __init__(self, **kwargs) -> None:
+        # The stock arguments and defaults (OKS-NMS at 0.9, as the authors).
+        super().__init__(**kwargs)
         self.last_lambda_stats: Dict[str, Dict[int, int]] = {
             'produced': {},
             'kept_after_nms': {}
