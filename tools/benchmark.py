@@ -226,7 +226,8 @@ class Clock:
 
 # A case runs once and returns {measurement name: (wall ms, cpu ms)}: a flip-test
 # inference times its first forward (flip off) and the whole (flip on) in one run.
-Case = Callable[[], Dict[str, Tuple[float, Optional[float]]]]
+# Called with warmup=True it may run a cheaper version with the same shapes.
+Case = Callable[[bool], Dict[str, Tuple[float, Optional[float]]]]
 
 
 def run_interleaved(cases: Dict[str, Case], repeats: int, warmup: int,
@@ -242,13 +243,13 @@ def run_interleaved(cases: Dict[str, Case], repeats: int, warmup: int,
     names = list(cases)
     for _ in range(warmup):
         for name in names:
-            cases[name]()
+            cases[name](True)
     samples: Dict[str, Dict[str, List[Tuple[float, Optional[float]]]]] = {n: {} for n in names}
     for r in range(repeats):
         t0 = time.perf_counter()
         for i in range(len(names)):
             name = names[(r + i) % len(names)]
-            for key, value in cases[name]().items():
+            for key, value in cases[name](False).items():
                 samples[name].setdefault(key, []).append(value)
         log(f'  repeat {r + 1}/{repeats} took {time.perf_counter() - t0:.1f} s')
     return {n: {k: summarise(v) for k, v in m.items()} for n, m in samples.items()}
@@ -342,11 +343,11 @@ def _inference_case(forward: Callable[[Tensor], Tensor], x: Tensor, flip_indices
     """
     from mmpose.models.utils.tta import flip_heatmaps
 
-    def run() -> Dict[str, Tuple[float, Optional[float]]]:
+    def run(warmup: bool = False) -> Dict[str, Tuple[float, Optional[float]]]:
         start = clock.now()
         heatmaps = forward(x)
         times = {'flip_off': clock.since(start)}
-        if flip:
+        if flip and not warmup:  # the flipped forward has the same shapes: no warm-up
             flipped = flip_heatmaps(forward(x.flip(-1)), flip_mode='heatmap',
                                     flip_indices=flip_indices, shift_heatmap=False)
             heatmaps = (heatmaps + flipped) * 0.5
@@ -446,7 +447,8 @@ def measure_training(built: Built, batch: int, repeats: int, warmup: int,
     for variant in TRAIN_VARIANTS:
         step = _train_step_fn(built, variant, batch)
 
-        def case(step: Callable[[], None] = step) -> Dict[str, Tuple[float, Optional[float]]]:
+        def case(warmup: bool = False, step: Callable[[], None] = step
+                 ) -> Dict[str, Tuple[float, Optional[float]]]:
             start = clock.now()
             step()
             return {'step': clock.since(start)}
@@ -464,12 +466,38 @@ def measure_training(built: Built, batch: int, repeats: int, warmup: int,
     })
 
 
+def _proc_status_mib(field: str) -> Optional[float]:
+    """A ``VmXXX`` field of /proc/self/status in MiB (None where there is none)."""
+    try:
+        for line in Path('/proc/self/status').read_text().splitlines():
+            if line.startswith(field + ':'):
+                return int(line.split()[1]) / 1024  # in kB
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak_rss() -> bool:
+    """Reset this process's peak RSS (VmHWM) to its current RSS; Linux >= 4.0."""
+    try:
+        Path('/proc/self/clear_refs').write_text('5')
+        return True
+    except OSError:
+        return False
+
+
 def probe_memory(spec_key: str, variant: str, batch: int, device: str, threads: int) -> dict:
     """Peak memory of one training step, in this (fresh) process.
 
     A process's peak only rises, so each variant is measured in its own
-    subprocess (:func:`measure_memory`). ``baseline_mb`` is the peak before the
-    step (imports, weights, inputs); ``step_mb`` what the step adds on top.
+    subprocess (:func:`measure_memory`). ``baseline_mb`` is the memory held
+    before the step (imports, weights, inputs), ``peak_mb`` the peak during the
+    step and ``step_mb`` their difference: what the step adds.
+
+    On Linux the CPU peak is VmHWM, reset to the current RSS just before the
+    step: ``ru_maxrss`` would not do, as Linux carries the parent's peak RSS at
+    fork into the child's ``ru_maxrss`` through exec, so every probe would
+    report at least the benchmark process's own size.
     """
     torch.set_num_threads(threads)
     dev = torch.device(device)
@@ -484,8 +512,13 @@ def probe_memory(spec_key: str, variant: str, batch: int, device: str, threads: 
         torch.cuda.synchronize()
         peak = torch.cuda.max_memory_allocated() / 2**20
         how = 'torch.cuda.max_memory_allocated'
+    elif _reset_peak_rss() and _proc_status_mib('VmHWM') is not None:
+        baseline = _proc_status_mib('VmRSS')
+        step()
+        peak = _proc_status_mib('VmHWM')
+        how = 'VmHWM'
     else:
-        # ru_maxrss is in KiB on Linux
+        # ru_maxrss (KiB on Linux) includes the imports and the model build
         baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         step()
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -634,7 +667,7 @@ def measure_tail(target_poses: int, repeats: int, log: Callable[[str], None]) ->
 
         clock = Clock(torch.device('cpu'))
 
-        def run_nms() -> Dict[str, Tuple[float, Optional[float]]]:
+        def run_nms(warmup: bool = False) -> Dict[str, Tuple[float, Optional[float]]]:
             start = clock.now()
             for records in nms_input.values():
                 oks_nms(records, 0.9, sigmas=meta['sigmas'])
@@ -643,7 +676,7 @@ def measure_tail(target_poses: int, repeats: int, log: Callable[[str], None]) ->
         results: Dict[str, dict] = {}
 
         def run_eval(name: str) -> Callable[[], Dict[str, Tuple[float, Optional[float]]]]:
-            def run() -> Dict[str, Tuple[float, Optional[float]]]:
+            def run(warmup: bool = False) -> Dict[str, Tuple[float, Optional[float]]]:
                 start = clock.now()
                 results[name] = metrics[name].compute_metrics(metrics[name].results)
                 return {'t': clock.since(start)}

@@ -125,15 +125,17 @@ def explain_json_errors(path: str, field: str,
     try:
         yield
     except json.JSONDecodeError as err:
-        # Nothing but whitespace after the error position: the text ended
-        # before the JSON did, the signature of a cut-short file.
-        ended = not err.doc[err.pos:].strip()
+        # A cut-short file fails at its very end or inside its last token
+        # (e.g. an unterminated string), and no longer ends like a JSON
+        # object or list.
+        ended = (not err.doc[err.pos:].strip()
+                 or not err.doc.rstrip().endswith(('}', ']')))
         cause = ('the text ends before the JSON does, so the file is '
                  'truncated' if ended else
                  'the file may be truncated or corrupted')
         raise error_cls(
             f'Cannot parse `{path}` (config field `{field}`) as JSON: '
-            f'{err.msg} at line {err.lineno} column {err.colno} (char '
+            f'{err.msg} (line {err.lineno} column {err.colno}, char '
             f'{err.pos} of {len(err.doc)}); {cause}, e.g. by an interrupted '
             'download or write. Download or regenerate it.') from err
     except UnicodeDecodeError as err:
@@ -236,10 +238,12 @@ def describe_bad_annotation(ann: dict,
                 f'{len(keypoints)}, expected {3 * num_keypoints} '
                 f'({num_keypoints} keypoints x (x, y, v))')
     bbox = ann['bbox']
+    # A NaN box passes the stock validity test (NaN <= 0 is false) and
+    # would become a sample with a NaN crop.
     if (not isinstance(bbox, (list, tuple)) or len(bbox) != 4
-            or not all(_is_number(v) for v in bbox)):
+            or not all(_is_number(v) and math.isfinite(v) for v in bbox)):
         return (f'annotation id {ann_id}: `bbox` is {bbox!r}, expected four '
-                'numbers [x, y, w, h]')
+                'finite numbers [x, y, w, h]')
     return None
 
 
@@ -265,7 +269,7 @@ def raise_bad_annotations(annotations: Iterable[dict], num_keypoints: int,
                                 for ann in annotations) if problem
     ]
     raise AnnotationFileError(
-        f'{len(problems)} annotations in `{path}` (config field `ann_file`) '
+        f'{len(problems)} annotation(s) in `{path}` (config field `ann_file`) '
         f'do not fit {dataset_name} ({num_keypoints} keypoints): '
         f'{shorten(problems, 3)}. Check that `ann_file` belongs to this '
         'dataset type (or set `metainfo` to the right keypoint layout), or '
@@ -353,10 +357,12 @@ def clean_detections(dets: object, bbox_file: str, ann_file: str,
     num_person = len(dets) - dropped['non-person category']
     if num_person and dropped['unknown image id'] == num_person:
         raise DetectionFileError(
-            f'None of the {num_person} person boxes of {where} is on an image '
-            f'of the annotation file `{ann_file}` (config field `ann_file`): '
-            f'detection image ids {shorten(sorted(set(unknown), key=str))}; '
-            f'annotation image ids {shorten(sorted(known, key=str))}.'
+            f'None of the {num_person} person boxes in `{bbox_file}` (config '
+            'field `bbox_file`) is on an image of the annotation file '
+            f'`{ann_file}` (config field `ann_file`): detection image ids '
+            f'{shorten([repr(i) for i in sorted(set(unknown), key=str)])}; '
+            'annotation image ids '
+            f'{shorten([repr(i) for i in sorted(known, key=str)])}.'
             f'{_id_type_hint(unknown, known)} Check that both files belong '
             'to the same split (e.g. val2017).')
     if not kept:

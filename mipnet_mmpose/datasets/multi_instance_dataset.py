@@ -144,7 +144,7 @@ class MultiInstanceDatasetMixin:
         ]
         if no_area:
             print_log(
-                f'{type(self).__name__}: skipped {len(no_area)} persons of '
+                f'{type(self).__name__}: skipped {len(no_area)} person(s) of '
                 f'`{self.ann_file}` whose box has non-positive width or '
                 'height (after clipping to the image), annotation ids '
                 f'{shorten(no_area)}; fix their `bbox` to keep them.',

@@ -106,8 +106,8 @@ def test_truncated_ann_file_names_file_position_and_cause(tmp_path, cls, source)
     broken = tmp_path / source.name
     broken.write_text(text[:len(text) // 2])
     with pytest.raises(AnnotationFileError,
-                       match=r'(?s)' + re.escape(str(broken)) + r'.*`ann_file`.*line \d+ '
-                       r'column \d+ \(char \d+ of \d+\); the text ends before the JSON does, '
+                       match=r'(?s)' + re.escape(str(broken)) + r'.*`ann_file`.*\(line \d+ '
+                       r'column \d+, char (\d+) of \1\); the text ends before the JSON does, '
                        r'so the file is truncated') as info:
         gt_dataset(broken, cls=cls)
     assert isinstance(info.value, ValueError)
@@ -136,16 +136,27 @@ def test_keypoints_of_wrong_length(tmp_path, cut):
     target['keypoints'] = target['keypoints'][:-cut]
     broken = write(tmp_path / 'test_coco.json', ann)
     with pytest.raises(AnnotationFileError,
-                       match=rf'(?s)^1 annotations in `{re.escape(str(broken))}` \(config field '
-                       rf'`ann_file`\).*annotation id 442619: `keypoints` has length '
-                       rf'{51 - cut}, expected 51 \(17 keypoints'):
+                       match=rf'(?s)^1 annotation\(s\) in `{re.escape(str(broken))}` '
+                       rf'\(config field `ann_file`\).*annotation id 442619: `keypoints` has '
+                       rf'length {51 - cut}, expected 51 \(17 keypoints'):
         gt_dataset(broken)
+
+
+def test_person_box_not_four_finite_numbers(tmp_path):
+    # A NaN box passed the stock validity test and made a sample with a NaN crop.
+    ann = read(COCO_ANN)
+    ann['annotations'][1]['bbox'][2] = float('nan')
+    ann['annotations'][2]['bbox'] = ann['annotations'][2]['bbox'][:3]
+    with pytest.raises(AnnotationFileError,
+                       match=r'^2 annotation\(s\) .*annotation id 198196: `bbox` is \[.*nan.*\], '
+                       r'expected four finite numbers \[x, y, w, h\], annotation id 230195'):
+        gt_dataset(write(tmp_path / 'test_coco.json', ann))
 
 
 def test_annotation_file_of_another_keypoint_layout():
     # COCO (17 keypoints) read as CrowdPose (14): every parsable person is listed in one error.
     with pytest.raises(AnnotationFileError,
-                       match=r'^14 annotations .* do not fit MultiInstanceCrowdPoseDataset '
+                       match=r'^14 annotation\(s\) .* do not fit MultiInstanceCrowdPoseDataset '
                        r'\(14 keypoints\): annotation id 442619: `keypoints` has length 51, '
                        r'expected 42'):
         gt_dataset(COCO_ANN, cls=MultiInstanceCrowdPoseDataset)
@@ -159,7 +170,7 @@ def test_persons_with_box_of_no_area_are_skipped_and_logged(tmp_path, logged):
     broken = write(tmp_path / 'test_coco.json', ann)
     dataset = gt_dataset(broken)
     message = one(logged, 'non-positive width')
-    assert 'skipped 2 persons' in message and str(broken) in message
+    assert 'skipped 2 person(s)' in message and str(broken) in message
     assert 'annotation ids 442619, 198196' in message
     # 508900 and 1202706 (no keypoints) are dropped as before, not counted as box problems.
     by_id = {info['id']: info for info in infos(dataset)}
@@ -248,9 +259,12 @@ def test_missing_bbox_file(tmp_path):
 def test_truncated_bbox_file(tmp_path):
     text = COCO_DETS.read_text()
     broken = tmp_path / 'dets.json'
-    broken.write_text(text[:len(text) - 100])
+    # Cut inside a string: the parser fails at the string's start, not at the end of the text.
+    broken.write_text(text[:text.rindex('"score"') + 4])
     with pytest.raises(DetectionFileError,
-                       match=re.escape(str(broken)) + r'.*`bbox_file`.*truncated'):
+                       match=re.escape(str(broken)) + r'.*`bbox_file`.*Unterminated string .*'
+                       r'\(line \d+ column \d+, char \d+ of \d+\); the text ends before the '
+                       r'JSON does, so the file is truncated'):
         det_dataset(broken)
 
 
@@ -300,9 +314,10 @@ def test_detections_on_no_image_of_the_ann_file(tmp_path):
 
     path, _ = dets_with(tmp_path, edit)
     with pytest.raises(DetectionFileError,
-                       match=r'(?s)None of the 118 person boxes of .*dets\.json.*`bbox_file`.* '
-                       r'annotation file `.*test_coco\.json` \(config field `ann_file`\).*'
-                       r'differ only by type'):
+                       match=r"(?s)None of the 118 person boxes in `.*dets\.json` \(config field "
+                       r"`bbox_file`\).* annotation file `.*test_coco\.json` \(config field "
+                       r"`ann_file`\): detection image ids '196141', .*; annotation image ids "
+                       r"196141, .*differ only by type"):
         det_dataset(path)
 
 
