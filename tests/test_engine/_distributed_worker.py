@@ -1,7 +1,7 @@
 """One process of ``test_distributed.py``: the sample config under DDP on CPU, or a plain val.
 
-Run by the test, never by pytest (the leading underscore keeps it from being
-collected). Two modes:
+Started by the test as a script (pytest does not collect it: its name does not
+match ``test_*.py``). Two modes:
 
 - ``train`` (``WORLD_SIZE=2``, ``RANK``, ``LOCAL_RANK``, ``MASTER_ADDR``,
   ``MASTER_PORT`` set as ``torchrun`` sets them): initialises a gloo process
