@@ -528,20 +528,37 @@ def probe_memory(spec_key: str, variant: str, batch: int, device: str, threads: 
 
 
 def measure_memory(spec_key: str, batch: int, device: torch.device, threads: int,
-                   log: Callable[[str], None]) -> dict:
-    """Run :func:`probe_memory` for every training variant in its own subprocess."""
-    out = {}
-    for variant in TRAIN_VARIANTS:
+                   log: Callable[[str], None], parallel: bool = False) -> dict:
+    """Run :func:`probe_memory` for every training variant in its own subprocess.
+
+    With ``parallel`` the probes run side by side (each peak is its own
+    process's, so only the time changes); the default runs them one after the
+    other so that three full-size training steps never share the machine's memory.
+    """
+    def start(variant: str) -> Tuple[dict, subprocess.Popen]:
         probe = dict(model=spec_key, variant=variant, batch=batch, device=str(device),
                      threads=threads)
-        proc = subprocess.run(
+        return probe, subprocess.Popen(
             [sys.executable, str(Path(__file__).resolve()), '--probe-memory', json.dumps(probe)],
-            cwd=REPO, capture_output=True, text=True)
+            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def finish(probe: dict, proc: subprocess.Popen) -> dict:
+        stdout, stderr = proc.communicate()
         if proc.returncode != 0:
-            raise RuntimeError(f'memory probe {probe} failed:\n{proc.stderr[-4000:]}')
-        out[variant] = json.loads(proc.stdout.strip().splitlines()[-1])
-        log(f'  memory {variant}: peak {out[variant]["peak_mb"]:.0f} MiB '
-            f'(step +{out[variant]["step_mb"]:.0f} MiB)')
+            raise RuntimeError(f'memory probe {probe} failed:\n{stderr[-4000:]}')
+        result = json.loads(stdout.strip().splitlines()[-1])
+        log(f'  memory {probe["variant"]}: peak {result["peak_mb"]:.0f} MiB '
+            f'(step +{result["step_mb"]:.0f} MiB)')
+        return result
+
+    out = {}
+    if parallel:
+        running = [start(v) for v in TRAIN_VARIANTS]
+        for variant, (probe, proc) in zip(TRAIN_VARIANTS, running):
+            out[variant] = finish(probe, proc)
+    else:
+        for variant in TRAIN_VARIANTS:
+            out[variant] = finish(*start(variant))
     for key in ('shared', 'authors'):
         out[f'{key}/stock step_mb'] = (out[key]['step_mb'] / out['stock']['step_mb']
                                        if out['stock']['step_mb'] > 0 else None)
@@ -936,8 +953,9 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
             del built
             if 'training' in sections and key in args.train_models:
                 log(f'peak memory {key}: one subprocess per variant')
+                # tiny smoke models fit side by side; full-size ones go one at a time
                 report['memory'][key] = measure_memory(key, args.train_batch, device,
-                                                       args.threads, log)
+                                                       args.threads, log, parallel=args.smoke)
         for section in ('inference', 'training', 'memory'):
             if not report[section]:
                 del report[section]

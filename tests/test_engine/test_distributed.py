@@ -141,6 +141,10 @@ def test_distributed_validation_equals_one_process(records):
     assert single['lambda_stats']['produced'] == {0: 5, 1: 5}
     # compute_metrics ran on rank 0 only
     assert rank1['lambda_stats'] == {'produced': {}, 'kept_after_nms': {}}
+    # Pictures: rank 0 draws every image with the boxes of both ranks, rank 1 none.
+    assert rank0['drawn'] == single['drawn'] == {'003799.jpg': 2, '000817.jpg': 4,
+                                                 '003896.jpg': 4}
+    assert rank1['drawn'] == {}
 
     def key(pose: dict) -> tuple:
         return pose['image_id'], pose['lambda'], -pose['score']

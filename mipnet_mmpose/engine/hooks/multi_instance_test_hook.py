@@ -49,7 +49,7 @@ class MultiInstanceTestHook(Hook):
         for metric in getattr(evaluator, 'metrics', []):
             stats: Optional[Dict[str, Dict[int, int]]] = getattr(metric, 'last_lambda_stats',
                                                                  None)
-            if not stats:
+            if not stats or not stats.get('produced'):  # other ranks do not evaluate
                 continue
             produced, kept = stats.get('produced', {}), stats.get('kept_after_nms', {})
             rows = ', '.join(f'λ={lam}: {produced[lam]} produced / {kept.get(lam, 0)} kept'

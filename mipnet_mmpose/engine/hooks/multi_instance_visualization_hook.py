@@ -5,6 +5,7 @@ from typing import Dict, List, Optional, Sequence
 
 import mmcv
 import numpy as np
+from mmengine.dist import all_gather_object, get_world_size, is_main_process
 from mmengine.fileio import get
 from mmengine.hooks import Hook
 from mmengine.structures import InstanceData
@@ -48,6 +49,8 @@ class MultiInstanceVisualizationHook(Hook):
         self.nms_thr = nms_thr
         self.enable = enable
         self._poses: Dict[str, List[InstanceData]] = defaultdict(list)
+        #: Image name -> number of (box, λ) poses of the last drawn run (rank 0).
+        self.last_drawn: Dict[str, int] = {}
 
     def _collect(self, outputs: Sequence) -> None:
         if not self.enable:
@@ -75,7 +78,20 @@ class MultiInstanceVisualizationHook(Hook):
         self._draw(runner, 'test', runner.test_evaluator.dataset_meta)
 
     def _draw(self, runner, run_name: str, dataset_meta: Optional[dict]) -> None:
-        if not self.enable or not self._poses:
+        if not self.enable:
+            return
+        self.last_drawn = {}
+        if get_world_size() > 1:
+            # Each rank saw some of an image's boxes: draw all of them once, on rank 0.
+            merged: Dict[str, List[InstanceData]] = defaultdict(list)
+            for per_rank in all_gather_object(dict(self._poses)):
+                for img_path, poses in per_rank.items():
+                    merged[img_path].extend(poses)
+            self._poses.clear()
+            if not is_main_process():
+                return
+            self._poses.update(merged)
+        if not self._poses:
             return
         visualizer = PoseLocalVisualizer.get_current_instance()
         visualizer.set_dataset_meta(dataset_meta)
@@ -84,6 +100,7 @@ class MultiInstanceVisualizationHook(Hook):
         mkdir_or_exist(folder)
         for img_path, per_box in self._poses.items():
             poses = InstanceData.cat(per_box)
+            self.last_drawn[osp.basename(img_path)] = len(poses)
             boxes = poses.bboxes
             areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
             _, kept = merge_instance_poses(poses.keypoints, poses.keypoint_scores,
