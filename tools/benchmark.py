@@ -1,7 +1,8 @@
 """Size, speed and memory of MIPNet against MMPose's stock top-down models.
 
-    python tools/benchmark.py [--quick] [--json out.json] [--device auto|cpu|cuda]
-                              [--threads T] [--repeats R] [--models w32 w48 r50]
+    python tools/benchmark.py [--quick | --smoke] [--json out.json] [--device auto|cpu|cuda]
+                              [--threads T] [--clock wall|cpu] [--repeats R]
+                              [--models w32 w48 r50] [--batches 8 32] [--sections ...]
 
 Measures, in one process and with the compared variants interleaved inside every
 repeat (so that machine noise hits all of them alike), the median of repeated runs of:
@@ -167,7 +168,7 @@ class Built:
     """Built models of one spec on a device, and what the inputs look like."""
 
     spec: ModelSpec
-    stock: nn.Module
+    stock: Optional[nn.Module]  # None when only MIPNet was asked for
     mip: Dict[int, nn.Module]  # N -> MIPNet estimator built for N instances
     input_hw: Tuple[int, int]
     flip_indices: List[int]
@@ -234,8 +235,8 @@ def run_interleaved(cases: Dict[str, Case], repeats: int, warmup: int,
                     log: Callable[[str], None]) -> Dict[str, Dict[str, dict]]:
     """Run every case ``warmup`` times untimed, then ``repeats`` times interleaved.
 
-    Repeat r starts at case r (mod the number of cases), so no case always runs
-    right after the same neighbour or first after a pause.
+    Repeat r starts at case r (mod the number of cases), so no case always holds
+    the same place in a repeat (first after a pause, last, ...).
 
     Returns:
         dict: ``{case: {measurement: stats}}``, see :func:`summarise`.
@@ -256,18 +257,31 @@ def run_interleaved(cases: Dict[str, Case], repeats: int, warmup: int,
 
 
 def summarise(samples: List[Tuple[float, Optional[float]]]) -> dict:
-    """Median / min / all samples of wall ms, and the median CPU ms where measured."""
+    """Median / min / all samples of wall ms, and of CPU ms where measured (not CUDA)."""
     walls = [w for w, _ in samples]
     cpus = [c for _, c in samples if c is not None]
     return dict(median_ms=statistics.median(walls), min_ms=min(walls),
                 samples_ms=[round(w, 3) for w in walls],
-                cpu_median_ms=statistics.median(cpus) if cpus else None)
+                cpu_median_ms=statistics.median(cpus) if cpus else None,
+                cpu_samples_ms=[round(c, 3) for c in cpus])
 
 
-def ratio(a: dict, b: dict, key: str = 'median_ms') -> Optional[float]:
+CLOCK_KEYS = {'wall': 'median_ms', 'cpu': 'cpu_median_ms'}
+
+
+def ratio(a: dict, b: dict, clock: str = 'wall') -> Optional[float]:
+    """Ratio of the medians of two measurements on ``clock`` (None if unmeasured)."""
+    key = CLOCK_KEYS[clock]
     if a.get(key) is None or b.get(key) is None or not b[key]:
         return None
     return a[key] / b[key]
+
+
+def ratios(stats: Dict[str, dict]) -> Dict[str, Dict[str, Optional[float]]]:
+    """shared/stock, authors/stock and shared/authors on both clocks."""
+    pairs = (('shared', 'stock'), ('authors', 'stock'), ('shared', 'authors'))
+    return {clock: {f'{a}/{b}': ratio(stats[a], stats[b], clock) for a, b in pairs}
+            for clock in CLOCK_KEYS}
 
 
 # ------------------------------------------------------------------------------------
@@ -385,18 +399,14 @@ def measure_inference(built: Built, batches: Sequence[int], extra_ns: Sequence[i
     for b in batches:
         for flip in ('flip_off', 'flip_on'):
             row = {v: stats[f'b{b}/{v}'][flip] for v in ('stock', 'shared', 'authors')}
-            row['ratios'] = {
-                'shared/stock': ratio(row['shared'], row['stock']),
-                'authors/stock': ratio(row['authors'], row['stock']),
-                'shared/authors': ratio(row['shared'], row['authors']),
-                'shared/stock (cpu time)': ratio(row['shared'], row['stock'], 'cpu_median_ms'),
-            }
+            row['ratios'] = ratios(row)
             out['n2'][f'b{b}/{flip}'] = dict(batch=b, flip=flip == 'flip_on', **row)
     for n in extra_ns:
         shared = stats[f'b{extra_batch}/shared_n{n}']['flip_off']
         stock = stats[f'b{extra_batch}/stock']['flip_off']
         out['shared_n'][str(n)] = dict(batch=extra_batch, shared=shared,
-                                       ratio_to_stock=ratio(shared, stock))
+                                       ratio_to_stock={c: ratio(shared, stock, c)
+                                                       for c in CLOCK_KEYS})
     return out
 
 
@@ -458,12 +468,7 @@ def measure_training(built: Built, batch: int, repeats: int, warmup: int,
     for model in (built.stock, *built.mip.values()):
         model.zero_grad(set_to_none=True)  # free the gradients before the next section
         model.eval()
-    return dict(batch=batch, **stats, ratios={
-        'shared/stock': ratio(stats['shared'], stats['stock']),
-        'authors/stock': ratio(stats['authors'], stats['stock']),
-        'shared/authors': ratio(stats['shared'], stats['authors']),
-        'shared/stock (cpu time)': ratio(stats['shared'], stats['stock'], 'cpu_median_ms'),
-    })
+    return dict(batch=batch, **stats, ratios=ratios(stats))
 
 
 def _proc_status_mib(field: str) -> Optional[float]:
@@ -729,8 +734,12 @@ def measure_tail(target_poses: int, repeats: int, log: Callable[[str], None]) ->
 # ------------------------------------------------------------------------------------
 
 
-def evaluate_targets(report: dict) -> List[dict]:
-    """Every target with its measured figure and PASS/MISS (None: not measured)."""
+def evaluate_targets(report: dict, clock: str = 'wall') -> List[dict]:
+    """Every target with its measured figure and PASS/MISS (None: not measured).
+
+    Time ratios are taken on ``clock``: ``'wall'`` (latency) or ``'cpu'``
+    (process CPU time, which other jobs on a shared machine barely disturb).
+    """
     targets = []
 
     def add(name: str, measured: Optional[float], limit: float) -> None:
@@ -748,16 +757,17 @@ def evaluate_targets(report: dict) -> List[dict]:
             flip = 'flip on' if row['flip'] else 'flip off'
             where = f'{SPECS[key].name} batch {row["batch"]} {flip}'
             if SPECS[key].infer_limit is not None:
-                add(f'{where}: inference shared / stock', row['ratios']['shared/stock'],
+                add(f'{where}: inference shared / stock', row['ratios'][clock]['shared/stock'],
                     SPECS[key].infer_limit)
-                add(f'{where}: inference shared / authors', row['ratios']['shared/authors'],
+                add(f'{where}: inference shared / authors',
+                    row['ratios'][clock]['shared/authors'],
                     SHARED_VS_AUTHORS_LIMIT)
     train = report.get('training', {}).get(TRAIN_TARGET_MODEL)
     if train is not None:
         note = '' if train['batch'] == TRAIN_TARGET_BATCH else \
             f' (measured at batch {train["batch"]}, target is at {TRAIN_TARGET_BATCH})'
         add(f'{SPECS[TRAIN_TARGET_MODEL].name} batch {train["batch"]}: train step '
-            f'shared / stock{note}', train['ratios']['shared/stock'], TRAIN_LIMIT)
+            f'shared / stock{note}', train['ratios'][clock]['shared/stock'], TRAIN_LIMIT)
     return targets
 
 
@@ -766,11 +776,34 @@ def _fmt(value: Optional[float], spec: str = '.3f') -> str:
 
 
 def format_report(report: dict) -> str:
-    """The human-readable table of a report (the JSON's content)."""
+    """The human-readable table of a report (the JSON's content).
+
+    Times and ratios are on the report's clock (``meta.clock``); the last
+    column of the time tables gives shared/stock on the other clock as a check.
+    """
     meta = report['meta']
+    clock = meta.get('clock', 'wall')
+    other = 'cpu' if clock == 'wall' else 'wall'
+    key = CLOCK_KEYS[clock]
     lines = [f'MIPNet benchmark, {meta["date"]}: {meta["device_name"]}, {meta["threads"]} '
-             f'threads, torch {meta["torch"]}, mmpose {meta["mmpose"]}; median of '
-             f'{meta["repeats"]} interleaved repeats after {meta["warmup"]} warm-up run(s).', '']
+             f'thread(s), torch {meta["torch"]}, mmpose {meta["mmpose"]}.',
+             f'Median of {meta["repeats"]} interleaved repeats after {meta["warmup"]} warm-up '
+             f'run(s); times on the {clock} clock' +
+             (' (process CPU time)' if clock == 'cpu' else '') + '.']
+    # The 1-minute load at the end counts this benchmark's own threads.
+    start, end = meta.get('loadavg_start'), meta.get('loadavg_end')
+    loads = [v for v in (start, None if end is None else end - meta['threads']) if v is not None]
+    others = max(loads, default=None)
+    # (the 1-minute average lags: a little left over from a previous job is no warning)
+    if meta.get('device') == 'cpu' and others is not None and others > 0.75 * (os.cpu_count() or 1):
+        # other jobs on the cores: wall times then measure them too, and torch's
+        # threads wait for each other at every parallel region
+        advice = ('wall-clock ratios are unreliable; prefer --threads 1 --clock cpu'
+                  if clock == 'wall' or meta['threads'] > 1 else
+                  'CPU times are barely affected, but shared caches add some noise')
+        lines.append(f'WARNING: load average {start} at the start, {end} at the end on '
+                     f'{os.cpu_count()} cores: other jobs share the CPU; {advice}.')
+    lines.append('')
     if report.get('complexity'):
         lines += ['1. Parameters and FLOPs (one box; FLOPs = multiply-adds, mmengine counter)',
                   f'{"model":<20} {"":<8} {"stock":>9} {"N=1":>9} {"N=2":>9} {"N=3":>9} '
@@ -786,39 +819,45 @@ def format_report(report: dict) -> str:
                              ' '.join(f'{m[n][what + "_ratio"]:>9.3f}' for n in sorted(m)))
         lines.append('')
     if report.get('inference'):
-        lines += ['2. Inference latency, N=2 (ms per batch of boxes, backbone + head; '
-                  'flip on = a second forward on the flipped batch)',
+        lines += ['2. Inference, N=2 (ms per batch of boxes, backbone + head; flip on = a '
+                  'second forward on the flipped batch)',
                   f'{"model":<20} {"batch":>5} {"flip":>4} {"stock":>9} {"shared":>9} '
                   f'{"authors":>9} {"shared/stock":>12} {"authors/stock":>13} '
-                  f'{"shared/authors":>14} {"(cpu time)":>10}']
-        for key, inf in report['inference'].items():
+                  f'{"shared/authors":>14} {"(" + other + ")":>8}']
+        for mkey, inf in report['inference'].items():
             for row in inf['n2'].values():
-                r = row['ratios']
+                r = row['ratios'][clock]
                 lines.append(
-                    f'{SPECS[key].name:<20} {row["batch"]:>5} {"on" if row["flip"] else "off":>4} '
-                    f'{row["stock"]["median_ms"]:>9.1f} {row["shared"]["median_ms"]:>9.1f} '
-                    f'{row["authors"]["median_ms"]:>9.1f} {_fmt(r["shared/stock"]):>12} '
+                    f'{SPECS[mkey].name:<20} {row["batch"]:>5} '
+                    f'{"on" if row["flip"] else "off":>4} '
+                    f'{row["stock"][key]:>9.1f} {row["shared"][key]:>9.1f} '
+                    f'{row["authors"][key]:>9.1f} {_fmt(r["shared/stock"]):>12} '
                     f'{_fmt(r["authors/stock"]):>13} {_fmt(r["shared/authors"]):>14} '
-                    f'{_fmt(r["shared/stock (cpu time)"]):>10}')
+                    f'{_fmt(row["ratios"][other]["shared/stock"]):>8}')
             for n, row in inf['shared_n'].items():
-                lines.append(f'{SPECS[key].name:<20} {row["batch"]:>5} {"off":>4} '
-                             f'{"":>9} {row["shared"]["median_ms"]:>9.1f} {"":>9} '
-                             f'{_fmt(row["ratio_to_stock"]):>12}   <- shared trunk, N={n}')
+                lines.append(f'{SPECS[mkey].name:<20} {row["batch"]:>5} {"off":>4} '
+                             f'{"":>9} {row["shared"][key]:>9.1f} {"":>9} '
+                             f'{_fmt(row["ratio_to_stock"][clock]):>12} '
+                             f'{"<- shared trunk, N=" + n:>28} '
+                             f'{_fmt(row["ratio_to_stock"][other]):>8}')
         lines.append('')
     if report.get('training'):
-        lines += ['3. Training step, N=2 (forward + backward, ms; peak memory in a fresh '
-                  'process, MiB: peak / added by the step)',
+        lines += ['3. Training step, N=2 (forward + backward, ms; peak memory of the step in '
+                  'a fresh process, MiB: peak / added by the step)',
                   f'{"model":<20} {"batch":>5} {"variant":<8} {"ms":>9} {"x stock":>8} '
-                  f'{"peak":>8} {"step":>8}']
-        for key, t in report['training'].items():
-            mem = report.get('memory', {}).get(key, {})
+                  f'{"(" + other + ")":>8} {"peak":>8} {"step":>8} {"x stock":>8}']
+        for mkey, t in report['training'].items():
+            mem = report.get('memory', {}).get(mkey, {})
             for variant in TRAIN_VARIANTS:
-                ms = t[variant]['median_ms']
                 mm = mem.get(variant, {})
-                lines.append(f'{SPECS[key].name:<20} {t["batch"]:>5} {variant:<8} {ms:>9.1f} '
-                             f'{ms / t["stock"]["median_ms"]:>8.3f} '
-                             f'{_fmt(mm.get("peak_mb"), ".0f"):>8} '
-                             f'{_fmt(mm.get("step_mb"), ".0f"):>8}')
+                x_other = ratio(t[variant], t['stock'], other)
+                x_mem = (mm['step_mb'] / mem['stock']['step_mb']
+                         if mm and mem['stock']['step_mb'] > 0 else None)
+                lines.append(f'{SPECS[mkey].name:<20} {t["batch"]:>5} {variant:<8} '
+                             f'{t[variant][key]:>9.1f} '
+                             f'{_fmt(ratio(t[variant], t["stock"], clock)):>8} '
+                             f'{_fmt(x_other):>8} {_fmt(mm.get("peak_mb"), ".0f"):>8} '
+                             f'{_fmt(mm.get("step_mb"), ".0f"):>8} {_fmt(x_mem):>8}')
         lines.append('')
     if report.get('tail'):
         t = report['tail']
@@ -830,7 +869,7 @@ def format_report(report: dict) -> str:
                   f'{t["kept_after_nms"]} poses kept)',
                   f'   stock CocoMetric, the lambda=0 poses only   '
                   f'{t["stock_eval_s_per_10k"]:.2f}', '']
-    lines.append('Targets')
+    lines.append(f'Targets (time ratios on the {clock} clock)')
     for t in report['targets']:
         mark = 'n/a ' if t['passed'] is None else ('PASS' if t['passed'] else 'MISS')
         lines.append(f'  {mark}  {t["target"]}: {_fmt(t["measured"])} (target <= {t["limit"]})')
@@ -846,7 +885,7 @@ PRESETS = {
     # name: models, inference batches, train batch, repeats, warm-up, tail poses
     'full': dict(models=['w32', 'w48', 'r50'], batches=[8, 32], train_batch=32, repeats=3,
                  warmup=1, tail_poses=10_000),
-    'quick': dict(models=['w32'], batches=[8], train_batch=8, repeats=3, warmup=1,
+    'quick': dict(models=['w32'], batches=[8], train_batch=8, repeats=2, warmup=1,
                   tail_poses=10_000),
     'smoke': dict(models=['tiny'], batches=[2], train_batch=2, repeats=1, warmup=0,
                   tail_poses=400),
@@ -866,6 +905,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='auto: CUDA when available, else CPU')
     parser.add_argument('--threads', type=int, default=len(os.sched_getaffinity(0)),
                         help='torch CPU threads (default: the cores this process may use)')
+    parser.add_argument('--clock', default='wall', choices=sorted(CLOCK_KEYS),
+                        help='clock of the table and the targets: wall (latency) or cpu '
+                        '(process CPU time: on a shared machine, with --threads 1, it '
+                        'measures the work and not the neighbours; both are always in the '
+                        'JSON)')
     parser.add_argument('--models', nargs='+', choices=sorted(SPECS),
                         help='models to measure (default full: w32 w48 r50)')
     parser.add_argument('--batches', nargs='+', type=int, help='inference batch sizes')
@@ -888,6 +932,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     if args.train_models is None:
         args.train_models = args.models[:1]
     return args
+
+
+def _loadavg() -> Optional[float]:
+    """The 1-minute load average (None where the OS has none)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
 
 
 def cpu_name() -> str:
@@ -915,6 +967,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
 
     device = torch.device('cuda' if args.device == 'cuda' or (
         args.device == 'auto' and torch.cuda.is_available()) else 'cpu')
+    if device.type == 'cuda' and args.clock == 'cpu':
+        raise SystemExit('--clock cpu measures CPU work; use the wall clock on CUDA')
     started = time.perf_counter()
 
     def log(msg: str) -> None:
@@ -927,7 +981,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         device_name=(torch.cuda.get_device_name(device) if device.type == 'cuda' else
                      f'{cpu_name()}, {os.cpu_count()} cores'),
         threads=args.threads, torch=torch.__version__, mmpose=mmpose.__version__,
-        repeats=args.repeats, warmup=args.warmup,
+        repeats=args.repeats, warmup=args.warmup, clock=args.clock,
+        loadavg_start=_loadavg(),
         mode='smoke' if args.smoke else 'quick' if args.quick else 'full',
         command='python tools/benchmark.py ' + ' '.join(sys.argv[1:] if argv is None else argv)))
     sections = set(args.sections)
@@ -962,8 +1017,9 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     if 'tail' in sections:
         log(f'tail: ~{args.tail_poses} poses')
         report['tail'] = measure_tail(args.tail_poses, args.repeats, log)
-    report['targets'] = evaluate_targets(report)
+    report['targets'] = evaluate_targets(report, args.clock)
     report['meta']['wall_s'] = time.perf_counter() - started
+    report['meta']['loadavg_end'] = _loadavg()
     print(format_report(report))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))

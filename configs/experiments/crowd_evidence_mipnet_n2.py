@@ -23,7 +23,7 @@ train_pipeline = [
     dict(type='GetBBoxCenterScale'),
     dict(type='RandomFlip', direction='horizontal'),
     dict(type='RandomHalfBody'),
-    dict(type='RandomBBoxTransform'),
+    dict(type='RandomBBoxTransform', scale_factor=(0.65, 1.35), rotate_factor=45.0),
     dict(type='TopdownAffine', input_size={{_base_.codec.input_size}}),
     dict(type='BuildInstanceSlots', num_instances=num_instances, min_keypoints=3),
     dict(type='GenerateTarget',

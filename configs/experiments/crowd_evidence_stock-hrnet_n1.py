@@ -19,7 +19,7 @@
 _base_ = ['mmpose::_base_/default_runtime.py']
 custom_imports = dict(imports=['mipnet_mmpose'], allow_failed_imports=False)
 
-max_epochs = 150
+max_epochs = 350
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 optim_wrapper = dict(optimizer=dict(type='Adam', lr=2e-3))
 param_scheduler = [
@@ -62,12 +62,14 @@ model = dict(
     test_cfg=dict(flip_test=True, flip_mode='heatmap', shift_heatmap=True))
 
 data_root = 'data/sample/'
+# The MIPNet authors' augmentation: flip, half-body (p 0.3), scale ±0.35, rotation ±45°
+# (p 0.6).
 train_pipeline = [
     dict(type='LoadImage'),
     dict(type='GetBBoxCenterScale'),
     dict(type='RandomFlip', direction='horizontal'),
     dict(type='RandomHalfBody'),
-    dict(type='RandomBBoxTransform'),
+    dict(type='RandomBBoxTransform', scale_factor=(0.65, 1.35), rotate_factor=45.0),
     dict(type='TopdownAffine', input_size=codec['input_size']),
     dict(type='GenerateTarget', encoder=codec),
     dict(type='PackPoseInputs'),

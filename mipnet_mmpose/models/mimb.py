@@ -115,15 +115,30 @@ class MIMB(BaseModule):
 
     def gates(self, x: Tensor, lambdas: Tensor) -> Tensor:
         """Per-channel scale ``e * z`` in shape (B, C) for x (B, C, H, W) and λ (B,)."""
+        check_lambdas(lambdas, self.num_instances, x.shape[0])
+        return self.gates_from_codes(
+            x, encode_lambdas(lambdas, self.num_instances, self.lambda_encoding))
+
+    def gates_from_codes(self, x: Tensor, codes: Tensor) -> Tensor:
+        """Per-channel scale (B, C) for x (B, C, H, W) and already encoded λ (B, D)."""
         if x.dim() != 4 or x.shape[1] != self.channels:
             raise ValueError(f'MIMB expects a (B, {self.channels}, H, W) feature map, '
                              f'got {tuple(x.shape)}')
-        check_lambdas(lambdas, self.num_instances, x.shape[0])
+        if codes.shape[0] != x.shape[0]:
+            raise ValueError(f'MIMB got {codes.shape[0]} λ codes for {x.shape[0]} feature rows')
         excitation = torch.sigmoid(self.se_gate(x.mean(dim=(2, 3))))
-        code = encode_lambdas(lambdas, self.num_instances, self.lambda_encoding)
-        modulation = torch.sigmoid(self.lambda_gate(code.to(x.dtype)))
+        modulation = torch.sigmoid(self.lambda_gate(codes.to(x.dtype)))
         return excitation * modulation
 
     def forward(self, x: Tensor, lambdas: Tensor) -> Tensor:
         """Modulate x (B, C, H, W) by λ (B,); returns (B, C, H, W)."""
         return x * self.gates(x, lambdas)[:, :, None, None]
+
+    def modulate(self, x: Tensor, codes: Tensor) -> Tensor:
+        """Modulate x (B, C, H, W) by λ codes (B, D) that the caller encoded and checked.
+
+        The backbones check and encode λ once per forward and call this for each
+        of their MIMBs: a value check reads λ back from the device, which would
+        stall a GPU five times per forward.
+        """
+        return x * self.gates_from_codes(x, codes)[:, :, None, None]

@@ -5,7 +5,7 @@ from typing import Iterator, List, Optional, Sequence, Union
 import torch
 from torch import Tensor, nn
 
-from ..mimb import LAMBDA_ENCODINGS, MIMB, check_lambda_encoding, check_lambdas
+from ..mimb import LAMBDA_ENCODINGS, MIMB, check_lambda_encoding, check_lambdas, encode_lambdas
 
 Features = Union[Tensor, List[Tensor]]
 
@@ -37,7 +37,7 @@ class MultiInstanceBackboneMixin:
         self.lambda_encoding = lambda_encoding
         self.mimb_reduction = mimb_reduction
         self._rows_expanded_at_a_site = False
-        self._call_lambdas: Optional[Tensor] = None
+        self._call_codes: Optional[Tensor] = None
         self._call_num_instances: Optional[int] = None
         if num_instances > 1:
             # With N=1 nothing is added: the backbone is exactly the stock one.
@@ -76,11 +76,11 @@ class MultiInstanceBackboneMixin:
         return [f.repeat_interleave(n, dim=0) for f in feats]
 
     def _modulate(self, feats: Features, mimbs: nn.ModuleList) -> Features:
-        lambdas = self._call_lambdas
+        codes = self._call_codes
         if isinstance(feats, Tensor):
-            return mimbs[0](feats, lambdas)
+            return mimbs[0].modulate(feats, codes)
         # Branches beyond the MIMBs (e.g. a single-output stage) pass unchanged.
-        return [m(f, lambdas) for m, f in zip(mimbs, feats)] + list(feats[len(mimbs):])
+        return [m.modulate(f, codes) for m, f in zip(mimbs, feats)] + list(feats[len(mimbs):])
 
     @contextmanager
     def _lambda_context(self, batch_size: int, device: torch.device,
@@ -99,13 +99,14 @@ class MultiInstanceBackboneMixin:
             # flops counting run the backbone without knowing about λ.
             lambdas = torch.zeros(batch_size, dtype=torch.long, device=device)
         else:
+            # Only λ given by the caller needs checking (once per forward).
             check_lambdas(lambdas, self.num_instances, batch_size)
-        self._call_lambdas = lambdas
+        self._call_codes = encode_lambdas(lambdas, self.num_instances, self.lambda_encoding)
         self._call_num_instances = num_instances
         try:
             yield
         finally:
-            self._call_lambdas = None
+            self._call_codes = None
             self._call_num_instances = None
 
     def train(self, mode: bool = True):
