@@ -30,7 +30,6 @@ import json
 import logging
 import math
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -942,18 +941,8 @@ def _loadavg() -> Optional[float]:
         return None
 
 
-def cpu_name() -> str:
-    """The CPU model as Linux names it, else what ``platform`` knows."""
-    try:
-        for line in Path('/proc/cpuinfo').read_text().splitlines():
-            if line.startswith('model name'):
-                return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def main(argv: Optional[Sequence[str]] = None) -> dict:
+    from mipnet_mmpose.utils import cpu_name
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     init_default_scope('mmpose')

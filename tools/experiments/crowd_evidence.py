@@ -30,7 +30,6 @@ import itertools
 import json
 import os
 import os.path as osp
-import platform
 import subprocess
 import sys
 import time
@@ -528,16 +527,6 @@ def _git_revision() -> str:
         return 'unknown'
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path('/proc/cpuinfo').read_text().splitlines():
-            if line.startswith('model name'):
-                return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or 'unknown CPU'
-
-
 def _fmt_s(seconds: float) -> str:
     return f'{seconds / 60:.1f} min' if seconds >= 90 else f'{seconds:.0f} s'
 
@@ -748,6 +737,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> dict:
+    from mipnet_mmpose.utils import cpu_name
     args = parse_args(argv)
     started = time.perf_counter()
     torch.set_num_threads(args.threads)
@@ -821,7 +811,7 @@ def main(argv=None) -> dict:
             f' --seed {args.seed}' if args.seed else ''),
         date=datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
         revision=_git_revision(),
-        setup=dict(cpu=_cpu_name(), cpu_count=os.cpu_count(), threads=args.threads,
+        setup=dict(cpu=cpu_name(), cpu_count=os.cpu_count(), threads=args.threads,
                    torch=torch.__version__, mmpose=mmpose.__version__,
                    mmengine=mmengine.__version__, epochs=n_epochs,
                    lr_step=max(1, int(n_epochs * 0.85)), seed=args.seed,

@@ -1,0 +1,3 @@
+from .machine import cpu_name
+
+__all__ = ['cpu_name']
