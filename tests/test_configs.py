@@ -8,6 +8,11 @@ from tests.conftest import REPO
 CONFIGS = sorted((REPO / 'configs').glob('*.py'))
 
 
+def _unscoped(cfg: dict) -> dict:
+    """A config dict without the ``_scope_`` key mmengine adds to some entries."""
+    return {k: v for k, v in cfg.items() if k != '_scope_'}
+
+
 def test_required_configs_exist():
     names = {p.name for p in CONFIGS}
     assert 'mipnet_hrnet_w32_ochuman.py' in names
@@ -33,6 +38,11 @@ def test_config_builds(path):
     assert types.index('BuildInstanceSlots') == types.index('TopdownAffine') + 1
     affine = [t for t in cfg.val_dataloader.dataset.pipeline if t['type'] == 'TopdownAffine'][0]
     assert tuple(affine['input_size']) == tuple(cfg.codec['input_size'])
+    train_affine = [t for t in cfg.train_pipeline if t['type'] == 'TopdownAffine'][0]
+    assert tuple(train_affine['input_size']) == tuple(cfg.codec['input_size'])
+    codecs = [targets[0]['encoder']['encoder'], cfg.codec, cfg.model.head.decoder]
+    assert all(_unscoped(c) == _unscoped(cfg.codec) for c in codecs)
+    assert cfg.train_dataloader.dataset.pipeline == cfg.train_pipeline
     assert cfg.train_dataloader.dataset.type.startswith('MultiInstance')
     assert cfg.test_dataloader.dataset.type.startswith('MultiInstance')
     assert cfg.val_evaluator.type == 'MultiInstanceCocoMetric'
