@@ -5,6 +5,8 @@ import numpy as np
 from mmpose.codecs.base import BaseKeypointCodec
 from mmpose.registry import KEYPOINT_CODECS
 
+from ..utils import check_int_at_least
+
 
 @KEYPOINT_CODECS.register_module()
 class MultiInstanceHeatmap(BaseKeypointCodec):
@@ -42,10 +44,7 @@ class MultiInstanceHeatmap(BaseKeypointCodec):
     def __init__(self, encoder: Union[dict, BaseKeypointCodec],
                  num_instances: int) -> None:
         super().__init__()
-        if (not isinstance(num_instances, (int, np.integer))
-                or isinstance(num_instances, bool) or num_instances < 1):
-            raise ValueError('num_instances must be an int >= 1, got '
-                             f'{num_instances!r}')
+        num_instances = check_int_at_least('num_instances', num_instances, 1)
         if isinstance(encoder, dict):
             encoder = KEYPOINT_CODECS.build(encoder)
         if not isinstance(encoder, BaseKeypointCodec):

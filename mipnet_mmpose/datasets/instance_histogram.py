@@ -13,6 +13,7 @@ from typing import Dict, List
 
 import numpy as np
 
+from ..utils import check_int_at_least
 from .neighbours import count_keypoints_in_box
 
 NUM_BINS = 4  # 0, 1, 2, 3+
@@ -114,10 +115,7 @@ def instance_histogram(ann_file: str, min_keypoints: int = 3) -> dict:
         - min_keypoints (int): As given
         - ann_file (str): As given
     """
-    if isinstance(min_keypoints, bool) or not isinstance(
-            min_keypoints, (int, np.integer)) or min_keypoints < 0:
-        raise ValueError(
-            f'min_keypoints must be an int >= 0, got {min_keypoints!r}')
+    check_int_at_least('min_keypoints', min_keypoints, 0)
     by_image = load_keypoint_annotations(ann_file)
     counts = np.concatenate(
         [np.zeros(0, dtype=np.int64)] +

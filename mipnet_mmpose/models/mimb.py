@@ -6,6 +6,8 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
+from ..utils import check_int_at_least
+
 #: Named encodings of the instance selector λ, and the integer each is recorded as in checkpoints.
 LAMBDA_ENCODINGS = {'one_hot': 0, 'binary': 1}
 
@@ -18,8 +20,7 @@ def lambda_code_size(num_instances: int, encoding: str) -> int:
     the authors' 2-bit code ``[0,0], [1,0], [0,1], [1,1]`` (least significant bit first).
     """
     check_lambda_encoding(encoding)
-    if num_instances < 1:
-        raise ValueError(f'num_instances must be >= 1, got {num_instances}')
+    check_int_at_least('num_instances', num_instances, 1)
     if encoding == 'one_hot':
         return num_instances
     return max(1, (num_instances - 1).bit_length())

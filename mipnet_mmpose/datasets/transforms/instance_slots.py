@@ -8,6 +8,7 @@ from mmpose.registry import TRANSFORMS
 from mmpose.structures.bbox import get_udp_warp_matrix, get_warp_matrix
 from mmpose.structures.keypoint import flip_keypoints
 
+from ...utils import check_int_at_least
 from ..neighbours import count_keypoints_in_box
 
 SELECTIONS = ('paper', 'authors')
@@ -67,14 +68,8 @@ class BuildInstanceSlots(BaseTransform):
                  selection: str = 'paper',
                  use_udp: bool = False) -> None:
         super().__init__()
-        if (not isinstance(num_instances, (int, np.integer))
-                or isinstance(num_instances, bool) or num_instances < 1):
-            raise ValueError('num_instances must be an int >= 1, got '
-                             f'{num_instances!r}')
-        if (not isinstance(min_keypoints, (int, np.integer))
-                or isinstance(min_keypoints, bool) or min_keypoints < 0):
-            raise ValueError('min_keypoints must be an int >= 0, got '
-                             f'{min_keypoints!r}')
+        num_instances = check_int_at_least('num_instances', num_instances, 1)
+        min_keypoints = check_int_at_least('min_keypoints', min_keypoints, 0)
         if selection not in SELECTIONS:
             raise ValueError(f'selection must be one of {SELECTIONS}, got '
                              f'{selection!r}')

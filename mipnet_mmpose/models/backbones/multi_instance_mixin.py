@@ -5,6 +5,7 @@ from typing import Iterator, List, Optional, Sequence, Union
 import torch
 from torch import Tensor, nn
 
+from ...utils import check_int_at_least
 from ..mimb import LAMBDA_ENCODINGS, MIMB, check_lambda_encoding, check_lambdas, encode_lambdas
 
 Features = Union[Tensor, List[Tensor]]
@@ -30,8 +31,7 @@ class MultiInstanceBackboneMixin:
 
     def _init_multi_instance(self, num_instances: int, lambda_encoding: str,
                              mimb_reduction: int) -> None:
-        if not isinstance(num_instances, int) or num_instances < 1:
-            raise ValueError(f'num_instances must be an integer >= 1, got {num_instances!r}')
+        num_instances = check_int_at_least('num_instances', num_instances, 1)
         check_lambda_encoding(lambda_encoding)
         self.num_instances = num_instances
         self.lambda_encoding = lambda_encoding

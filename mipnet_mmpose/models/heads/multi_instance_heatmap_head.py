@@ -9,6 +9,8 @@ from mmpose.utils.tensor_utils import to_numpy
 from mmpose.utils.typing import ConfigType, OptSampleList
 from torch import Tensor
 
+from ...utils import check_int_at_least
+
 
 @MODELS.register_module()
 class MultiInstanceHeatmapHead(HeatmapHead):
@@ -30,9 +32,7 @@ class MultiInstanceHeatmapHead(HeatmapHead):
 
     def __init__(self, num_instances: int = 2, **kwargs):
         super().__init__(**kwargs)
-        if num_instances < 1:
-            raise ValueError(f'num_instances must be >= 1, got {num_instances}')
-        self.num_instances = num_instances
+        self.num_instances = check_int_at_least('num_instances', num_instances, 1)
 
     def loss(self,
              feats: Tuple[Tensor],
