@@ -12,6 +12,15 @@ SAMPLE = REPO / 'data' / 'sample'
 torch.set_num_threads(int(os.environ.get('MIPNET_TEST_THREADS', '2')))
 
 
+def load_tool(path: Path, module_name: str):
+    """Import a script of ``tools/`` as a module (``tools/`` is no package)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def small_hrnet_extra(width: int = 8) -> dict:
     """A narrow HRNet (stage-4 channels width, 2*width, 4*width, 8*width), one block per branch."""
     w = width

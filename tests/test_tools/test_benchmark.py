@@ -1,26 +1,17 @@
 """tools/benchmark.py on a tiny HRNet: the report's structure, not its timings."""
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 import torch
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.conftest import REPO, load_tool
+
 TOOL = REPO / 'tools' / 'benchmark.py'
-
-
-def load_tool():
-    """The CLI module, imported from its file (tools/ is no package)."""
-    spec = importlib.util.spec_from_file_location('benchmark_cli', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='module')
 def tool():
-    return load_tool()
+    return load_tool(TOOL, 'benchmark_cli')
 
 
 @pytest.fixture(scope='module')

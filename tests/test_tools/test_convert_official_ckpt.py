@@ -11,7 +11,6 @@ plus ``{stage3,stage4}_se.se_layers.{i}`` (HRNet) or ``layer{3,4}_se.se_layers.0
 model the authors' tree independently of MMPose's, so the shapes cross-check
 the renaming rules.
 """
-import importlib.util
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
@@ -30,7 +29,7 @@ from mipnet_mmpose.models.utils.official_ckpt import (
     load_official_state_dict,
     map_official_key,
 )
-from tests.conftest import REPO, SAMPLE_CONFIG, small_hrnet_extra
+from tests.conftest import REPO, SAMPLE_CONFIG, load_tool, small_hrnet_extra
 
 Shape = Tuple[int, ...]
 KeyList = List[Tuple[str, Shape]]
@@ -391,11 +390,7 @@ def test_checkpoint_containers_and_prefixes(tmp_path):
 
 
 def _load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'convert_official_ckpt', REPO / 'tools' / 'convert_official_ckpt.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(REPO / 'tools' / 'convert_official_ckpt.py', 'convert_official_ckpt')
 
 
 def test_cli_converts_for_the_sample_config(tmp_path, capsys):

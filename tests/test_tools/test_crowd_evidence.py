@@ -3,7 +3,6 @@
 The full experiment (both models trained for the configs' epoch budget) is not run
 here; it is documented in docs/crowd_evidence.md.
 """
-import importlib.util
 import json
 import subprocess
 import sys
@@ -11,17 +10,14 @@ import sys
 import numpy as np
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, load_tool
 
 TOOL = REPO / 'tools' / 'experiments' / 'crowd_evidence.py'
 
 
 @pytest.fixture(scope='module')
 def tool():
-    spec = importlib.util.spec_from_file_location('crowd_evidence', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(TOOL, 'crowd_evidence')
 
 
 def _person(tool, ann_id, box, num_keypoints=10, image_id=1):

@@ -1,5 +1,4 @@
 """tools/demo.py on the sample model (random weights) and a real OCHuman image."""
-import importlib.util
 import json
 import os
 import subprocess
@@ -14,7 +13,7 @@ import torch
 from mmdet.structures import DetDataSample
 from mmengine.structures import InstanceData
 
-from tests.conftest import REPO, SAMPLE, SAMPLE_CONFIG
+from tests.conftest import REPO, SAMPLE, SAMPLE_CONFIG, load_tool
 
 TOOL = REPO / 'tools' / 'demo.py'
 IMAGE = str(SAMPLE / 'ochuman' / '003896.jpg')  # 602 x 900
@@ -22,15 +21,9 @@ OCHUMAN_ANN = str(SAMPLE / 'ochuman' / 'test_ochuman.json')
 CONFIG = str(SAMPLE_CONFIG)
 
 
-def load_tool():
-    """The CLI module, imported from its file (tools/ is no package)."""
-    spec = importlib.util.spec_from_file_location('mipnet_demo_cli', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
-demo = load_tool()
+demo = load_tool(TOOL, 'mipnet_demo_cli')
 
 
 @pytest.fixture(scope='module')

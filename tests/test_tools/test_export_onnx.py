@@ -1,5 +1,4 @@
 """ONNX export of a MIPNet estimator (tools/export_onnx.py), checked with onnxruntime."""
-import importlib.util
 import json
 
 import cv2
@@ -13,7 +12,7 @@ from mmpose.registry import MODELS
 from torch import nn
 
 from mipnet_mmpose.models.utils.onnx_wrapper import MultiInstanceHeatmapExporter
-from tests.conftest import REPO, SAMPLE, SAMPLE_CONFIG
+from tests.conftest import REPO, SAMPLE, SAMPLE_CONFIG, load_tool
 
 INPUT_W, INPUT_H = 96, 128  # the sample config's codec input_size
 
@@ -62,11 +61,7 @@ def real_crops() -> np.ndarray:
 
 
 def _load_tool():
-    spec = importlib.util.spec_from_file_location('export_onnx',
-                                                  REPO / 'tools' / 'export_onnx.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(REPO / 'tools' / 'export_onnx.py', 'export_onnx')
 
 
 @pytest.fixture(scope='module')

@@ -1,5 +1,4 @@
 """Instance histogram (the paper's Fig. 4) on the bundled annotation files."""
-import importlib.util
 import json
 import subprocess
 import sys
@@ -8,9 +7,8 @@ from pathlib import Path
 import pytest
 
 from mipnet_mmpose.datasets.instance_histogram import instance_histogram
+from tests.conftest import REPO, SAMPLE, load_tool
 
-REPO = Path(__file__).resolve().parents[2]
-SAMPLE = REPO / 'data' / 'sample'
 TOOL = REPO / 'tools' / 'analysis' / 'instance_histogram.py'
 OCHUMAN = str(SAMPLE / 'ochuman' / 'test_ochuman.json')
 CROWDPOSE = str(SAMPLE / 'crowdpose' / 'test_crowdpose.json')
@@ -19,12 +17,6 @@ COCO_MINI = [str(SAMPLE / 'coco_mini' / 'annotations' / f'person_keypoints_{s}20
              for s in ('train', 'val')]
 
 
-def load_tool():
-    """The CLI module, imported from its file (tools/ is no package)."""
-    spec = importlib.util.spec_from_file_location('instance_histogram_cli', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.parametrize('ann_file, min_keypoints, hist', [
@@ -99,7 +91,7 @@ def test_cli_json_table_and_plot(tmp_path):
 
 
 def test_cli_table_and_errors_name_the_file(tmp_path, capsys):
-    tool = load_tool()
+    tool = load_tool(TOOL, 'instance_histogram_cli')
     assert tool.main([CROWDPOSE]) == 0
     table = capsys.readouterr().out.splitlines()
     assert 'test_crowdpose.json: 4 persons' in table[0] and '>= 3' in table[0]
