@@ -12,30 +12,18 @@
 _base_ = ['./mipnet_hrnet-w32_8xb32-110e_coco-256x192.py']
 
 ochuman_root = 'data/ochuman/'
-val_dataloader = dict(
-    dataset=dict(
-        _delete_=True,
-        type='MultiInstanceOCHumanDataset',
-        data_root=ochuman_root,
-        data_mode='topdown',
-        ann_file='annotations/ochuman_coco_format_val_range_0.00_1.00.json',
-        data_prefix=dict(img='images/'),
-        test_mode=True,
-        pipeline=_base_.val_pipeline))
-test_dataloader = dict(
-    dataset=dict(
-        _delete_=True,
-        type='MultiInstanceOCHumanDataset',
-        data_root=ochuman_root,
-        data_mode='topdown',
-        ann_file='annotations/ochuman_coco_format_test_range_0.00_1.00.json',
-        data_prefix=dict(img='images/'),
-        test_mode=True,
-        pipeline=_base_.val_pipeline))
-val_evaluator = dict(
-    type='MultiInstanceCocoMetric',
-    ann_file=ochuman_root + 'annotations/ochuman_coco_format_val_range_0.00_1.00.json')
-test_evaluator = dict(
-    type='MultiInstanceCocoMetric',
-    ann_file=ochuman_root + 'annotations/ochuman_coco_format_test_range_0.00_1.00.json')
+val_ann = 'annotations/ochuman_coco_format_val_range_0.00_1.00.json'
+test_ann = 'annotations/ochuman_coco_format_test_range_0.00_1.00.json'
+ochuman_dataset = dict(
+    _delete_=True,
+    type='MultiInstanceOCHumanDataset',
+    data_root=ochuman_root,
+    data_mode='topdown',
+    data_prefix=dict(img='images/'),
+    test_mode=True,
+    pipeline=_base_.val_pipeline)
+val_dataloader = dict(dataset=dict(ochuman_dataset, ann_file=val_ann))
+test_dataloader = dict(dataset=dict(ochuman_dataset, ann_file=test_ann))
+val_evaluator = dict(type='MultiInstanceCocoMetric', ann_file=ochuman_root + val_ann)
+test_evaluator = dict(type='MultiInstanceCocoMetric', ann_file=ochuman_root + test_ann)
 default_hooks = dict(checkpoint=dict(save_best='coco/AP', rule='greater'))
