@@ -1,29 +1,24 @@
-# MIPNet HRNet-W32 256x192, N=2: trained on COCO train2017, validated and tested on
-# OCHuman (which has no training split), as in the paper.
+# MIPNet HRNet-W32 256x192, N=2, for OCHuman: trained and validated on COCO exactly as
+# mipnet_hrnet-w32_3xb32-110e_coco-256x192.py (best checkpoint by COCO val AP), then
+# tested on OCHuman, which has no training split (see _base_/ochuman_protocol.py).
+# This config tests OCHuman val with GT boxes; its children test the other cases:
+#   mipnet_hrnet_w32_ochuman_val-det.py   OCHuman val, detector boxes (AP_H 27)
+#   mipnet_hrnet_w32_ochuman_test.py      OCHuman test, GT boxes
+#   mipnet_hrnet_w32_ochuman_test-det.py  OCHuman test, detector boxes
 #
-#   mim train mmpose configs/mipnet_hrnet_w32_ochuman.py
-#   mim test mmpose configs/mipnet_hrnet_w32_ochuman.py --checkpoint CKPT
-#   # detector boxes (Faster R-CNN, AP_H 27) instead of GT boxes:
-#   mim test mmpose configs/mipnet_hrnet_w32_ochuman.py --checkpoint CKPT --cfg-options \
-#     test_dataloader.dataset.bbox_file=data/ochuman/OCHuman_val2017_detections_AP_H_27_person.json
-#
-# Expected layout: data/coco/ as for MMPose's COCO configs; data/ochuman/ with
-# annotations/ochuman_coco_format_{val,test}_range_0.00_1.00.json and images/.
-_base_ = ['./mipnet_hrnet-w32_8xb32-110e_coco-256x192.py']
+#   mim train mmpose configs/mipnet_hrnet_w32_ochuman.py --launcher pytorch --gpus 3
+#   mim test mmpose configs/mipnet_hrnet_w32_ochuman.py --checkpoint work_dirs/mipnet_hrnet_w32_ochuman/best_coco_AP_epoch_*.pth
+#   mim test mmpose configs/mipnet_hrnet_w32_ochuman_val-det.py --checkpoint CKPT
+_base_ = ['./mipnet_hrnet-w32_3xb32-110e_coco-256x192.py', './_base_/ochuman_protocol.py']
 
-ochuman_root = 'data/ochuman/'
-val_ann = 'annotations/ochuman_coco_format_val_range_0.00_1.00.json'
-test_ann = 'annotations/ochuman_coco_format_test_range_0.00_1.00.json'
-ochuman_dataset = dict(
-    _delete_=True,
-    type='MultiInstanceOCHumanDataset',
-    data_root=ochuman_root,
-    data_mode='topdown',
-    data_prefix=dict(img='images/'),
-    test_mode=True,
-    pipeline=_base_.val_pipeline)
-val_dataloader = dict(dataset=dict(ochuman_dataset, ann_file=val_ann))
-test_dataloader = dict(dataset=dict(ochuman_dataset, ann_file=test_ann))
-val_evaluator = dict(type='MultiInstanceCocoMetric', ann_file=ochuman_root + val_ann)
-test_evaluator = dict(type='MultiInstanceCocoMetric', ann_file=ochuman_root + test_ann)
-default_hooks = dict(checkpoint=dict(save_best='coco/AP', rule='greater'))
+test_dataloader = dict(
+    dataset=dict(
+        _delete_=True,
+        type='MultiInstanceOCHumanDataset',
+        data_root=_base_.ochuman_data_root,
+        data_mode='topdown',
+        ann_file=_base_.ochuman_splits.val.ann_file,
+        data_prefix=dict(img='images/'),
+        test_mode=True,
+        pipeline=_base_.val_pipeline))
+test_evaluator = dict(ann_file=_base_.ochuman_data_root + _base_.ochuman_splits.val.ann_file)

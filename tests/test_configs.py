@@ -1,4 +1,6 @@
 """Every shipped config loads with MMPose's base configs and builds its model and pipelines."""
+import re
+
 import pytest
 from mmengine.config import Config
 from mmpose.registry import MODELS, TRANSFORMS
@@ -16,10 +18,10 @@ def _unscoped(cfg: dict) -> dict:
 def test_required_configs_exist():
     names = {p.name for p in CONFIGS}
     assert 'mipnet_hrnet_w32_ochuman.py' in names
-    for expected in ('hrnet-w32_8xb32-110e_coco-256x192', 'hrnet-w48_8xb32-110e_coco-384x288',
-                     'hrnet-w32_8xb32-210e_crowdpose-256x192',
-                     'hrnet-w48_8xb32-210e_crowdpose-384x288', 'res50_8xb32-110e_coco-256x192',
-                     'res101_8xb32-110e_coco-256x192'):
+    for expected in ('hrnet-w32_3xb32-110e_coco-256x192', 'hrnet-w48_4xb10-110e_coco-384x288',
+                     'hrnet-w32_3xb32-210e_crowdpose-256x192',
+                     'hrnet-w48_3xb10-210e_crowdpose-384x288', 'res50_4xb32-140e_coco-256x192',
+                     'res101_4xb32-140e_coco-256x192', 'hrnet-w48_4xb10-110e_ochuman-384x288'):
         assert f'mipnet_{expected}.py' in names
 
 
@@ -47,14 +49,40 @@ def test_config_builds(path):
     assert cfg.test_dataloader.dataset.type.startswith('MultiInstance')
     assert cfg.val_evaluator.type == 'MultiInstanceCocoMetric'
     if 'sample' not in path.name:
-        # Never downloads: weights come from a local load_from the user provides.
-        assert cfg.model.backbone.init_cfg is None and cfg.load_from.startswith('checkpoints/')
-        schedule = (210, [170, 200]) if 'crowdpose' in path.name else (110, [70, 100])
-        assert (cfg.train_cfg.max_epochs, cfg.param_scheduler[-1].milestones) == schedule
+        # One start: a COCO pose checkpoint (load_from, the backbone's own init off) or
+        # ImageNet weights through the backbone's init_cfg (load_from unset), never both.
+        if cfg.load_from is None:
+            assert cfg.model.backbone.init_cfg.type == 'Pretrained'
+        else:
+            assert cfg.model.backbone.init_cfg is None
+            assert cfg.load_from.startswith('checkpoints/')
+        # The config name states the authors' GPUs x boxes per GPU and the epochs.
+        gpus, boxes, epochs = map(int, re.search(r'_(\d+)xb(\d+)-(\d+)e_', path.name).groups())
+        assert cfg.train_dataloader.batch_size == boxes
+        assert cfg.auto_scale_lr.base_batch_size == gpus * boxes
+        assert cfg.train_cfg.max_epochs == epochs == cfg.param_scheduler[-1].end
         assert cfg.optim_wrapper.optimizer.type == 'Adam' and cfg.optim_wrapper.optimizer.lr == 1e-3
     if 'crowdpose' in path.name:
+        assert cfg.model.head.out_channels == 14
         assert cfg.val_evaluator.iou_type == 'keypoints_crowd'
         assert cfg.val_evaluator.nms_mode == 'none'
+        # Every CrowdPose config starts from ImageNet, as the authors.
+        assert cfg.load_from is None
+    if 'ochuman' in path.name:
+        # Trained and validated on COCO; OCHuman is a test set only.
+        assert cfg.train_dataloader.dataset.type == 'MultiInstanceCocoDataset'
+        assert cfg.val_dataloader.dataset.type == 'MultiInstanceCocoDataset'
+        assert cfg.val_evaluator.ann_file.endswith('person_keypoints_val2017.json')
+        assert cfg.default_hooks.checkpoint.save_best == 'coco/AP'
+        test_ann = cfg.test_dataloader.dataset.ann_file
+        assert cfg.test_dataloader.dataset.type == 'MultiInstanceOCHumanDataset'
+        assert cfg.test_evaluator.ann_file == cfg.test_dataloader.dataset.data_root + test_ann
+        split = 'test' if '_test' in path.name else 'val'
+        assert f'ochuman_coco_format_{split}_' in test_ann
+        bbox_file = cfg.test_dataloader.dataset.get('bbox_file')
+        assert (bbox_file is not None) == path.stem.endswith('-det')
+        if bbox_file is not None:
+            assert f'OCHuman_{split}2017_detections' in bbox_file
     if 'w48' in path.name:
         assert cfg.model.backbone.extra.stage4.num_channels == (48, 96, 192, 384)
         assert tuple(cfg.codec['input_size']) == (288, 384)

@@ -87,17 +87,17 @@ SPECS: Dict[str, ModelSpec] = {
     spec.key: spec for spec in (
         ModelSpec('w32', 'HRNet-W32 256x192',
                   _STOCK + 'td-hm_hrnet-w32_8xb64-210e_coco-256x192.py',
-                  'configs/mipnet_hrnet-w32_8xb32-110e_coco-256x192.py', 1.01, 1.35),
+                  'configs/mipnet_hrnet-w32_3xb32-110e_coco-256x192.py', 1.01, 1.35),
         ModelSpec('w48', 'HRNet-W48 384x288',
                   _STOCK + 'td-hm_hrnet-w48_8xb32-210e_coco-384x288.py',
-                  'configs/mipnet_hrnet-w48_8xb32-110e_coco-384x288.py', 1.01, 1.45),
+                  'configs/mipnet_hrnet-w48_4xb10-110e_coco-384x288.py', 1.01, 1.45),
         ModelSpec('r50', 'ResNet-50 256x192',
                   _STOCK + 'td-hm_res50_8xb64-210e_coco-256x192.py',
-                  'configs/mipnet_res50_8xb32-110e_coco-256x192.py'),
+                  'configs/mipnet_res50_4xb32-140e_coco-256x192.py'),
         # A narrow HRNet for the tests: the same code paths in a fraction of a second.
         ModelSpec('tiny', 'tiny HRNet 128x96',
                   _STOCK + 'td-hm_hrnet-w32_8xb64-210e_coco-256x192.py',
-                  'configs/mipnet_hrnet-w32_8xb32-110e_coco-256x192.py', tiny=True),
+                  'configs/mipnet_hrnet-w32_3xb32-110e_coco-256x192.py', tiny=True),
     )
 }
 

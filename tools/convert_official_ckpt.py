@@ -4,7 +4,7 @@
 
 SRC is a checkpoint of the authors' code (GitHub rawalkhirodkar/MIPNet), e.g.
 their released HRNet-W48 384x288 N=2 model; CONFIG the plugin config of the
-same architecture (configs/mipnet_hrnet-w48_8xb32-110e_coco-384x288.py for that
+same architecture (configs/mipnet_hrnet-w48_4xb10-110e_coco-384x288.py for that
 one). Every key is renamed (see mipnet_mmpose/models/utils/official_ckpt.py),
 checked against the model built from CONFIG (all keys present, same shapes,
 nothing left over) and DST is written atomically as an mmengine checkpoint

@@ -73,8 +73,9 @@ def prepare(dataset, ann_id: int, flip: bool = False, rotation: float = None,
 
 
 def in_crop(keypoints: np.ndarray) -> np.ndarray:
+    """The authors' crop test (get_transformed_joints): the border is inside."""
     x, y = keypoints[..., 0], keypoints[..., 1]
-    return (x > 0) & (x < INPUT_W) & (y > 0) & (y < INPUT_H)
+    return (x >= 0) & (x <= INPUT_W) & (y >= 0) & (y <= INPUT_H)
 
 
 def direct_warp(dataset, ann_id: int, own: dict, rotation: float, flip: bool,
@@ -145,6 +146,40 @@ def test_neighbour_joints_outside_the_crop_lose_their_label(ochuman):
         prepare(ochuman, 2, zoom=0.4))['instance_sources'].tolist() == [-1, 0]
     assert BuildInstanceSlots(min_keypoints=9)(
         prepare(ochuman, 2, zoom=0.4))['instance_sources'].tolist() == [-1, -1]
+
+
+def test_own_joints_outside_the_crop_get_no_target_as_the_authors(ochuman):
+    """drop_outside_crop (default): the own person's joints outside the crop get weight 0,
+    as the authors' targets; False keeps MMPose's stock clipped-Gaussian targets."""
+    from mipnet_mmpose.codecs import MultiInstanceHeatmap
+    prepared = prepare(ochuman, 2, zoom=0.4)
+    own = prepared['transformed_keypoints'][0]
+    labelled = prepared['keypoints_visible'][0] > 0
+    outside = labelled & ~in_crop(own)
+    assert outside.sum() >= 3 and (labelled & in_crop(own)).sum() >= 5
+
+    codec = MultiInstanceHeatmap(
+        encoder=dict(type='MSRAHeatmap', input_size=(INPUT_W, INPUT_H),
+                     heatmap_size=(INPUT_W // 4, INPUT_H // 4), sigma=2), num_instances=2)
+    authors = BuildInstanceSlots()(prepare(ochuman, 2, zoom=0.4))
+    np.testing.assert_array_equal(authors['instance_keypoints_visible'][0],
+                                  labelled & in_crop(own))
+    weights = codec.encode(authors['keypoints'], authors['keypoints_visible'],
+                           authors['instance_keypoints'],
+                           authors['instance_keypoints_visible'])['keypoint_weights']
+    assert np.all(weights[0][outside] == 0) and np.all(weights[0][labelled & in_crop(own)] == 1)
+
+    stock = BuildInstanceSlots(drop_outside_crop=False)(prepare(ochuman, 2, zoom=0.4))
+    np.testing.assert_array_equal(stock['instance_keypoints_visible'][0],
+                                  prepared['keypoints_visible'][0])
+    weights = codec.encode(stock['keypoints'], stock['keypoints_visible'],
+                           stock['instance_keypoints'],
+                           stock['instance_keypoints_visible'])['keypoint_weights']
+    # Stock MSRA targets: weight 1 while part of the Gaussian is on the heatmap.
+    assert weights[0][outside].sum() >= 1
+    # The neighbour too keeps its outside joints without the option.
+    assert stock['instance_keypoints_visible'][1].sum() > \
+        authors['instance_keypoints_visible'][1].sum()
 
 
 def test_udp_affine_is_replayed_and_a_mismatch_is_caught(ochuman):

@@ -34,8 +34,8 @@ from tests.conftest import REPO, SAMPLE_CONFIG, load_tool, small_hrnet_extra
 Shape = Tuple[int, ...]
 KeyList = List[Tuple[str, Shape]]
 
-W48_CONFIG = REPO / 'configs' / 'mipnet_hrnet-w48_8xb32-110e_coco-384x288.py'
-RES50_CONFIG = REPO / 'configs' / 'mipnet_res50_8xb32-110e_coco-256x192.py'
+W48_CONFIG = REPO / 'configs' / 'mipnet_hrnet-w48_4xb10-110e_coco-384x288.py'
+RES50_CONFIG = REPO / 'configs' / 'mipnet_res50_4xb32-140e_coco-256x192.py'
 
 
 # ----------------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ from mmpose.structures.bbox import get_udp_warp_matrix, get_warp_matrix
 from mmpose.structures.keypoint import flip_keypoints
 
 from ...utils import check_int_at_least
-from ..neighbours import count_keypoints_in_box
 
 SELECTIONS = ('paper', 'authors')
 
@@ -45,7 +44,7 @@ class BuildInstanceSlots(BaseTransform):
 
         - instance_keypoints (np.ndarray): (N, K, 2) float32 in input space
         - instance_keypoints_visible (np.ndarray): (N, K) float32; 0 for a
-          neighbour keypoint outside the crop
+          keypoint outside the crop when ``drop_outside_crop``
         - instance_sources (np.ndarray): (N, ) int64; -1 for the own person,
           else the index into the ``neighbor_*`` arrays
 
@@ -60,25 +59,37 @@ class BuildInstanceSlots(BaseTransform):
             person. Defaults to ``'paper'``
         use_udp (bool): Must equal ``TopdownAffine``'s ``use_udp``.
             Defaults to ``False``
+        drop_outside_crop (bool): Give every slot's keypoints that the warp
+            puts outside the crop (x outside [0, w] or y outside [0, h], w, h
+            the input size) visibility 0, so no target and weight 0, as the
+            authors do for the own and the other person
+            (``JointsLambdaDataset.get_transformed_joints``, lines 253-261).
+            ``False`` keeps MMPose's stock targets: such a keypoint keeps
+            weight 1 and a Gaussian clipped at the heatmap border (weight 0
+            only when the whole Gaussian falls off the heatmap). Defaults to
+            ``True``
     """
 
     def __init__(self,
                  num_instances: int = 2,
                  min_keypoints: int = 3,
                  selection: str = 'paper',
-                 use_udp: bool = False) -> None:
+                 use_udp: bool = False,
+                 drop_outside_crop: bool = True) -> None:
         super().__init__()
         num_instances = check_int_at_least('num_instances', num_instances, 1)
         min_keypoints = check_int_at_least('min_keypoints', min_keypoints, 0)
         if selection not in SELECTIONS:
             raise ValueError(f'selection must be one of {SELECTIONS}, got '
                              f'{selection!r}')
-        if not isinstance(use_udp, bool):
-            raise ValueError(f'use_udp must be a bool, got {use_udp!r}')
+        for name, flag in (('use_udp', use_udp), ('drop_outside_crop', drop_outside_crop)):
+            if not isinstance(flag, bool):
+                raise ValueError(f'{name} must be a bool, got {flag!r}')
         self.num_instances = int(num_instances)
         self.min_keypoints = int(min_keypoints)
         self.selection = selection
         self.use_udp = use_udp
+        self.drop_outside_crop = drop_outside_crop
 
     def _warp_matrix(self, results: Dict) -> np.ndarray:
         """The affine matrix ``TopdownAffine`` used for this sample."""
@@ -168,6 +179,16 @@ class BuildInstanceSlots(BaseTransform):
             visible = visible[:, 0]
         return keypoints, visible
 
+    @staticmethod
+    def _inside_crop(keypoints: np.ndarray, w: float, h: float) -> np.ndarray:
+        """Whether (M, K, 2) input-space keypoints lie in the crop [0, w] x [0, h].
+
+        Returns:
+            np.ndarray: (M, K) bool
+        """
+        x, y = keypoints[..., 0], keypoints[..., 1]
+        return (x >= 0) & (x <= w) & (y >= 0) & (y <= h)
+
     def _select(self, passes: np.ndarray) -> np.ndarray:
         """Neighbour indices of slots 1..N-1 (-1 = own person).
 
@@ -210,14 +231,16 @@ class BuildInstanceSlots(BaseTransform):
                 f'keypoints of the sample {own_keypoints.shape}')
 
         w, h = results['input_size']
-        crop = np.array([0, 0, w, h], dtype=np.float32)
-        in_crop = count_keypoints_in_box(nb_keypoints, nb_visible, crop)
-        passes = in_crop >= self.min_keypoints
-
-        # A neighbour's joint outside the crop gets no target (weight 0).
-        x, y = nb_keypoints[..., 0], nb_keypoints[..., 1]
-        outside = (x <= 0) | (x >= w) | (y <= 0) | (y >= h)
-        nb_visible = np.where(outside, 0., nb_visible).astype(np.float32)
+        # The crop test of the authors' get_transformed_joints: a keypoint
+        # on the border is inside.
+        nb_inside = self._inside_crop(nb_keypoints, w, h)
+        passes = np.count_nonzero(nb_inside & (nb_visible > 0),
+                                  axis=1) >= self.min_keypoints
+        if self.drop_outside_crop:
+            nb_visible = np.where(nb_inside, nb_visible, 0.).astype(np.float32)
+            own_visible = np.where(
+                self._inside_crop(own_keypoints[None], w, h)[0], own_visible,
+                0.).astype(np.float32)
 
         sources = np.concatenate([[-1], self._select(passes)]).astype(np.int64)
         keypoints = np.stack([
@@ -241,4 +264,5 @@ class BuildInstanceSlots(BaseTransform):
         return (f'{self.__class__.__name__}('
                 f'num_instances={self.num_instances}, '
                 f'min_keypoints={self.min_keypoints}, '
-                f'selection={self.selection!r}, use_udp={self.use_udp})')
+                f'selection={self.selection!r}, use_udp={self.use_udp}, '
+                f'drop_outside_crop={self.drop_outside_crop})')

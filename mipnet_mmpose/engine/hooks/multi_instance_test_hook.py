@@ -11,7 +11,8 @@ class MultiInstanceTestHook(Hook):
     """Set how many λ to run at val/test time and report what they produced.
 
     Lets a user change n and the λ>0 score decay from the config or with
-    ``--cfg-options custom_hooks.0.num_instances=1`` without editing the model,
+    ``--cfg-options custom_hooks.1.num_instances=1`` (its index in the shipped
+    configs, after ``SyncBuffersHook``) without editing the model,
     and logs, at the end of every val/test run, how many poses each λ produced
     and how many survived OKS-NMS (from ``MultiInstanceCocoMetric``).
 

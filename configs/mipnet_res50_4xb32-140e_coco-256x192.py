@@ -1,0 +1,69 @@
+# MIPNet SimpleBaseline ResNet-50 256x192 on COCO, N=2, with the authors' ResNet
+# settings. Their repository has no MIPNet training script for COCO ResNets, so the
+# settings are those of experiments/coco/resnet/res50_256x192_d256x3_adam_lr1e-3.yaml:
+#   lines 7, 50: 4 GPUs x 32 boxes; lines 49-62: Adam lr 1e-3, 140 epochs, steps
+#   90/120; line 24: ImageNet initialisation (no COCO pose model: TEST.MODEL_FILE '');
+#   lines 14-21: BGR input (COLOR_RGB false), flip, scale 0.3, rotation 40, no half
+#   body (PROB_HALF_BODY is unset: 0.0 in lib/config/default.py line 96).
+# MIMBs before layer3 and layer4 (the paper: "the last two ResNet blocks").
+_base_ = ['mmpose::body_2d_keypoint/topdown_heatmap/coco/td-hm_res50_8xb64-210e_coco-256x192.py']
+
+# ImageNet weights through the stock backbone init_cfg (torchvision's ResNet-50, the
+# authors' resnet50-19c8e357.pth); MIMB weights start from their init.
+load_from = None
+
+num_gpus, boxes_per_gpu = 4, 32
+train_dataloader = dict(batch_size=boxes_per_gpu)
+auto_scale_lr = dict(base_batch_size=num_gpus * boxes_per_gpu)
+train_cfg = dict(max_epochs=140, val_interval=1)
+optim_wrapper = dict(optimizer=dict(type='Adam', lr=1e-3))
+param_scheduler = [
+    dict(type='MultiStepLR', begin=0, end=140, milestones=[90, 120], gamma=0.1, by_epoch=True),
+]
+coco_det_file = 'data/coco/person_detection_results/COCO_val2017_detections_AP_H_56_person.json'
+
+# ---------------------------- MIPNet overrides ----------------------------
+custom_imports = dict(imports=['mipnet_mmpose'], allow_failed_imports=False)
+num_instances = 2  # N poses per box (λ = 0..N-1); 3 and 4 use lambda_encoding='binary'
+lambda_encoding = 'one_hot'
+codec = _base_.codec
+model = dict(
+    type='MultiInstanceTopdownPoseEstimator',
+    # The authors feed BGR images to the ResNets (normalised with the RGB mean/std).
+    data_preprocessor=dict(bgr_to_rgb=False),
+    backbone=dict(type='MIP' + _base_.model.backbone.type, num_instances=num_instances,
+                  lambda_encoding=lambda_encoding, mimb_before_layers=(3, 4)),
+    head=dict(type='MultiInstanceHeatmapHead', num_instances=num_instances),
+    test_cfg=dict(num_instances=num_instances, lambda_score_decay=0.5))
+# The authors' ResNet augmentation: flip p 0.5, scale clip(1 + 0.3 n, 0.7, 1.3),
+# rotation clip(40 n, -80, 80) with p 0.6, no shift, no half body.
+train_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='GetBBoxCenterScale'),
+    dict(type='RandomFlip', direction='horizontal'),
+    dict(type='ClippedRandomBBoxTransform', scale_sigma=0.3, rotate_sigma=40, rotate_prob=0.6),
+    dict(type='TopdownAffine', input_size=codec['input_size'],
+         use_udp=codec['type'] == 'UDPHeatmap'),
+    dict(type='BuildInstanceSlots', num_instances=num_instances, min_keypoints=3,
+         selection='paper', drop_outside_crop=True, use_udp=codec['type'] == 'UDPHeatmap'),
+    dict(type='GenerateTarget',
+         encoder=dict(type='MultiInstanceHeatmap', encoder=codec, num_instances=num_instances)),
+    dict(type='PackPoseInputs'),
+]
+train_dataloader = dict(dataset=dict(type='MultiInstance' + _base_.train_dataloader.dataset.type,
+                                     pipeline=train_pipeline))
+# COCO val with GT boxes (the authors' TEST.USE_GT_BBOX True).
+val_dataloader = dict(dataset=dict(type='MultiInstance' + _base_.val_dataloader.dataset.type,
+                                   bbox_file=None))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='MultiInstanceCocoMetric', nms_thr=0.9)
+test_evaluator = val_evaluator
+custom_hooks = [
+    dict(type='SyncBuffersHook'),
+    dict(type='MultiInstanceTestHook'),
+    dict(type='MultiInstanceVisualizationHook', max_images=20),
+]
+# Checkpoints go to a temporary file, then are renamed: a killed run never leaves a
+# half-written one (resume with --resume).
+default_hooks = dict(checkpoint=dict(backend_args=dict(backend='atomic_local')))
+# --------------------------------------------------------------------------
