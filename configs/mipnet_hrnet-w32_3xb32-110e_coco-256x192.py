@@ -22,7 +22,6 @@ load_from = 'checkpoints/td-hm_hrnet-w32_8xb64-210e_coco-256x192-81c58e40_202209
 # The authors' boxes per step: GPUs x boxes per GPU. --auto-scale-lr scales the
 # lr from this batch when you train on another number of GPUs.
 num_gpus, boxes_per_gpu = 3, 32
-train_dataloader = dict(batch_size=boxes_per_gpu)
 auto_scale_lr = dict(base_batch_size=num_gpus * boxes_per_gpu)
 # Validated every epoch, as the authors (EPOCH_EVAL_FREQ 1); the best COCO AP
 # checkpoint is kept (save_best of the base).
@@ -62,7 +61,8 @@ train_pipeline = [
     dict(type='RandomFlip', direction='horizontal'),
     dict(type='RandomHalfBody', prob=0.3, min_total_keypoints=9, min_upper_keypoints=3,
          min_lower_keypoints=3, upper_prioritized_prob=0.6915),
-    dict(type='ClippedRandomBBoxTransform', scale_sigma=0.35, rotate_sigma=45, rotate_prob=0.6),
+    dict(type='ClippedRandomBBoxTransform', scale_sigma=0.35, rotate_sigma=45, rotate_prob=0.6,
+         shift_prob=0.),
     dict(type='TopdownAffine', input_size=codec['input_size'],
          use_udp=codec['type'] == 'UDPHeatmap'),
     dict(type='BuildInstanceSlots', num_instances=num_instances, min_keypoints=3,
@@ -71,7 +71,8 @@ train_pipeline = [
          encoder=dict(type='MultiInstanceHeatmap', encoder=codec, num_instances=num_instances)),
     dict(type='PackPoseInputs'),
 ]
-train_dataloader = dict(dataset=dict(type='MultiInstance' + _base_.train_dataloader.dataset.type,
+train_dataloader = dict(batch_size=boxes_per_gpu,
+                        dataset=dict(type='MultiInstance' + _base_.train_dataloader.dataset.type,
                                      pipeline=train_pipeline))
 # COCO val with GT boxes (the authors' TEST.USE_GT_BBOX True).
 val_dataloader = dict(dataset=dict(type='MultiInstance' + _base_.val_dataloader.dataset.type,

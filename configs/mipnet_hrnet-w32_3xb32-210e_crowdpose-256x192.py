@@ -14,7 +14,6 @@ _base_ = ['mmpose::body_2d_keypoint/topdown_heatmap/crowdpose/td-hm_hrnet-w32_8x
 load_from = None
 
 num_gpus, boxes_per_gpu = 3, 32
-train_dataloader = dict(batch_size=boxes_per_gpu)
 auto_scale_lr = dict(base_batch_size=num_gpus * boxes_per_gpu)
 train_cfg = dict(max_epochs=210, val_interval=1)
 optim_wrapper = dict(optimizer=dict(type='Adam', lr=1e-3))
@@ -49,7 +48,8 @@ train_pipeline = [
     dict(type='RandomFlip', direction='horizontal'),
     dict(type='RandomHalfBody', prob=0.3, min_total_keypoints=9, min_upper_keypoints=3,
          min_lower_keypoints=3, upper_prioritized_prob=0.6915),
-    dict(type='ClippedRandomBBoxTransform', scale_sigma=0.35, rotate_sigma=45, rotate_prob=0.6),
+    dict(type='ClippedRandomBBoxTransform', scale_sigma=0.35, rotate_sigma=45, rotate_prob=0.6,
+         shift_prob=0.),
     dict(type='TopdownAffine', input_size=codec['input_size'],
          use_udp=codec['type'] == 'UDPHeatmap'),
     dict(type='BuildInstanceSlots', num_instances=num_instances, min_keypoints=3,
@@ -58,7 +58,8 @@ train_pipeline = [
          encoder=dict(type='MultiInstanceHeatmap', encoder=codec, num_instances=num_instances)),
     dict(type='PackPoseInputs'),
 ]
-train_dataloader = dict(dataset=dict(type='MultiInstance' + _base_.train_dataloader.dataset.type,
+train_dataloader = dict(batch_size=boxes_per_gpu,
+                        dataset=dict(type='MultiInstance' + _base_.train_dataloader.dataset.type,
                                      ann_file=protocol['train'], pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(type='MultiInstance' + _base_.val_dataloader.dataset.type,
                                    ann_file=protocol['test'], bbox_file=protocol['bbox_file']))

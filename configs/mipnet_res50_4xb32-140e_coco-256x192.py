@@ -13,7 +13,6 @@ _base_ = ['mmpose::body_2d_keypoint/topdown_heatmap/coco/td-hm_res50_8xb64-210e_
 load_from = None
 
 num_gpus, boxes_per_gpu = 4, 32
-train_dataloader = dict(batch_size=boxes_per_gpu)
 auto_scale_lr = dict(base_batch_size=num_gpus * boxes_per_gpu)
 train_cfg = dict(max_epochs=140, val_interval=1)
 optim_wrapper = dict(optimizer=dict(type='Adam', lr=1e-3))
@@ -41,7 +40,8 @@ train_pipeline = [
     dict(type='LoadImage'),
     dict(type='GetBBoxCenterScale'),
     dict(type='RandomFlip', direction='horizontal'),
-    dict(type='ClippedRandomBBoxTransform', scale_sigma=0.3, rotate_sigma=40, rotate_prob=0.6),
+    dict(type='ClippedRandomBBoxTransform', scale_sigma=0.3, rotate_sigma=40, rotate_prob=0.6,
+         shift_prob=0.),
     dict(type='TopdownAffine', input_size=codec['input_size'],
          use_udp=codec['type'] == 'UDPHeatmap'),
     dict(type='BuildInstanceSlots', num_instances=num_instances, min_keypoints=3,
@@ -50,7 +50,8 @@ train_pipeline = [
          encoder=dict(type='MultiInstanceHeatmap', encoder=codec, num_instances=num_instances)),
     dict(type='PackPoseInputs'),
 ]
-train_dataloader = dict(dataset=dict(type='MultiInstance' + _base_.train_dataloader.dataset.type,
+train_dataloader = dict(batch_size=boxes_per_gpu,
+                        dataset=dict(type='MultiInstance' + _base_.train_dataloader.dataset.type,
                                      pipeline=train_pipeline))
 # COCO val with GT boxes (the authors' TEST.USE_GT_BBOX True).
 val_dataloader = dict(dataset=dict(type='MultiInstance' + _base_.val_dataloader.dataset.type,

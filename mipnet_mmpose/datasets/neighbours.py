@@ -2,10 +2,10 @@
 
 MIPNet's targets for a person box are the box's own person followed by the
 other persons of the image, nearest first, that have enough labelled
-keypoints inside the box. The same two primitives (ordering the others by
-distance and counting keypoints inside a box) are used by the datasets, by
-:class:`BuildInstanceSlots` (box = the crop) and by the instance histogram
-tool (box = the GT box), so they live here, free of MMPose state.
+keypoints inside the box. The two primitives live here, free of MMPose
+state: ordering the others by distance (used by the datasets) and counting
+keypoints inside a box (used by the instance histogram tool with the GT box;
+:class:`BuildInstanceSlots` tests the crop with the authors' border rule).
 """
 import numpy as np
 

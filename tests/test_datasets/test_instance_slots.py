@@ -287,7 +287,7 @@ def test_arguments_are_validated_and_registered():
                                   selection='authors'))
     assert isinstance(built, BuildInstanceSlots)
     assert repr(built) == ("BuildInstanceSlots(num_instances=3, min_keypoints=3, "
-                           "selection='authors', use_udp=False)")
+                           "selection='authors', use_udp=False, drop_outside_crop=True)")
 
 
 def test_clear_errors_for_a_wrong_pipeline(ochuman):
