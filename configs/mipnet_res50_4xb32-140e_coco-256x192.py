@@ -63,6 +63,8 @@ custom_hooks = [
     dict(type='SyncBuffersHook'),
     dict(type='MultiInstanceTestHook'),
     dict(type='MultiInstanceVisualizationHook', max_images=20),
+    # One training run per work directory (checkpoints are not overwritten).
+    dict(type='WorkDirLockHook'),
 ]
 # Checkpoints go to a temporary file, then are renamed: a killed run never leaves a
 # half-written one (resume with --resume).

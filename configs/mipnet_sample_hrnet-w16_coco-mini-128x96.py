@@ -32,6 +32,8 @@ custom_hooks = [
     # kpt_thr is low because a model this small and briefly trained scores its
     # keypoints low; raise it for real models.
     dict(type='MultiInstanceVisualizationHook', out_dir='pose_pictures', kpt_thr=0.1),
+    # One training run per work directory (checkpoints are not overwritten).
+    dict(type='WorkDirLockHook'),
 ]
 
 codec = dict(type='MSRAHeatmap', input_size=(96, 128), heatmap_size=(24, 32), sigma=1.5)

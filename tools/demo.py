@@ -1,10 +1,15 @@
-"""MIPNet demo: every (box, λ) pose of one image, merged by OKS-NMS, drawn and saved.
+"""MIPNet demo: every (box, λ) pose of one image, merged as the metric, drawn and saved.
 
     python tools/demo.py IMAGE --config CONFIG [--checkpoint WEIGHTS] --out-dir DIR
         [--bbox-file DETS.json [--image-id ID | --ann-file ANN.json]
          | --det-config DET_CONFIG --det-checkpoint DET_WEIGHTS]
-        [--det-cat-id C] [--bbox-thr 0.3] [--num-instances n] [--nms-thr 0.9]
+        [--det-cat-id C] [--bbox-thr 0.3] [--num-instances n] [--nms-thr THR]
         [--kpt-thr 0.3] [--device cpu]
+
+The poses are merged as the config's ``test_evaluator`` merges them (its
+``nms_mode``, ``nms_thr``, ``score_mode``, ``keypoint_score_thr``; with
+``nms_mode='none'``, the CrowdPose protocol, every pose is kept);
+``--nms-thr`` overrides the threshold.
 
 Person boxes come from (first that applies):
 
@@ -44,8 +49,8 @@ class DemoError(Exception):
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description='Run a MIPNet model on one image: N poses per person box, merged by '
-        'OKS-NMS, drawn with one colour per instance selector λ.')
+        description='Run a MIPNet model on one image: N poses per person box, merged as the '
+        "config's test_evaluator merges them, drawn with one colour per instance selector λ.")
     parser.add_argument('image', help='image file')
     parser.add_argument('--config', required=True, help='MIPNet (MMPose) config file')
     parser.add_argument('--checkpoint', help='model weights (default: random weights, '
@@ -64,8 +69,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='least box score (default: 0.3)')
     parser.add_argument('--num-instances', type=int,
                         help='n: poses per box, λ = 0..n-1 (default: the config\'s)')
-    parser.add_argument('--nms-thr', type=float, default=0.9,
-                        help='OKS-NMS threshold (default: 0.9, as the authors)')
+    parser.add_argument('--nms-thr', type=float,
+                        help="OKS threshold of the NMS (default: the config's test_evaluator's; "
+                        "no effect when its nms_mode is 'none')")
     parser.add_argument('--kpt-thr', type=float, default=0.3,
                         help='keypoints scored below are not drawn (default: 0.3)')
     parser.add_argument('--out-dir', required=True, help='folder for the PNG and JSON')
@@ -193,7 +199,7 @@ def run(args: argparse.Namespace) -> dict:
     from mmengine.utils import mkdir_or_exist
     from mmpose.apis import init_model
 
-    from mipnet_mmpose.apis import draw_mipnet_result, inference_mipnet
+    from mipnet_mmpose.apis import config_merge_settings, draw_mipnet_result, inference_mipnet
 
     device = args.device or ('cuda:0' if torch.cuda.is_available() else 'cpu')
     if args.bbox_file:
@@ -224,7 +230,10 @@ def run(args: argparse.Namespace) -> dict:
     except ValueError as e:
         raise DemoError(str(e)) from e
 
-    records = inference_mipnet(model, args.image, boxes, scores, nms_thr=args.nms_thr)
+    settings = config_merge_settings(model)
+    if args.nms_thr is not None:
+        settings['nms_thr'] = args.nms_thr
+    records = inference_mipnet(model, args.image, boxes, scores, **settings)
     drawn = draw_mipnet_result(model, args.image, records, kpt_thr=args.kpt_thr)
 
     mkdir_or_exist(args.out_dir)
@@ -236,8 +245,10 @@ def run(args: argparse.Namespace) -> dict:
         json.dump(result, f)
     kept = sum(r['kept_after_nms'] for r in records)
     num_boxes = len({r['box_index'] for r in records})
-    print(f'{num_boxes} boxes x {num_instances} instances -> {kept} poses kept after '
-          f'OKS-NMS; wrote {osp.join(args.out_dir, stem)}.png/.json')
+    merged_by = ("nms_mode 'none': no NMS" if settings['nms_mode'] == 'none' else
+                 f"{settings['nms_mode']}, thr {settings['nms_thr']}")
+    print(f'{num_boxes} boxes x {num_instances} instances -> {kept} poses kept '
+          f'({merged_by}); wrote {osp.join(args.out_dir, stem)}.png/.json')
     return result
 
 

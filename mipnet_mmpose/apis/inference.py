@@ -3,10 +3,12 @@
 MMPose's ``inference_topdown`` returns one data sample per box; a MIPNet model
 puts n poses (λ = 0..n-1) in each. :func:`inference_mipnet` flattens them into
 one record per (box, λ), rescores them and marks the poses that survive the
-per-image OKS-NMS, the same rules as :class:`MultiInstanceCocoMetric`.
+per-image NMS, with the settings of the config's ``test_evaluator`` and the
+same rules as :class:`MultiInstanceCocoMetric`.
 """
 import os.path as osp
-from typing import List, Optional, Sequence, Union
+import warnings
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import mmcv
 import numpy as np
@@ -17,7 +19,13 @@ from mmpose.visualization import PoseLocalVisualizer
 from PIL import Image
 from torch import nn
 
-from ..evaluation.functional import merge_instance_poses
+from ..evaluation.functional import (
+    NoCocoMetricError,
+    coco_metric_defaults,
+    merge_instance_poses,
+    merge_settings_from_metric,
+    pose_areas,
+)
 from ..visualization import draw_multi_instance_poses
 
 ImageType = Union[str, np.ndarray]
@@ -37,21 +45,51 @@ def _image_size(img: ImageType) -> tuple:
     return img.shape[1], img.shape[0]
 
 
+def config_merge_settings(model: nn.Module) -> Dict[str, Any]:
+    """The pose-merging settings of the model config's ``test_evaluator``.
+
+    Args:
+        model (nn.Module): A model built with ``mmpose.apis.init_model`` (its
+            ``cfg`` holds the config).
+
+    Returns:
+        dict: ``nms_mode``, ``nms_thr``, ``score_mode`` and
+        ``keypoint_score_thr``, see
+        :func:`~mipnet_mmpose.evaluation.functional.merge_settings_from_metric`.
+        CocoMetric's defaults, with a warning, when the config has no
+        ``test_evaluator`` or no CocoMetric-derived metric in it.
+    """
+    evaluator = getattr(getattr(model, 'cfg', None), 'test_evaluator', None)
+    try:
+        return merge_settings_from_metric(evaluator)
+    except NoCocoMetricError:
+        warnings.warn("the model config's test_evaluator has no CocoMetric-derived metric; "
+                      "poses are merged with CocoMetric's defaults", stacklevel=3)
+        return coco_metric_defaults()
+
+
 def inference_mipnet(model: nn.Module,
                      img: ImageType,
                      bboxes: Optional[Union[Sequence, np.ndarray]] = None,
                      bbox_scores: Optional[Union[Sequence, np.ndarray]] = None,
-                     nms_thr: float = 0.9,
+                     nms_thr: Optional[float] = None,
                      bbox_format: str = 'xyxy',
-                     keypoint_score_thr: float = 0.2) -> List[dict]:
-    """Predict every (box, λ) pose of one image and merge them with OKS-NMS.
+                     keypoint_score_thr: Optional[float] = None,
+                     nms_mode: Optional[str] = None,
+                     score_mode: Optional[str] = None) -> List[dict]:
+    """Predict every (box, λ) pose of one image and merge them as the metric.
 
     The model runs through MMPose's ``inference_topdown`` (test pipeline from
-    ``model.cfg``, then ``model.test_step``). Each pose is scored as the
-    metric scores it: box score (times the model's ``lambda_score_decay`` for
-    λ > 0) x mean keypoint score above ``keypoint_score_thr``; then all poses of
-    the image go through OKS-NMS with the model's keypoint sigmas and box areas
-    as scales.
+    ``model.cfg``, then ``model.test_step``). The poses are merged with the
+    settings of ``model.cfg.test_evaluator`` (:func:`config_merge_settings`),
+    the same rules as :class:`MultiInstanceCocoMetric`: each pose is scored
+    by ``score_mode`` (by default box score, times the model's
+    ``lambda_score_decay`` for λ > 0, x mean keypoint score above
+    ``keypoint_score_thr``); then all poses of the image go through the NMS of
+    ``nms_mode`` (``'none'``: every pose is kept) with the model's keypoint
+    sigmas and, as OKS areas, the product of each box's ``bbox_scales`` (the
+    box padded and brought to the model's aspect ratio, as the metric takes
+    it).
 
     Args:
         model (nn.Module): A :class:`MultiInstanceTopdownPoseEstimator` built
@@ -63,10 +101,14 @@ def inference_mipnet(model: nn.Module,
             image is one box. An empty array gives no poses (unlike
             ``inference_topdown``, which then falls back to the whole image).
         bbox_scores (array-like, optional): Box scores (B, ). Defaults to 1.
-        nms_thr (float): OKS-NMS threshold. Defaults to 0.9 (the authors').
+        nms_thr (float, optional): OKS threshold of the NMS. None: the
+            config's.
         bbox_format (str): ``'xyxy'`` or ``'xywh'``. Defaults to ``'xyxy'``.
-        keypoint_score_thr (float): Keypoints scored at or below do not count
-            in a pose's score. Defaults to 0.2 (as the COCO metric).
+        keypoint_score_thr (float, optional): Keypoints scored at or below do
+            not count in a pose's score. None: the config's.
+        nms_mode (str, optional): ``'oks_nms'``, ``'soft_oks_nms'`` or
+            ``'none'``. None: the config's.
+        score_mode (str, optional): As CocoMetric's. None: the config's.
 
     Returns:
         list[dict]: B x n records ordered (box, λ), JSON-serialisable:
@@ -79,7 +121,8 @@ def inference_mipnet(model: nn.Module,
         - ``keypoints`` (list[list[float]]): K x [x, y], image coordinates
         - ``keypoint_scores`` (list[float]): K scores
         - ``score`` (float): the rescored pose score used by the NMS
-        - ``kept_after_nms`` (bool): whether the pose survives OKS-NMS
+        - ``kept_after_nms`` (bool): whether the pose survives the NMS
+          (always True with ``nms_mode='none'``)
     """
     if bbox_format not in ('xyxy', 'xywh'):
         raise ValueError(f'bbox_format must be "xyxy" or "xywh", got {bbox_format!r}')
@@ -99,6 +142,11 @@ def inference_mipnet(model: nn.Module,
             raise ValueError(f'got {len(boxes)} boxes but {len(scores_in)} box scores')
     if len(boxes) == 0:
         return []
+    # The evaluator config owns the merge settings; explicit arguments override them.
+    settings = config_merge_settings(model)
+    overrides = dict(nms_mode=nms_mode, nms_thr=nms_thr, score_mode=score_mode,
+                     keypoint_score_thr=keypoint_score_thr)
+    settings.update({name: value for name, value in overrides.items() if value is not None})
 
     # inference_topdown gives every box a score of 1; the model's box score is
     # linear in it (1 or the λ decay), so scaling by the real score afterwards
@@ -112,11 +160,13 @@ def inference_mipnet(model: nn.Module,
         lambdas = np.asarray(pred.lambdas) if 'lambdas' in pred else np.zeros(n, np.int64)
         keypoints = np.asarray(pred.keypoints, dtype=np.float64)
         keypoint_scores = np.asarray(pred.keypoint_scores, dtype=np.float64)
-        area = float((box[2] - box[0]) * (box[3] - box[1]))
+        # The OKS areas the metric takes: from the box as the model saw it.
+        gt = sample.get('gt_instances', None)
+        bbox_scales = gt.bbox_scales if gt is not None and 'bbox_scales' in gt else None
         per_pose['keypoints'].append(keypoints)
         per_pose['keypoint_scores'].append(keypoint_scores)
         per_pose['bbox_scores'].append(np.asarray(pred.bbox_scores, np.float64) * box_score)
-        per_pose['areas'].append(np.full(n, area))
+        per_pose['areas'].append(pose_areas(keypoints, bbox_scales))
         for row in range(n):
             records.append({
                 'box_index': box_index,
@@ -131,8 +181,7 @@ def inference_mipnet(model: nn.Module,
     scores, kept = merge_instance_poses(
         np.concatenate(per_pose['keypoints']), np.concatenate(per_pose['keypoint_scores']),
         np.concatenate(per_pose['bbox_scores']), np.concatenate(per_pose['areas']),
-        nms_thr=nms_thr, keypoint_score_thr=keypoint_score_thr,
-        sigmas=None if sigmas is None else np.asarray(sigmas))
+        sigmas=None if sigmas is None else np.asarray(sigmas), **settings)
     for record, score, keep in zip(records, scores, kept):
         record['score'] = float(score)
         record['kept_after_nms'] = bool(keep)

@@ -18,7 +18,7 @@ import logging
 import math
 import os.path as osp
 import re
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from contextlib import contextmanager
 from numbers import Real
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Type
@@ -53,6 +53,40 @@ class DatasetFileNotFoundError(FileNotFoundError):
 
 class MissingImagesError(DatasetFileNotFoundError):
     """Images that kept samples need are absent on disk."""
+
+
+class UnreadableImageError(DatasetInputError):
+    """An image file exists but cannot be decoded (empty, truncated, not an image)."""
+
+
+def check_image_decodes(img_path: str, where: str) -> None:
+    """Raise :class:`UnreadableImageError` if ``img_path`` is no decodable image.
+
+    Called after the pipeline failed on a sample, to tell a broken image file
+    (which the stock ``LoadImage`` reports as a bare ``cv2.error`` or
+    ``failed to load image``) from any other failure.
+
+    Args:
+        img_path (str): The image file
+        where (str): What uses it, e.g. the dataset and config fields
+    """
+    import cv2
+    import numpy as np
+    from mmengine.fileio import get
+    try:
+        content = get(img_path)
+    except Exception as err:  # a vanished or unreadable file
+        raise UnreadableImageError(f'Cannot read image `{img_path}` ({where}): {err}') from err
+    image = None
+    if content:
+        image = cv2.imdecode(np.frombuffer(content, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        kind = 'is empty (0 bytes)' if not content else (
+            f'is not a decodable image ({len(content)} bytes: truncated, or another '
+            'file type under an image name)')
+        raise UnreadableImageError(
+            f'Image `{img_path}` {kind} ({where}). Download or copy it again, or '
+            'remove its annotations.')
 
 
 def is_local_path(path: str) -> bool:
@@ -244,7 +278,99 @@ def describe_bad_annotation(ann: dict,
             or not all(_is_number(v) and math.isfinite(v) for v in bbox)):
         return (f'annotation id {ann_id}: `bbox` is {bbox!r}, expected four '
                 'finite numbers [x, y, w, h]')
+    # A NaN coordinate or flag trains silently into NaN weights, and a flag
+    # outside {0, 1, 2} is no COCO visibility (the stock loader clips it).
+    for index in range(num_keypoints):
+        x, y, v = keypoints[3 * index:3 * index + 3]
+        if not all(_is_number(c) and math.isfinite(c) for c in (x, y)):
+            return (f'annotation id {ann_id}: `keypoints` of keypoint '
+                    f'{index} has x, y = {x!r}, {y!r}, expected finite '
+                    'numbers')
+        if not _is_number(v) or v not in (0, 1, 2):
+            return (f'annotation id {ann_id}: `keypoints` of keypoint '
+                    f'{index} has visibility {v!r}, expected 0, 1 or 2')
     return None
+
+
+def check_annotation_list(annotations: Sequence[dict], path: str) -> None:
+    """Raise on file-level problems of a GT annotation list.
+
+    An empty list would give a dataset without samples (and a bare
+    ``need at least one array to concatenate`` much later); repeated
+    annotation ids make ``xtcocotools`` keep only the last annotation of
+    each id, so persons vanish from training and evaluation unnoticed.
+
+    Args:
+        annotations (Sequence[dict]): The ``annotations`` of the file
+        path (str): The annotation file, for the message
+
+    Raises:
+        AnnotationFileError: If the list is empty or ids repeat
+    """
+    if not annotations:
+        raise AnnotationFileError(
+            f'Annotation file `{path}` (config field `ann_file`) has an empty '
+            '`annotations` list: no person to train or evaluate on. Check '
+            'that `ann_file` is the person keypoints file of this split, or, '
+            'to test with detector boxes on images without annotations, set '
+            '`bbox_file`.')
+    counts = Counter(ann.get('id') for ann in annotations)
+    repeated = sorted((ann_id for ann_id, num in counts.items() if num > 1),
+                      key=str)
+    if repeated:
+        lost = sum(counts[ann_id] - 1 for ann_id in repeated)
+        raise AnnotationFileError(
+            f'Annotation file `{path}` (config field `ann_file`) repeats '
+            f'annotation ids (field `id`): {shorten([repr(i) for i in repeated])}'
+            f'; {lost} annotation(s) would silently replace others. Give '
+            'every annotation its own `id`.')
+
+
+def person_category_ids(categories: Sequence[dict]) -> List[int]:
+    """The ids of the categories named ``person`` in a COCO file.
+
+    Args:
+        categories (Sequence[dict]): The file's ``categories``
+
+    Returns:
+        list[int]: Their ids; ``[1]`` (COCO's person) when the file declares
+        no category named ``person``
+    """
+    ids = [cat.get('id') for cat in categories
+           if str(cat.get('name', '')).lower() == 'person']
+    return ids or [1]
+
+
+def split_by_category(items: Sequence[dict], person_ids: Sequence[int],
+                      get_category) -> Tuple[List[dict], Counter]:
+    """Keep the items of the person categories; count the others per id.
+
+    Args:
+        items (Sequence[dict]): Annotations or parsed instances
+        person_ids (Sequence[int]): The person category ids
+        get_category (callable): Reads an item's category id
+
+    Returns:
+        tuple: the kept items and a :class:`Counter` of skipped category ids
+    """
+    kept, skipped = [], Counter()
+    for item in items:
+        category = get_category(item)
+        if category in person_ids:
+            kept.append(item)
+        else:
+            skipped[category] += 1
+    return kept, skipped
+
+
+def describe_skipped_categories(skipped: Counter,
+                                categories: Sequence[dict]) -> str:
+    """e.g. ``"3 of category 18 (dog), 1 of category 2 (not declared)"``."""
+    names = {cat.get('id'): cat.get('name') for cat in categories}
+    return ', '.join(
+        f'{num} of category {cat} '
+        f'({names[cat] if cat in names else "not declared"})'
+        for cat, num in sorted(skipped.items(), key=lambda item: str(item[0])))
 
 
 def raise_bad_annotations(annotations: Iterable[dict], num_keypoints: int,
@@ -268,12 +394,16 @@ def raise_bad_annotations(annotations: Iterable[dict], num_keypoints: int,
         problem for problem in (describe_bad_annotation(ann, num_keypoints)
                                 for ann in annotations) if problem
     ]
+    wrong_length = any('has length' in problem for problem in problems)
+    hint = (' Check that `ann_file` belongs to this dataset type (or set '
+            '`metainfo` to the right keypoint layout), or fix or remove these '
+            'annotations.' if wrong_length else
+            ' Fix or remove these annotations: a non-finite value would train '
+            'into NaN weights.')
     raise AnnotationFileError(
         f'{len(problems)} annotation(s) in `{path}` (config field `ann_file`) '
         f'do not fit {dataset_name} ({num_keypoints} keypoints): '
-        f'{shorten(problems, 3)}. Check that `ann_file` belongs to this '
-        'dataset type (or set `metainfo` to the right keypoint layout), or '
-        'fix or remove these annotations.')
+        f'{shorten(problems, 3)}.{hint}')
 
 
 def clean_detections(dets: object, bbox_file: str, ann_file: str,
@@ -372,6 +502,45 @@ def clean_detections(dets: object, bbox_file: str, ann_file: str,
     return kept, dropped
 
 
+def warn_suspicious_detections(dets: Sequence[dict], bbox_file: str,
+                               image_sizes: Dict[object, Tuple[float, float]]) -> None:
+    """Warn when usable detections look like another format than COCO results.
+
+    Two mistakes pass every per-box check and change the AP silently: boxes
+    written as ``[x1, y1, x2, y2]`` instead of ``[x, y, w, h]`` (then nearly
+    every "width" exceeds x, and many boxes overrun the image), and scores
+    in percent (then ``bbox_score_thr`` keeps nearly every box).
+
+    Args:
+        dets (Sequence[dict]): The kept detections
+        bbox_file (str): The detection file, for the message
+        image_sizes (dict): ``image_id`` -> (width, height) of the images
+    """
+    if not dets:
+        return
+    where = f'Detection file `{bbox_file}` (config field `bbox_file`)'
+    max_score = max(det['score'] for det in dets)
+    if max_score > 1:
+        print_log(
+            f'{where} has scores up to {max_score:g}, above 1: they look like '
+            'percentages. Box score thresholds (`filter_cfg.bbox_score_thr`) and '
+            'the pose scores use them as they are; divide them by 100 if so.',
+            logger='current', level=logging.WARNING)
+    sized = [(det['bbox'], image_sizes[det['image_id']]) for det in dets
+             if det['image_id'] in image_sizes]
+    if len(sized) < 5:
+        return
+    corner_like = sum(w > x and h > y for (x, y, w, h), _ in sized) / len(sized)
+    overrun = sum(x + w > 1.05 * img_w or y + h > 1.05 * img_h
+                  for (x, y, w, h), (img_w, img_h) in sized) / len(sized)
+    if corner_like >= 0.9 and overrun >= 0.2:
+        print_log(
+            f'{where} looks like [x1, y1, x2, y2] boxes: {overrun:.0%} of them '
+            'overrun their image when read as [x, y, w, h] (the COCO results '
+            'format). Convert them to [x, y, w - x, h - y] if so.',
+            logger='current', level=logging.WARNING)
+
+
 def _describe_bad_detection(det: object) -> Optional[str]:
     """Say why a detection entry is not a COCO result dict, if it is not."""
     if not isinstance(det, dict):
@@ -449,6 +618,16 @@ def check_images_exist(img_paths: Iterable[str], ann_file: str,
     missing = [
         path for path in unique if is_local_path(path) and not osp.isfile(path)
     ]
+    empty = [
+        path for path in unique
+        if is_local_path(path) and path not in missing and osp.getsize(path) == 0
+    ]
+    if empty:
+        raise UnreadableImageError(
+            f'{len(empty)} of the {len(unique)} images needed by the samples of '
+            f'`{ann_file}` are empty (0 bytes): {shorten(empty)}. An interrupted '
+            'download or copy leaves such files; download them again (config '
+            f"fields `data_root`={data_root!r}, `data_prefix['img']`={img_prefix!r}).")
     if missing:
         names = [osp.basename(path) for path in missing]
         raise MissingImagesError(

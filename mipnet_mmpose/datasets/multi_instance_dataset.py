@@ -21,17 +21,23 @@ from mmpose.registry import DATASETS
 from .input_checks import (
     AnnotationFileError,
     DetectionFileError,
+    check_annotation_list,
     check_coco_keys,
+    check_image_decodes,
     check_images_exist,
     clean_detections,
     describe_bad_annotation,
+    describe_skipped_categories,
     explain_json_errors,
     load_json_file,
     log_detection_summary,
     not_a_coco_dict_error,
+    person_category_ids,
     raise_bad_annotations,
     require_file,
     shorten,
+    split_by_category,
+    warn_suspicious_detections,
 )
 from .neighbours import order_neighbours
 
@@ -111,7 +117,32 @@ class MultiInstanceDatasetMixin:
         # dataset would silently have no samples.
         check_coco_keys(self.coco.dataset, self.ann_file,
                         ('images', 'annotations'))
-        return instance_list, image_list
+        check_annotation_list(self.coco.dataset['annotations'], self.ann_file)
+        return self._keep_person_category(instance_list), image_list
+
+    def _keep_person_category(self, instance_list: List[dict]) -> List[dict]:
+        """Drop the annotations of other categories, with a logged count.
+
+        The stock loader takes every annotation as a person, whatever its
+        ``category_id``.
+        """
+        categories = self.coco.dataset.get('categories', [])
+        kept, skipped = split_by_category(
+            instance_list, person_category_ids(categories),
+            lambda info: info['category_id'].item())
+        if skipped:
+            described = describe_skipped_categories(skipped, categories)
+            if not kept:
+                raise AnnotationFileError(
+                    f'Annotation file `{self.ann_file}` (config field '
+                    f'`ann_file`) has no person annotation: {described}. '
+                    f'{type(self).__name__} trains and evaluates the '
+                    "category named 'person' (id 1 when none is named so).")
+            print_log(
+                f'{type(self).__name__}: skipped {sum(skipped.values())} '
+                f'annotation(s) of `{self.ann_file}` that are not persons: '
+                f'{described}.', logger='current', level=logging.WARNING)
+        return kept
 
     def parse_data_info(self, raw_data_info: dict) -> Optional[dict]:
         """Parse one raw COCO annotation, rejecting a wrong keypoint number.
@@ -121,7 +152,9 @@ class MultiInstanceDatasetMixin:
         a wrong K and fails in a transform much later.
         """
         ann = raw_data_info['raw_ann_info']
-        num_keypoints = self.metainfo['num_keypoints']
+        # ``_metainfo``, not the ``metainfo`` property: that one deep-copies
+        # the whole meta information on every call (once per annotation).
+        num_keypoints = self._metainfo['num_keypoints']
         if describe_bad_annotation(ann, num_keypoints):
             # Report every bad annotation of the file at once.
             coco = getattr(self, 'coco', None)
@@ -160,7 +193,7 @@ class MultiInstanceDatasetMixin:
             if np.any(data_info['keypoints_visible'] > 0):
                 by_image[data_info['img_id']].append(data_info)
 
-        num_keypoints = self.metainfo['num_keypoints']
+        num_keypoints = self._metainfo['num_keypoints']
         for data_info in data_list:
             data_info.update(empty_neighbours(num_keypoints))
             persons = by_image[data_info['img_id']]
@@ -188,8 +221,9 @@ class MultiInstanceDatasetMixin:
         """Organize the data list in bottom-up mode (M = 0 neighbours)."""
         data_list = super()._get_bottomup_data_infos(instance_list,
                                                      image_list)
+        num_keypoints = self._metainfo['num_keypoints']
         for data_info in data_list:
-            data_info.update(empty_neighbours(self.metainfo['num_keypoints']))
+            data_info.update(empty_neighbours(num_keypoints))
         return data_list
 
     def _load_detection_results(self) -> List[dict]:
@@ -212,6 +246,10 @@ class MultiInstanceDatasetMixin:
         kept, dropped = clean_detections(
             dets, self.bbox_file, self.ann_file,
             (image.get('id') for image in annotations['images']))
+        warn_suspicious_detections(
+            kept, self.bbox_file,
+            {image.get('id'): (image['width'], image['height'])
+             for image in annotations['images'] if 'width' in image and 'height' in image})
         del annotations
         log_detection_summary(type(self).__name__, self.bbox_file, len(dets),
                               len(kept), dropped)
@@ -220,8 +258,9 @@ class MultiInstanceDatasetMixin:
             data_list = super()._load_detection_results()
         else:
             data_list = self._load_kept_detections(kept)
+        num_keypoints = self._metainfo['num_keypoints']
         for data_info in data_list:
-            data_info.update(empty_neighbours(self.metainfo['num_keypoints']))
+            data_info.update(empty_neighbours(num_keypoints))
         return data_list
 
     def _load_kept_detections(self, kept: List[dict]) -> List[dict]:
@@ -240,6 +279,22 @@ class MultiInstanceDatasetMixin:
         finally:
             self.bbox_file = original
             os.remove(path)
+
+    def prepare_data(self, idx: int):
+        """Run the pipeline on a sample; a broken image names its path.
+
+        The stock ``LoadImage`` fails on an empty or truncated image with a
+        bare ``cv2.error`` or ``failed to load image`` inside the data loader.
+        """
+        try:
+            return super().prepare_data(idx)
+        except Exception:
+            img_path = self.get_data_info(idx).get('img_path')
+            if img_path:
+                check_image_decodes(
+                    img_path, f"sample {idx} of {type(self).__name__}, `ann_file` "
+                    f"{self.ann_file}; config fields `data_root`, `data_prefix['img']`")
+            raise
 
     def filter_data(self) -> List[dict]:
         """Filter the data list as the stock dataset does, then check that

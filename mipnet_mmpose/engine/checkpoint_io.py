@@ -21,6 +21,13 @@ from mmengine.fileio import LocalBackend, register_backend
 from mmengine.runner import CheckpointLoader
 
 
+def _current_umask() -> int:
+    """The process umask (reading it means setting it; it is put back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 class CorruptCheckpointError(RuntimeError):
     """A checkpoint file exists but cannot be read."""
 
@@ -36,6 +43,9 @@ class AtomicLocalBackend(LocalBackend):
         fd, tmp_path = tempfile.mkstemp(prefix=f'.{osp.basename(filepath)}.', suffix='.tmp',
                                         dir=folder)
         try:
+            # mkstemp creates the file 0600; give it the mode a plain write
+            # would (0666 less the umask), so checkpoints stay shareable.
+            os.chmod(tmp_path, 0o666 & ~_current_umask())
             with os.fdopen(fd, 'wb') as f:
                 f.write(obj)
                 f.flush()

@@ -1,17 +1,22 @@
 """inference_mipnet / draw_mipnet_result on the sample model (random weights) and a real image."""
+import copy
 import json
+from contextlib import contextmanager
 
 import mmcv
 import numpy as np
 import pytest
 import torch
-from mmpose.apis import init_model
+from mmpose.apis import inference_topdown, init_model
+from mmpose.evaluation.functional.nms import oks_iou
 
-from mipnet_mmpose.apis import draw_mipnet_result, inference_mipnet
+from mipnet_mmpose.apis import config_merge_settings, draw_mipnet_result, inference_mipnet
+from mipnet_mmpose.evaluation import MultiInstanceCocoMetric
 from mipnet_mmpose.evaluation.functional import merge_instance_poses
 from tests.conftest import SAMPLE, SAMPLE_CONFIG
 
 IMAGE = str(SAMPLE / 'ochuman' / '003896.jpg')  # 602 x 900, OCHuman image id 3
+OCHUMAN_ANN = str(SAMPLE / 'ochuman' / 'test_ochuman.json')
 GT_XYWH = [[0, 39, 601, 861], [84, 45, 516, 783]]  # its annotations 4 and 5
 N = 2  # the sample config's num_instances
 
@@ -27,6 +32,40 @@ def _arrays(records):
             np.array([r['keypoint_scores'] for r in records]))
 
 
+@contextmanager
+def evaluator_settings(model, **settings):
+    """The model's config with its test_evaluator changed, for the duration."""
+    original = model.cfg
+    model.cfg = copy.deepcopy(original)
+    model.cfg.test_evaluator.update(settings)
+    try:
+        yield
+    finally:
+        model.cfg = original
+
+
+def metric_kept(model, boxes_xyxy, tmp_path) -> list:
+    """(box index, λ) of the poses the config's MultiInstanceCocoMetric keeps when it
+    evaluates the model's data samples of these boxes (box scores 1)."""
+    cfg = dict(model.cfg.test_evaluator, ann_file=OCHUMAN_ANN, format_only=True,
+               outfile_prefix=str(tmp_path / 'metric'))
+    cfg.pop('type')
+    metric = MultiInstanceCocoMetric(**cfg)
+    metric.dataset_meta = dict(model.dataset_meta, dataset_name='inference_test')
+    samples = inference_topdown(model, IMAGE, np.asarray(boxes_xyxy, np.float32))
+    for box_index, sample in enumerate(samples):
+        sample.set_metainfo(dict(id=box_index, img_id=3))
+    metric.process([], [sample.to_dict() for sample in samples])
+    metric.evaluate(len(samples))
+    kept = []
+    for entry in json.loads((tmp_path / 'metric.keypoints.json').read_text()):
+        xy = np.array(entry['keypoints']).reshape(-1, 3)[:, :2]
+        (box_index, ) = [i for i, sample in enumerate(samples)
+                         if np.allclose(sample.pred_instances.keypoints[entry['lambda']], xy)]
+        kept.append((box_index, entry['lambda']))
+    return sorted(kept)
+
+
 def test_records_of_two_gt_boxes(model):
     records = inference_mipnet(model, IMAGE, GT_XYWH, bbox_scores=[0.9, 0.8],
                                bbox_format='xywh')
@@ -40,14 +79,83 @@ def test_records_of_two_gt_boxes(model):
     assert any(r['kept_after_nms'] for r in records)
 
     # Scores and flags are the stock rescoring + OKS-NMS over all poses of the image, with the
-    # λ>0 poses decayed by the model's lambda_score_decay (0.5) and the box areas as scales.
+    # λ>0 poses decayed by the model's lambda_score_decay (0.5) and, as the metric takes them,
+    # the products of the padded, 3:4 box scales as areas (not the boxes' own areas).
     keypoints, keypoint_scores = _arrays(records)
     decayed = np.array([0.9, 0.45, 0.8, 0.4])
-    areas = np.repeat([601 * 861, 516 * 783], N)
+    # Both boxes are narrower than the input's 3:4, so widened to 3/4 of their height; then
+    # padded by 1.25 (GetBBoxCenterScale, TopdownAffine).
+    areas = np.repeat([(h * 1.25) ** 2 * 3 / 4 for h in (861, 783)], N)
     scores, kept = merge_instance_poses(keypoints, keypoint_scores, decayed, areas,
                                         sigmas=model.dataset_meta['sigmas'])
     assert [r['score'] for r in records] == pytest.approx(scores)
     assert [r['kept_after_nms'] for r in records] == kept.tolist()
+
+
+def test_oks_areas_are_the_box_scales_not_the_box_areas(model):
+    """A threshold between the OKS of two poses under the two area choices tells them apart."""
+    boxes = np.array([[0, 39, 601, 900], [84, 45, 600, 828]], np.float64)  # the GT boxes
+    xyxy_areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    scale_areas = np.array([(h * 1.25) ** 2 * 3 / 4 for h in (861, 783)])  # as above
+    previous = model.test_cfg['num_instances']
+    model.test_cfg['num_instances'] = 1  # one pose per box
+    try:
+        poses = inference_mipnet(model, IMAGE, boxes, nms_mode='none')
+        first, second = [np.concatenate([r['keypoints'], np.array(r['keypoint_scores'])[:, None]],
+                                        axis=1).ravel() for r in poses]
+        oks = [float(oks_iou(first, second[None], a[0], a[1:])[0])
+               for a in (xyxy_areas, scale_areas)]
+        assert oks[0] < oks[1]
+        records = inference_mipnet(model, IMAGE, boxes, nms_thr=float(np.mean(oks)))
+    finally:
+        model.test_cfg['num_instances'] = previous
+    # With the scale areas the two poses overlap by more than the threshold: one is dropped.
+    assert [r['kept_after_nms'] for r in records].count(True) == 1
+
+
+BOXES = [[0, 39, 601, 900], [84, 45, 600, 828], [90, 50, 590, 820], [300, 300, 500, 600]]
+
+
+@pytest.mark.parametrize('settings', [dict(), dict(nms_thr=0.5), dict(nms_mode='none'),
+                                      dict(nms_mode='soft_oks_nms', score_mode='bbox')])
+def test_kept_set_is_the_metrics(model, settings, tmp_path):
+    """The poses kept are those MultiInstanceCocoMetric keeps, with its config's settings."""
+    with evaluator_settings(model, **settings):
+        records = inference_mipnet(model, IMAGE, BOXES)
+        expected = metric_kept(model, BOXES, tmp_path)
+    kept = sorted((r['box_index'], r['lambda']) for r in records if r['kept_after_nms'])
+    assert kept == expected
+    if settings.get('nms_mode') in ('none', 'soft_oks_nms'):
+        assert len(kept) == len(BOXES) * N  # every pose (soft NMS: fewer than 20)
+    else:
+        assert len(kept) < len(BOXES) * N  # the near-duplicate boxes lose poses
+
+
+def test_settings_come_from_the_config_and_arguments_override(model):
+    assert config_merge_settings(model) == dict(nms_mode='oks_nms', nms_thr=0.9,
+                                                score_mode='bbox_keypoint', keypoint_score_thr=0.2)
+    with evaluator_settings(model, nms_mode='none'):
+        assert all(r['kept_after_nms'] for r in inference_mipnet(model, IMAGE, BOXES))
+        records = inference_mipnet(model, IMAGE, BOXES, nms_mode='oks_nms', nms_thr=0.5)
+        assert not all(r['kept_after_nms'] for r in records)
+    assert all(r['kept_after_nms'] for r in inference_mipnet(model, IMAGE, BOXES,
+                                                             nms_mode='none'))
+    with evaluator_settings(model, score_mode='bbox'):  # the pose score is the box score
+        assert [r['score'] for r in inference_mipnet(model, IMAGE, BOXES[:1])] == [1.0, 0.5]
+    with pytest.raises(ValueError, match="nms_mode must be one of"):
+        inference_mipnet(model, IMAGE, BOXES, nms_mode='nms')
+
+
+def test_no_coco_metric_in_the_config_warns_and_uses_cocometric_defaults(model):
+    original = model.cfg
+    model.cfg = copy.deepcopy(original)
+    model.cfg.test_evaluator = dict(type='PCKAccuracy')
+    try:
+        with pytest.warns(UserWarning, match='no CocoMetric-derived metric'):
+            settings = config_merge_settings(model)
+    finally:
+        model.cfg = original
+    assert settings == config_merge_settings(model)  # the sample config gives only defaults
 
 
 def test_score_is_decayed_box_score_times_mean_keypoint_score(model):

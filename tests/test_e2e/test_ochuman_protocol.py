@@ -46,7 +46,8 @@ def ochuman_layout(tmp_path_factory):
         shutil.copy(image, data_root / 'images' / image.name)
     sample = json.loads((SAMPLE / 'ochuman' / 'test_ochuman.json').read_text())
     counts = {}
-    for split, keep in (('val', lambda i: i in VAL_IMAGES), ('test', lambda i: i not in VAL_IMAGES)):
+    for split, keep in (('val', lambda i: i in VAL_IMAGES),
+                        ('test', lambda i: i not in VAL_IMAGES)):
         files = cfg.ochuman_splits[split]
         part = dict(sample, images=[im for im in sample['images'] if keep(im['id'])],
                     annotations=[a for a in sample['annotations'] if keep(a['image_id'])])

@@ -77,3 +77,17 @@ def test_checkpoint_with_other_n_or_encoding_is_refused_by_mmengine_loading(tmp_
         load_checkpoint(target, str(path), map_location='cpu')
     # The same N and encoding load.
     load_checkpoint(_model(), str(path), map_location='cpu')
+
+
+@pytest.mark.parametrize('umask, mode', [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_atomic_writes_get_the_mode_of_a_plain_write(tmp_path, umask, mode):
+    backend = get_file_backend(str(tmp_path), backend_args=dict(backend='atomic_local'))
+    old = os.umask(umask)
+    try:
+        backend.put(b'weights', tmp_path / 'epoch_1.pth')
+        plain = tmp_path / 'plain.txt'
+        plain.write_bytes(b'x')
+    finally:
+        os.umask(old)
+    assert (tmp_path / 'epoch_1.pth').stat().st_mode & 0o777 == mode
+    assert plain.stat().st_mode & 0o777 == mode

@@ -173,3 +173,44 @@ def test_short_training_lowers_the_loss_of_every_lambda(cfg):
         first = np.mean([h[key] for h in history[:3]])
         last = np.mean([h[key] for h in history[-3:]])
         assert last < 0.7 * first, (key, first, last)
+
+
+@pytest.mark.parametrize('decay', [2.0, -0.1, 'half'])
+def test_test_cfg_score_decay_is_checked_where_it_is_owned(cfg, decay):
+    model_cfg = copy.deepcopy(cfg.model)
+    model_cfg.test_cfg.lambda_score_decay = decay
+    with pytest.raises(ValueError, match=rf'test_cfg.lambda_score_decay={decay!r} must be a '
+                       r'number in \[0, 1\]'):
+        MODELS.build(model_cfg)
+    # Also when set later (e.g. by the test hook or by hand) and used.
+    model = _build(cfg.model, 2).eval()
+    batch = _batch(cfg.val_dataloader.dataset, model, 1)
+    model.test_cfg['lambda_score_decay'] = decay
+    with pytest.raises(ValueError, match='lambda_score_decay'), torch.no_grad():
+        model.predict(batch['inputs'], batch['data_samples'])
+
+
+def test_non_finite_loss_stops_training_naming_the_samples(cfg):
+    from mmengine.logging import MessageHub
+
+    from mipnet_mmpose.models.pose_estimators.multi_instance_topdown import NonFiniteLossError
+    model = _build(cfg.model, 2).train()
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    batch = model.data_preprocessor(pseudo_collate([dataset[i] for i in range(3)]),
+                                    training=True)
+    MessageHub.get_current_instance().update_info('iter', 41)
+    inputs = batch['inputs'].clone()
+    inputs[1, 0, 5, 5] = float('nan')  # one pixel of the second sample
+    before = {k: v.detach().clone() for k, v in model.named_parameters()}
+    bad = batch['data_samples'][1].metainfo
+    with pytest.raises(NonFiniteLossError,
+                       match=rf"(?s)iteration 41: loss_kpt is not finite \(the samples with "
+                       rf"non-finite input or targets: image id {bad['img_id']} annotation id "
+                       rf"{bad['id']} .*no checkpoint of it is written"):
+        model.loss(inputs, batch['data_samples'])
+    # No step was taken: the weights are untouched (the run ends here, so the batch-norm
+    # statistics of the failed forward are never saved).
+    for key, value in model.named_parameters():
+        torch.testing.assert_close(value.detach(), before[key])
+    # A finite batch trains as before.
+    assert torch.isfinite(model.loss(batch['inputs'], batch['data_samples'])['loss_kpt'])

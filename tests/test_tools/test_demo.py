@@ -79,6 +79,41 @@ def test_cli_subprocess_with_image_id(det_file, tmp_path):
     assert [(p['box_index'], p['lambda']) for p in result['poses']] == [(0, 0), (1, 0)]
 
 
+def config_with(tmp_path, **evaluator) -> str:
+    """The sample config with its test_evaluator updated, as a config file."""
+    path = tmp_path / 'config.py'
+    path.write_text(f'_base_ = [{CONFIG!r}]\ntest_evaluator = {evaluator!r}\n')
+    return str(path)
+
+
+def run_demo(det_file, out_dir, config=CONFIG, *extra) -> dict:
+    torch.manual_seed(0)  # the same random weights in every run
+    assert demo.main([IMAGE, '--config', config, '--bbox-file', det_file[0], '--image-id', '3',
+                      '--out-dir', str(out_dir), '--device', 'cpu', *extra]) == 0
+    return read_outputs(out_dir)[0]
+
+
+def test_nms_mode_none_in_the_config_keeps_every_pose(det_file, tmp_path, capsys):
+    """The CrowdPose protocol (no NMS in the metric): every (box, λ) pose kept and drawn."""
+    default = run_demo(det_file, tmp_path / 'default')
+    assert '(oks_nms, thr 0.9)' in capsys.readouterr().out
+    assert not all(p['kept_after_nms'] for p in default['poses'])  # the λ=1 poses overlap
+    result = run_demo(det_file, tmp_path / 'none', config_with(tmp_path, nms_mode='none'))
+    assert "4 poses kept (nms_mode 'none': no NMS)" in capsys.readouterr().out
+    assert [p['kept_after_nms'] for p in result['poses']] == [True] * 4
+    assert [p['keypoints'] for p in result['poses']] == [p['keypoints'] for p in default['poses']]
+
+
+def test_nms_thr_defaults_to_the_configs(det_file, tmp_path, capsys):
+    assert demo.parse_args([IMAGE, '--config', CONFIG, '--out-dir', 'x']).nms_thr is None
+    from_config = run_demo(det_file, tmp_path / 'cfg', config_with(tmp_path, nms_thr=0.2))
+    assert '(oks_nms, thr 0.2)' in capsys.readouterr().out
+    from_flag = run_demo(det_file, tmp_path / 'flag', CONFIG, '--nms-thr', '0.2')
+    assert '(oks_nms, thr 0.2)' in capsys.readouterr().out
+    assert from_flag['poses'] == from_config['poses']
+    assert sum(p['kept_after_nms'] for p in from_config['poses']) < 4
+
+
 def test_all_boxes_under_threshold(det_file, tmp_path, capsys):
     assert demo.main([IMAGE, '--config', CONFIG, '--bbox-file', det_file[0], '--image-id', '3',
                       '--bbox-thr', '0.99', '--out-dir', str(tmp_path), '--device', 'cpu']) == 0

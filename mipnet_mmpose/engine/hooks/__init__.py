@@ -1,4 +1,8 @@
 from .multi_instance_test_hook import MultiInstanceTestHook
 from .multi_instance_visualization_hook import MultiInstanceVisualizationHook
+from .work_dir_lock_hook import WorkDirInUseError, WorkDirLockHook
 
-__all__ = ['MultiInstanceTestHook', 'MultiInstanceVisualizationHook']
+__all__ = [
+    'MultiInstanceTestHook', 'MultiInstanceVisualizationHook', 'WorkDirInUseError',
+    'WorkDirLockHook'
+]

@@ -28,8 +28,6 @@ class MultiInstanceTestHook(Hook):
     def __init__(self,
                  num_instances: Optional[int] = None,
                  lambda_score_decay: Optional[float] = None):
-        if lambda_score_decay is not None and not 0 <= lambda_score_decay <= 1:
-            raise ValueError(f'lambda_score_decay must lie in [0, 1], got {lambda_score_decay}')
         self.num_instances = num_instances
         self.lambda_score_decay = lambda_score_decay
 
@@ -42,9 +40,11 @@ class MultiInstanceTestHook(Hook):
             model.test_cfg['num_instances'] = self.num_instances
         if self.lambda_score_decay is not None:
             model.test_cfg['lambda_score_decay'] = self.lambda_score_decay
-        n = model.test_num_instances  # validates against the model's N
+        # The model owns both settings and checks them (n against its N, the
+        # decay in [0, 1]).
+        n, decay = model.test_num_instances, model.lambda_score_decay
         runner.logger.info(f'MIPNet test time: {n} instance(s) per box, score decay '
-                           f"{model.test_cfg.get('lambda_score_decay', 0.5)} for λ>0")
+                           f'{decay} for λ>0')
 
     def _report(self, runner, evaluator) -> None:
         for metric in getattr(evaluator, 'metrics', []):

@@ -1,7 +1,7 @@
 """Pictures of every image's poses after val/test, one colour per λ."""
 import os.path as osp
 from collections import defaultdict
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import mmcv
 import numpy as np
@@ -13,7 +13,13 @@ from mmengine.utils import mkdir_or_exist
 from mmpose.registry import HOOKS
 from mmpose.visualization import PoseLocalVisualizer
 
-from ...evaluation.functional import merge_instance_poses
+from ...evaluation.functional import (
+    NoCocoMetricError,
+    coco_metric_defaults,
+    merge_instance_poses,
+    merge_settings_from_metric,
+    pose_areas,
+)
 from ...visualization import draw_multi_instance_poses
 
 
@@ -22,16 +28,22 @@ class MultiInstanceVisualizationHook(Hook):
     """Draw the poses of all boxes of an image, merged as the metric merges them.
 
     MMPose's ``PoseVisualizationHook`` draws one box's prediction at a time.
-    This hook gathers all (box, λ) poses of each image during a val/test run,
-    rescores them and applies OKS-NMS as :class:`MultiInstanceCocoMetric`
-    does, and writes one picture per image with the kept poses coloured by λ
-    to ``{work_dir}/{out_dir}/{val_<epoch>|test}/<image name>.png``.
+    This hook gathers all (box, λ) poses of each image during a val/test run
+    and keeps those the run's :class:`MultiInstanceCocoMetric` (or any other
+    ``CocoMetric``-derived metric) keeps: the same ``score_mode`` and
+    ``keypoint_score_thr``, the same ``nms_mode``/``nms_thr`` (``'none'``
+    keeps every pose), the product of each box's ``gt_instances.bbox_scales``
+    as the OKS area. The settings are read from ``runner.val_evaluator`` /
+    ``runner.test_evaluator`` when drawing (see
+    :func:`merge_settings_from_metric`); without a CocoMetric-derived metric
+    CocoMetric's defaults are used, with a warning. It writes one picture per
+    image with the kept poses coloured by λ to
+    ``{work_dir}/{out_dir}/{val_<epoch>|test}/<image name>.png``.
 
     Args:
         out_dir (str): Folder under the work dir. Defaults to ``'pose_pictures'``.
         max_images (int): Draw at most this many images per run. Defaults to 20.
         kpt_thr (float): Keypoints scored below are not drawn. Defaults to 0.3.
-        nms_thr (float): OKS-NMS threshold. Defaults to 0.9.
         enable (bool): Draw nothing when False. Defaults to True.
     """
 
@@ -41,16 +53,19 @@ class MultiInstanceVisualizationHook(Hook):
                  out_dir: str = 'pose_pictures',
                  max_images: int = 20,
                  kpt_thr: float = 0.3,
-                 nms_thr: float = 0.9,
                  enable: bool = True):
         self.out_dir = out_dir
         self.max_images = max_images
         self.kpt_thr = kpt_thr
-        self.nms_thr = nms_thr
         self.enable = enable
         self._poses: Dict[str, List[InstanceData]] = defaultdict(list)
         #: Image name -> number of (box, λ) poses of the last drawn run (rank 0).
         self.last_drawn: Dict[str, int] = {}
+        #: Image name -> {λ: poses kept and drawn} of the last drawn run (rank 0);
+        #: every λ of the image is listed, with 0 when none of its poses is kept.
+        self.last_kept: Dict[str, Dict[int, int]] = {}
+        #: The merge settings of the last drawn run (see merge_settings_from_metric).
+        self.last_merge_settings: Dict[str, Any] = {}
 
     def _collect(self, outputs: Sequence) -> None:
         if not self.enable:
@@ -59,11 +74,18 @@ class MultiInstanceVisualizationHook(Hook):
             img_path = data_sample.img_path
             if img_path in self._poses or len(self._poses) < self.max_images:
                 pred = data_sample.pred_instances
-                lambdas = pred.lambdas if 'lambdas' in pred else np.zeros(len(pred), np.int64)
+                n = len(pred)
+                lambdas = pred.lambdas if 'lambdas' in pred else np.arange(n, dtype=np.int64)
+                keypoints = np.asarray(pred.keypoints)
+                # The OKS areas the metric takes: from the box as the model saw it.
+                gt = data_sample.get('gt_instances', None)
+                bbox_scales = gt.bbox_scales if gt is not None and 'bbox_scales' in gt else None
                 self._poses[img_path].append(InstanceData(
-                    keypoints=np.asarray(pred.keypoints), lambdas=np.asarray(lambdas),
+                    keypoints=keypoints, lambdas=np.asarray(lambdas, dtype=np.int64),
                     keypoint_scores=np.asarray(pred.keypoint_scores),
-                    bboxes=np.asarray(pred.bboxes), bbox_scores=np.asarray(pred.bbox_scores)))
+                    bboxes=np.asarray(pred.bboxes), bbox_scores=np.asarray(pred.bbox_scores),
+                    areas=pose_areas(keypoints, bbox_scales),
+                    sample_ids=np.array([data_sample.get('id', None)] * n, dtype=object)))
 
     def after_val_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         self._collect(outputs)
@@ -72,15 +94,26 @@ class MultiInstanceVisualizationHook(Hook):
         self._collect(outputs)
 
     def after_val_epoch(self, runner, metrics: Optional[dict] = None) -> None:
-        self._draw(runner, f'val_{runner.epoch}', runner.val_evaluator.dataset_meta)
+        self._draw(runner, f'val_{runner.epoch}', runner.val_evaluator)
 
     def after_test_epoch(self, runner, metrics: Optional[dict] = None) -> None:
-        self._draw(runner, 'test', runner.test_evaluator.dataset_meta)
+        self._draw(runner, 'test', runner.test_evaluator)
 
-    def _draw(self, runner, run_name: str, dataset_meta: Optional[dict]) -> None:
+    @staticmethod
+    def _merge_settings(runner, evaluator) -> Dict[str, Any]:
+        """The evaluator's merge settings, or CocoMetric's defaults (warned)."""
+        try:
+            return merge_settings_from_metric(evaluator)
+        except NoCocoMetricError as e:
+            runner.logger.warning(f'{e}; MultiInstanceVisualizationHook merges the poses '
+                                  "with CocoMetric's defaults")
+            return coco_metric_defaults()
+
+    def _draw(self, runner, run_name: str, evaluator) -> None:
         if not self.enable:
             return
         self.last_drawn = {}
+        self.last_kept = {}
         if get_world_size() > 1:
             # Each rank saw some of an image's boxes: draw all of them once, on rank 0.
             merged: Dict[str, List[InstanceData]] = defaultdict(list)
@@ -93,23 +126,56 @@ class MultiInstanceVisualizationHook(Hook):
             self._poses.update(merged)
         if not self._poses:
             return
+        settings = self._merge_settings(runner, evaluator)
+        self.last_merge_settings = dict(settings)
+        dataset_meta = evaluator.dataset_meta
         visualizer = PoseLocalVisualizer.get_current_instance()
         visualizer.set_dataset_meta(dataset_meta)
         sigmas = (dataset_meta or {}).get('sigmas')
         folder = osp.join(runner.work_dir, self.out_dir, run_name)
         mkdir_or_exist(folder)
         for img_path, per_box in self._poses.items():
-            poses = InstanceData.cat(per_box)
-            self.last_drawn[osp.basename(img_path)] = len(poses)
-            boxes = poses.bboxes
-            areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+            poses = _sorted_unique(InstanceData.cat(per_box))
+            name = osp.basename(img_path)
+            self.last_drawn[name] = len(poses)
             _, kept = merge_instance_poses(poses.keypoints, poses.keypoint_scores,
-                                           poses.bbox_scores, areas, self.nms_thr,
-                                           sigmas=sigmas)
+                                           poses.bbox_scores, poses.areas, sigmas=sigmas,
+                                           **settings)
+            self.last_kept[name] = {
+                int(lam): int(np.sum(kept & (poses.lambdas == lam)))
+                for lam in np.unique(poses.lambdas)
+            }
             image = mmcv.imfrombytes(get(img_path), channel_order='rgb')
             drawn = draw_multi_instance_poses(visualizer, image, poses[kept], self.kpt_thr,
-                                              boxes=np.unique(boxes, axis=0))
-            name = osp.splitext(osp.basename(img_path))[0] + '.png'
-            mmcv.imwrite(mmcv.rgb2bgr(drawn), osp.join(folder, name))
-        runner.logger.info(f'Pose pictures of {len(self._poses)} images written to {folder}')
+                                              boxes=np.unique(poses.bboxes, axis=0))
+            mmcv.imwrite(mmcv.rgb2bgr(drawn), osp.join(folder, osp.splitext(name)[0] + '.png'))
+        runner.logger.info(
+            f'Pose pictures of {len(self._poses)} images written to {folder} (poses merged '
+            f"as the metric: nms_mode={settings['nms_mode']}, nms_thr={settings['nms_thr']}, "
+            f"score_mode={settings['score_mode']})")
         self._poses.clear()
+
+
+def _sorted_unique(poses: InstanceData) -> InstanceData:
+    """The poses of one image in the metric's order, each (sample id, λ) once.
+
+    The metric sorts an image's poses by (sample id, λ) before its NMS and
+    drops repeats (a sampler that pads repeats samples); the same order here
+    breaks score ties as the metric does.
+
+    Args:
+        poses (InstanceData): M poses with ``sample_ids`` and ``lambdas``.
+
+    Returns:
+        InstanceData: The sorted poses without repeats; unchanged when some
+        sample has no ``id``.
+    """
+    keys = list(zip(poses.sample_ids.tolist(), poses.lambdas.tolist()))
+    if any(sample_id is None for sample_id, _ in keys):
+        return poses
+    order, seen = [], set()
+    for index in sorted(range(len(keys)), key=keys.__getitem__):
+        if keys[index] not in seen:
+            seen.add(keys[index])
+            order.append(index)
+    return poses[np.asarray(order, dtype=np.int64)]

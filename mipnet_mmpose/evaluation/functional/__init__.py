@@ -1,3 +1,13 @@
-from .pose_merging import merge_instance_poses, rescore_poses
+from .pose_merging import (
+    NoCocoMetricError,
+    coco_metric_defaults,
+    merge_instance_poses,
+    merge_settings_from_metric,
+    pose_areas,
+    rescore_poses,
+)
 
-__all__ = ['merge_instance_poses', 'rescore_poses']
+__all__ = [
+    'NoCocoMetricError', 'coco_metric_defaults', 'merge_instance_poses',
+    'merge_settings_from_metric', 'pose_areas', 'rescore_poses'
+]

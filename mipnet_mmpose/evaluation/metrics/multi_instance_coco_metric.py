@@ -17,6 +17,13 @@ from mmengine.logging import MMLogger
 from mmpose.evaluation.metrics import CocoMetric
 from mmpose.registry import METRICS
 
+from ...datasets.input_checks import (
+    check_annotation_list,
+    describe_skipped_categories,
+    person_category_ids,
+    split_by_category,
+)
+
 # Per-row fields of the stock metric's ``pred`` dict (first axis = instance).
 _ROW_KEYS = ('keypoints', 'keypoint_scores', 'bbox', 'bbox_scores', 'areas', 'lambdas')
 # Fields of ``pred_instances`` that must agree row-for-row with ``keypoints``.
@@ -87,11 +94,39 @@ class MultiInstanceCocoMetric(CocoMetric):
     def __init__(self, **kwargs) -> None:
         # The stock arguments and defaults (OKS-NMS at 0.9, as the authors).
         super().__init__(**kwargs)
+        if self.coco is not None:
+            self._check_gt_annotations()
         self.last_lambda_stats: Dict[str, Dict[int, int]] = {
             'produced': {},
             'kept_after_nms': {}
         }
         self._produced: Counter = Counter()
+
+    def _check_gt_annotations(self) -> None:
+        """Refuse repeated annotation ids; evaluate persons only.
+
+        ``xtcocotools`` keeps one annotation per id, so repeated ids lose
+        persons from the evaluation unnoticed; annotations of a declared
+        other category would be evaluated as a category without any
+        prediction and halve the AP.
+        """
+        dataset = self.coco.dataset
+        annotations = dataset.get('annotations', [])
+        if annotations:
+            check_annotation_list(annotations, self.ann_file)
+        categories = dataset.get('categories', [])
+        kept, skipped = split_by_category(annotations, person_category_ids(categories),
+                                          lambda ann: ann.get('category_id', 1))
+        if skipped:
+            MMLogger.get_current_instance().warning(
+                f'{type(self).__name__}: evaluating the persons of `{self.ann_file}` '
+                f'only; skipped {sum(skipped.values())} annotation(s) of other '
+                f'categories: {describe_skipped_categories(skipped, categories)}.')
+            dataset['annotations'] = kept
+            dataset['categories'] = [
+                cat for cat in categories if cat.get('id') in person_category_ids(categories)
+            ] or categories
+            self.coco.createIndex()
 
     # ------------------------------------------------------------------ #
     # collection (one entry per data sample)

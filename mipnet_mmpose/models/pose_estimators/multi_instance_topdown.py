@@ -3,6 +3,7 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 import torch
+from mmengine.logging import MessageHub
 from mmengine.structures import InstanceData, PixelData
 from mmpose.models.pose_estimators import TopdownPoseEstimator
 from mmpose.registry import MODELS
@@ -57,6 +58,9 @@ class MultiInstanceTopdownPoseEstimator(TopdownPoseEstimator):
         if head_n != self.num_instances:
             raise ValueError(f'backbone num_instances={self.num_instances} differs from head '
                              f'num_instances={head_n}: set both to the same N')
+        # test_cfg owns the test-time n and decay: check them where they are set.
+        self.test_num_instances  # noqa: B018 (validates)
+        self.lambda_score_decay  # noqa: B018 (validates)
 
     @property
     def test_num_instances(self) -> int:
@@ -66,6 +70,17 @@ class MultiInstanceTopdownPoseEstimator(TopdownPoseEstimator):
                              f'[1, {self.num_instances}] (the model was built with '
                              f'num_instances={self.num_instances})')
         return n
+
+    @property
+    def lambda_score_decay(self) -> float:
+        """``test_cfg.lambda_score_decay``, checked to lie in [0, 1]."""
+        decay = self.test_cfg.get('lambda_score_decay', 0.5)
+        if isinstance(decay, bool) or not isinstance(decay, (int, float)) or \
+                not 0 <= decay <= 1:
+            raise ValueError(f'test_cfg.lambda_score_decay={decay!r} must be a number in '
+                             '[0, 1]: the score factor of the poses with λ > 0 (the '
+                             "authors' 0.5; 1 keeps their box score, 0 ranks them last)")
+        return float(decay)
 
     def extract_feat(self, inputs: Tensor, num_instances: Optional[int] = None) -> Tuple[Tensor]:
         """Features of every box, for λ = 0..n-1 when ``num_instances=n`` > 1.
@@ -85,9 +100,16 @@ class MultiInstanceTopdownPoseEstimator(TopdownPoseEstimator):
         return x
 
     def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
-        """Losses of all N instances of every box (see the head)."""
+        """Losses of all N instances of every box (see the head).
+
+        A non-finite loss stops training here, before the optimizer step, so
+        no NaN weights are ever written to a checkpoint (see
+        :func:`check_finite_losses`).
+        """
         feats = self.extract_feat(inputs, self.num_instances)
-        return self.head.loss(feats, data_samples, train_cfg=self.train_cfg)
+        losses = self.head.loss(feats, data_samples, train_cfg=self.train_cfg)
+        check_finite_losses(losses, inputs, data_samples)
+        return losses
 
     def predict(self, inputs: Tensor, data_samples: SampleList) -> SampleList:
         """n poses per box; see the class docstring for the fields."""
@@ -128,7 +150,7 @@ class MultiInstanceTopdownPoseEstimator(TopdownPoseEstimator):
         holding the box once per instance (scores decayed for λ > 0) during the
         call, then restored.
         """
-        decay = float(self.test_cfg.get('lambda_score_decay', 0.5))
+        decay = self.lambda_score_decay
         originals: List[InstanceData] = []
         for pred, data_sample in zip(batch_pred_instances, batch_data_samples):
             gt = data_sample.gt_instances
@@ -145,6 +167,48 @@ class MultiInstanceTopdownPoseEstimator(TopdownPoseEstimator):
         finally:
             for gt, data_sample in zip(originals, batch_data_samples):
                 data_sample.gt_instances = gt
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A training loss became NaN or infinite."""
+
+
+def check_finite_losses(losses: dict, inputs: Tensor, data_samples: SampleList) -> None:
+    """Raise :class:`NonFiniteLossError` naming the iteration and the samples.
+
+    Args:
+        losses (dict): The head's losses (tensors; ``loss*`` keys are checked)
+        inputs (Tensor): The batch images in shape (B, 3, H, W)
+        data_samples (list): The batch's data samples (their metainfo holds
+            ``img_id``, ``id`` = annotation id, ``img_path``)
+    """
+    bad = [key for key, value in losses.items()
+           if key.startswith('loss') and isinstance(value, Tensor)
+           and not bool(torch.isfinite(value).all())]
+    if not bad:
+        return
+    iteration = MessageHub.get_current_instance().get_info('iter')
+    # The samples whose input or targets are not finite, if any; else the batch.
+    suspects = []
+    for row, sample in enumerate(data_samples):
+        fields = [inputs[row]]
+        if 'gt_fields' in sample and 'heatmaps' in sample.gt_fields:
+            fields.append(sample.gt_fields.heatmaps)
+        if 'gt_instance_labels' in sample and 'keypoint_weights' in sample.gt_instance_labels:
+            fields.append(sample.gt_instance_labels.keypoint_weights)
+        if not all(bool(torch.isfinite(torch.as_tensor(f)).all()) for f in fields):
+            suspects.append(sample)
+    named = suspects or list(data_samples)
+    described = '; '.join(
+        f"image id {s.metainfo.get('img_id')} annotation id {s.metainfo.get('id')} "
+        f"({s.metainfo.get('img_path')})" for s in named[:8])
+    which = ('the samples with non-finite input or targets' if suspects else
+             f'no sample has a non-finite input or target; the batch of {len(named)}')
+    raise NonFiniteLossError(
+        f'Training stopped at iteration {iteration}: {", ".join(bad)} is not finite '
+        f'({which}: {described}{" ..." if len(named) > 8 else ""}). Nothing of this step '
+        'was applied to the weights and no checkpoint of it is written. Check those '
+        'annotations and images, or lower the learning rate if the inputs are fine.')
 
 
 def _concat(arrays: list):
