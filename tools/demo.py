@@ -194,12 +194,20 @@ def run(args: argparse.Namespace) -> dict:
                         'by file name')
 
     # Heavy imports after the argument checks, so a typo fails fast.
+    import cv2
     import mmcv
     import torch
     from mmengine.utils import mkdir_or_exist
     from mmpose.apis import init_model
 
     from mipnet_mmpose.apis import config_merge_settings, draw_mipnet_result, inference_mipnet
+
+    with open(args.image, 'rb') as f:
+        content = f.read()
+    if not content or cv2.imdecode(np.frombuffer(content, np.uint8), cv2.IMREAD_COLOR) is None:
+        raise DemoError(f'image {args.image} cannot be decoded ('
+                        + ('an empty file' if not content else
+                           f'{len(content)} bytes: truncated, or not an image file') + ')')
 
     device = args.device or ('cuda:0' if torch.cuda.is_available() else 'cpu')
     if args.bbox_file:
@@ -242,7 +250,8 @@ def run(args: argparse.Namespace) -> dict:
                   poses=records)
     mmcv.imwrite(mmcv.rgb2bgr(drawn), osp.join(args.out_dir, stem + '.png'))
     with open(osp.join(args.out_dir, stem + '.json'), 'w') as f:
-        json.dump(result, f)
+        # Strict JSON: a NaN would be written as the non-standard literal NaN.
+        json.dump(result, f, allow_nan=False)
     kept = sum(r['kept_after_nms'] for r in records)
     num_boxes = len({r['box_index'] for r in records})
     merged_by = ("nms_mode 'none': no NMS" if settings['nms_mode'] == 'none' else

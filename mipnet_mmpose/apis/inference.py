@@ -140,6 +140,18 @@ def inference_mipnet(model: nn.Module,
         scores_in = np.asarray(bbox_scores, dtype=np.float64).reshape(-1)
         if len(scores_in) != len(boxes):
             raise ValueError(f'got {len(boxes)} boxes but {len(scores_in)} box scores')
+    # A NaN box would give NaN poses (and NaN in the JSON); a box without area
+    # poses of nothing. Drop both, keeping the other boxes' row numbers.
+    usable = (np.isfinite(boxes).all(axis=1) & np.isfinite(scores_in)
+              & (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1]))
+    if not usable.all():
+        dropped = np.flatnonzero(~usable)
+        warnings.warn(f'inference_mipnet: dropped {len(dropped)} of {len(boxes)} boxes that '
+                      'are not finite or have no width or height (rows '
+                      f'{", ".join(map(str, dropped[:10]))}{" ..." if len(dropped) > 10 else ""})',
+                      stacklevel=2)
+    box_rows = np.flatnonzero(usable)
+    boxes, scores_in = boxes[usable], scores_in[usable]
     if len(boxes) == 0:
         return []
     # The evaluator config owns the merge settings; explicit arguments override them.
@@ -154,7 +166,7 @@ def inference_mipnet(model: nn.Module,
     samples = inference_topdown(model, img, boxes.astype(np.float32), bbox_format='xyxy')
     records: List[dict] = []
     per_pose = dict(keypoints=[], keypoint_scores=[], bbox_scores=[], areas=[])
-    for box_index, (sample, box, box_score) in enumerate(zip(samples, boxes, scores_in)):
+    for box_index, sample, box, box_score in zip(box_rows.tolist(), samples, boxes, scores_in):
         pred = sample.pred_instances
         n = len(pred)
         lambdas = np.asarray(pred.lambdas) if 'lambdas' in pred else np.zeros(n, np.int64)

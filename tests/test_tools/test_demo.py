@@ -209,3 +209,35 @@ def test_detection_sample_filter():
                                       labels=torch.tensor([0, 1]))
     boxes, scores = demo.boxes_from_detection(det, label=1, bbox_thr=0.3)
     assert np.allclose(boxes, [[5, 6, 7, 8]]) and np.allclose(scores, [0.9])
+
+
+def test_nan_and_empty_boxes_are_dropped_with_a_warning(det_file, tmp_path):
+    """A NaN box and a zero-width box give no poses, a warning, and no NaN in the JSON."""
+    bbox_file, gt = det_file
+    dets = json.loads(Path(bbox_file).read_text())
+    dets += [dict(image_id=3, category_id=1, bbox=[float('nan'), 10, 50, 80], score=0.9),
+             dict(image_id=3, category_id=1, bbox=[100, 10, 0, 80], score=0.9)]
+    damaged = tmp_path / 'damaged.json'
+    damaged.write_text(json.dumps(dets))
+    out = tmp_path / 'out'
+    with pytest.warns(UserWarning, match=r'dropped 2 of 4 boxes that are not finite or have no '
+                      r'width or height \(rows 2, 3\)'):
+        assert demo.main([IMAGE, '--config', CONFIG, '--bbox-file', str(damaged),
+                          '--image-id', '3', '--out-dir', str(out), '--device', 'cpu']) == 0
+    text = (out / '003896.json').read_text()
+    assert 'NaN' not in text and 'Infinity' not in text
+    poses = json.loads(text)['poses']
+    assert sorted({p['box_index'] for p in poses}) == [0, 1]  # the two GT boxes only
+
+
+@pytest.mark.parametrize('damage', ['empty', 'text', 'truncated'])
+def test_undecodable_image_is_a_one_line_error(tmp_path, capsys, damage):
+    image = tmp_path / 'broken.jpg'
+    content = Path(IMAGE).read_bytes()
+    image.write_bytes({'empty': b'', 'text': b'not an image\n' * 40,
+                       'truncated': content[:300]}[damage])
+    out = tmp_path / 'out'
+    assert demo.main([str(image), '--config', CONFIG, '--out-dir', str(out)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f'error: image {image} cannot be decoded')
+    assert not out.exists()
