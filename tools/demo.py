@@ -198,9 +198,13 @@ def run(args: argparse.Namespace) -> dict:
     import mmcv
     import torch
     from mmengine.utils import mkdir_or_exist
-    from mmpose.apis import init_model
-
-    from mipnet_mmpose.apis import config_merge_settings, draw_mipnet_result, inference_mipnet
+    from mipnet_mmpose.apis import (
+        config_merge_settings,
+        draw_mipnet_result,
+        inference_mipnet,
+        init_mipnet,
+    )
+    from mipnet_mmpose.models.utils.checkpoint_fit import CheckpointMismatchError
 
     with open(args.image, 'rb') as f:
         content = f.read()
@@ -229,7 +233,11 @@ def run(args: argparse.Namespace) -> dict:
 
     if args.checkpoint is None:
         print('warning: no --checkpoint, the model has random weights', file=sys.stderr)
-    model = init_model(args.config, args.checkpoint, device=device)
+    try:
+        # Strict: every weight must come from the checkpoint (mmpose's init_model warns only).
+        model = init_mipnet(args.config, args.checkpoint, device=device)
+    except CheckpointMismatchError as e:
+        raise DemoError(str(e)) from e
     if args.num_instances is not None:
         model.test_cfg['num_instances'] = args.num_instances
     try:

@@ -1,4 +1,4 @@
 """High-level inference: run a MIPNet model on an image, merge and draw its poses."""
-from .inference import config_merge_settings, draw_mipnet_result, inference_mipnet
+from .inference import config_merge_settings, draw_mipnet_result, inference_mipnet, init_mipnet
 
-__all__ = ['inference_mipnet', 'draw_mipnet_result', 'config_merge_settings']
+__all__ = ['inference_mipnet', 'init_mipnet', 'draw_mipnet_result', 'config_merge_settings']

@@ -45,6 +45,37 @@ def _image_size(img: ImageType) -> tuple:
     return img.shape[1], img.shape[0]
 
 
+def init_mipnet(config: Union[str, Any], checkpoint: Optional[str] = None,
+                device: str = 'cuda:0', cfg_options: Optional[dict] = None) -> nn.Module:
+    """MMPose's ``init_model``, strict about the checkpoint.
+
+    ``mmpose.apis.init_model`` loads with ``strict=False``: a checkpoint of another
+    width or N, or a stock one, gives a partly random model with only a logged
+    warning. This loads the same way, then raises
+    :class:`~mipnet_mmpose.models.utils.checkpoint_fit.CheckpointMismatchError`
+    unless every weight of the model came from the checkpoint.
+
+    Args:
+        config (str | Config): The config file or object
+        checkpoint (str, optional): The weights; None keeps the random init
+        device (str): e.g. ``'cpu'``. Defaults to ``'cuda:0'``
+        cfg_options (dict, optional): Config overrides, as ``init_model``'s
+
+    Returns:
+        nn.Module: The model in eval mode, with ``cfg`` and ``dataset_meta``
+    """
+    from mmengine.runner import CheckpointLoader
+    from mmpose.apis import init_model
+
+    from ..models.utils.checkpoint_fit import check_checkpoint_fits
+    model = init_model(config, checkpoint, device=device, cfg_options=cfg_options)
+    if checkpoint is not None:
+        check_checkpoint_fits(model, CheckpointLoader.load_checkpoint(checkpoint, 'cpu'),
+                              source=str(checkpoint),
+                              config=config if isinstance(config, str) else None)
+    return model
+
+
 def config_merge_settings(model: nn.Module) -> Dict[str, Any]:
     """The pose-merging settings of the model config's ``test_evaluator``.
 

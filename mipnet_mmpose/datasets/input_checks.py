@@ -292,6 +292,81 @@ def describe_bad_annotation(ann: dict,
     return None
 
 
+def _is_id(value: object) -> bool:
+    """Whether ``value`` can be a COCO id (an int or a string, not a bool)."""
+    return isinstance(value, (int, str)) and not isinstance(value, bool)
+
+
+def _describe_bad_image(image: object) -> Optional[str]:
+    """Say why an ``images`` record is unusable, if it is."""
+    if not isinstance(image, dict):
+        return f'an `images` entry is a {type(image).__name__} ({_clip(image)}), not a dict'
+    image_id = image.get('id', '?')
+    if not _is_id(image.get('id')):
+        return f'an `images` entry has `id` {_clip(image.get("id"))}, expected an int or string'
+    if not isinstance(image.get('file_name'), str):
+        return (f'image id {image_id}: `file_name` is {_clip(image.get("file_name"))}, '
+                'expected a string')
+    for key in ('width', 'height'):
+        value = image.get(key)
+        if not (_is_number(value) and math.isfinite(value) and value > 0):
+            return (f'image id {image_id}: `{key}` is {_clip(value)}, expected a positive '
+                    'number')
+    return None
+
+
+def _describe_bad_record(ann: object, num_keypoints: int) -> Optional[str]:
+    """Say why an ``annotations`` record is unusable, if it is (types and values)."""
+    if not isinstance(ann, dict):
+        return f'an `annotations` entry is a {type(ann).__name__} ({_clip(ann)}), not a dict'
+    if not _is_id(ann.get('id')):
+        return (f'an annotation ({_clip(ann)}) has `id` {_clip(ann.get("id"))}, expected an '
+                'int or string')
+    ann_id = ann['id']
+    for key in ('image_id', 'category_id'):
+        if key not in ann and key == 'category_id' and 'keypoints' not in ann:
+            continue
+        if not _is_id(ann.get(key)):
+            return (f'annotation id {ann_id}: `{key}` is {_clip(ann.get(key))}, expected an '
+                    'int or string')
+    for key, check, expected in (
+            ('num_keypoints', lambda v: isinstance(v, int) and not isinstance(v, bool)
+             and v >= 0, 'a non-negative int'),
+            ('area', lambda v: _is_number(v) and math.isfinite(v) and v >= 0,
+             'a non-negative number'),
+            ('iscrowd', lambda v: v in (0, 1) and not isinstance(v, float), '0 or 1')):
+        if key in ann and not check(ann[key]):
+            return f'annotation id {ann_id}: `{key}` is {_clip(ann[key])}, expected {expected}'
+    return describe_bad_annotation(ann, num_keypoints)
+
+
+def find_bad_records(dataset: object, num_keypoints: int) -> List[str]:
+    """Every unusable ``images`` and ``annotations`` record of a parsed COCO file.
+
+    Used to explain a failure of the stock loader, which indexes and converts the
+    records without checking them (a missing ``image_id`` fails as a bare
+    ``KeyError`` inside ``xtcocotools``, a text ``area`` as a ``ValueError``).
+
+    Args:
+        dataset (object): The parsed annotation file
+        num_keypoints (int): The keypoint number K of the dataset
+
+    Returns:
+        list[str]: One description per bad record (empty if none is found)
+    """
+    if not isinstance(dataset, dict):
+        return [f'the file holds a {type(dataset).__name__}, not a JSON object']
+    problems = []
+    for key, describe in (('images', _describe_bad_image),
+                          ('annotations', lambda a: _describe_bad_record(a, num_keypoints))):
+        records = dataset.get(key, [])
+        if not isinstance(records, list):
+            problems.append(f'`{key}` is a {type(records).__name__}, not a list')
+            continue
+        problems.extend(p for p in map(describe, records) if p)
+    return problems
+
+
 def check_annotation_list(annotations: Sequence[dict], path: str) -> None:
     """Raise on file-level problems of a GT annotation list.
 
@@ -549,6 +624,9 @@ def _describe_bad_detection(det: object) -> Optional[str]:
     if missing:
         return (f'({_clip(det)}) lacks '
                 f'{", ".join(f"`{key}`" for key in missing)}')
+    for key in ('image_id', 'category_id'):
+        if key in det and not _is_id(det[key]):
+            return f'has `{key}` {_clip(det[key])}, expected an int or string'
     bbox = det['bbox']
     if (not isinstance(bbox, (list, tuple)) or len(bbox) < 4
             or not all(_is_number(v) for v in bbox[:4])):

@@ -20,6 +20,8 @@ from mmpose.registry import DATASETS
 
 from .input_checks import (
     AnnotationFileError,
+    DatasetFileNotFoundError,
+    DatasetInputError,
     DetectionFileError,
     check_annotation_list,
     check_coco_keys,
@@ -29,6 +31,7 @@ from .input_checks import (
     describe_bad_annotation,
     describe_skipped_categories,
     explain_json_errors,
+    find_bad_records,
     load_json_file,
     log_detection_summary,
     not_a_coco_dict_error,
@@ -97,6 +100,24 @@ class MultiInstanceDatasetMixin:
             f'It is `ann_file` joined with `data_root` (data_root='
             f'{self.data_root!r}); check both fields, or download the '
             'annotations.')
+
+    def load_data_list(self) -> List[dict]:
+        """The stock loading; a failure inside it on a malformed record of
+        ``ann_file`` is explained by naming the records (see
+        :func:`.input_checks.find_bad_records`)."""
+        try:
+            return super().load_data_list()
+        except (DatasetInputError, DatasetFileNotFoundError):
+            raise
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
+            raw = load_json_file(self.ann_file, 'ann_file', AnnotationFileError)
+            problems = find_bad_records(raw, self._metainfo['num_keypoints'])
+            if not problems:
+                raise
+            raise AnnotationFileError(
+                f'{len(problems)} record(s) of `{self.ann_file}` (config field `ann_file`) '
+                f'are malformed: {shorten(problems, 3)}. Fix or remove them (the stock '
+                f'loader failed on them with {type(err).__name__}: {err}).') from err
 
     def _load_annotations(self) -> Tuple[List[dict], List[dict]]:
         """Load the GT annotations, explaining a missing or malformed file."""

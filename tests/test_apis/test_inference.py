@@ -219,3 +219,22 @@ def test_draw_shows_kept_poses_only(model):
     changed = np.any(drawn != mmcv.bgr2rgb(image), axis=2)
     assert changed[100:780, 140:160].any()  # the kept pose is drawn
     assert not changed[100:780, 440:460].any()  # the suppressed one is not
+
+
+def test_inference_under_bfloat16_autocast(sample_training):
+    """CPU autocast (bfloat16) runs the whole path; the poses stay close to float32's."""
+    from mipnet_mmpose.apis import init_mipnet
+    from tests.conftest import SAMPLE_TEST_EPOCHS
+    work_dir, _ = sample_training
+    trained = init_mipnet(str(SAMPLE_CONFIG), str(work_dir / f'epoch_{SAMPLE_TEST_EPOCHS}.pth'),
+                          device='cpu')
+    full = inference_mipnet(trained, IMAGE, GT_XYWH, bbox_format='xywh')
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        half = inference_mipnet(trained, IMAGE, GT_XYWH, bbox_format='xywh')
+    assert [(r['box_index'], r['lambda']) for r in half] == \
+        [(r['box_index'], r['lambda']) for r in full]
+    a, b = _arrays(full)[0], _arrays(half)[0]
+    assert np.isfinite(b).all()
+    # Heatmap cells are about 25 px here: most keypoints land in the same or a next cell.
+    distance = np.linalg.norm(a - b, axis=-1)
+    assert np.median(distance) < 30, np.median(distance)

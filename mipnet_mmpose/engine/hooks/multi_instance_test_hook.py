@@ -3,7 +3,10 @@ from typing import Dict, Optional
 
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
+from mmengine.runner import CheckpointLoader
 from mmpose.registry import HOOKS
+
+from ...models.utils.checkpoint_fit import check_checkpoint_fits
 
 
 @HOOKS.register_module()
@@ -62,6 +65,22 @@ class MultiInstanceTestHook(Hook):
 
     def before_test(self, runner) -> None:
         self._configure(runner)
+        self._check_test_checkpoint(runner)
+
+    @staticmethod
+    def _check_test_checkpoint(runner) -> None:
+        """Fail when the tested checkpoint leaves weights of the model unloaded.
+
+        mmengine loaded it already, with ``strict=False``: a checkpoint of another
+        width or N would otherwise be tested as a partly random model.
+        """
+        path = getattr(runner, '_load_from', None)
+        if not path:
+            return
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        checkpoint = CheckpointLoader.load_checkpoint(path, map_location='cpu')
+        check_checkpoint_fits(model, checkpoint, source=f'--checkpoint {path}',
+                              config=getattr(runner.cfg, 'filename', None))
 
     def after_val_epoch(self, runner, metrics=None) -> None:
         self._report(runner, runner.val_loop.evaluator)

@@ -34,6 +34,22 @@ class MultiInstanceHeatmapHead(HeatmapHead):
         super().__init__(**kwargs)
         self.num_instances = check_int_at_least('num_instances', num_instances, 1)
 
+    def decode(self, batch_outputs: Tensor):
+        """Stock decoding, in float32 after a reduced-precision forward.
+
+        Under ``torch.autocast`` the heatmaps come out in bfloat16 or float16;
+        the stock decoders work on numpy, which has no bfloat16.
+
+        Args:
+            batch_outputs (Tensor): Heatmaps in shape (B, K, H, W)
+
+        Returns:
+            list[InstanceData]: The stock decoded instances, one per row
+        """
+        if batch_outputs.dtype in (torch.bfloat16, torch.float16):
+            batch_outputs = batch_outputs.float()
+        return super().decode(batch_outputs)
+
     def loss(self,
              feats: Tuple[Tensor],
              batch_data_samples: OptSampleList,
