@@ -7,8 +7,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import REPO, SAMPLE_CONFIG, run_mim
 
 LOCK = '.training.lock'
@@ -53,9 +51,3 @@ def test_second_training_into_a_busy_work_dir_is_refused(tmp_path):
     assert 'which no longer runs' in output
     assert not (work_dir / LOCK).exists()
     assert (work_dir / 'epoch_1.pth').is_file()
-
-
-@pytest.mark.parametrize('name', [LOCK])
-def test_lock_is_removed_after_a_normal_run(tmp_path, name):
-    run_mim(*_mim_train(tmp_path, 1)[1:])
-    assert not (tmp_path / name).exists()

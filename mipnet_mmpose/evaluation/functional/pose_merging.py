@@ -11,9 +11,11 @@ import inspect
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
-from mmpose.evaluation.functional import oks_nms, soft_oks_nms
+from mmpose.evaluation.functional import soft_oks_nms
 from mmpose.evaluation.metrics import CocoMetric
 from mmpose.registry import METRICS
+
+from .fast_oks_nms import oks_nms
 
 #: NMS modes of CocoMetric; ``'none'`` keeps every pose.
 NMS_MODES = ('oks_nms', 'soft_oks_nms', 'none')

@@ -23,6 +23,7 @@ from ...datasets.input_checks import (
     person_category_ids,
     split_by_category,
 )
+from ..functional.fast_oks_nms import oks_nms
 
 # Per-row fields of the stock metric's ``pred`` dict (first axis = instance).
 _ROW_KEYS = ('keypoints', 'keypoint_scores', 'bbox', 'bbox_scores', 'areas', 'lambdas')
@@ -227,7 +228,19 @@ class MultiInstanceCocoMetric(CocoMetric):
 
         self._produced = Counter()
         self.last_lambda_stats = {'produced': {}, 'kept_after_nms': {}}
-        metrics = super().compute_metrics(split_results)
+        # The stock OKS-NMS is quadratic in Python: with N poses per box a dense
+        # image (thousands of boxes) takes minutes to hours. The stock loop runs
+        # with NMS off and hands every rescored pose to results2json, which
+        # applies the vectorised OKS-NMS that keeps exactly the same poses.
+        self._deferred_oks_nms = self.nms_mode == 'oks_nms'
+        if self._deferred_oks_nms:
+            self.nms_mode = 'none'
+        try:
+            metrics = super().compute_metrics(split_results)
+        finally:
+            if self._deferred_oks_nms:
+                self.nms_mode = 'oks_nms'
+            self._deferred_oks_nms = False
 
         stats = self.last_lambda_stats
         stats['produced'] = dict(sorted(self._produced.items()))
@@ -284,6 +297,12 @@ class MultiInstanceCocoMetric(CocoMetric):
         Returns:
             str: Path of the written json file.
         """
+        if getattr(self, '_deferred_oks_nms', False):
+            sigmas = self.dataset_meta['sigmas']
+            keypoints = {
+                img_id: [instances[k] for k in oks_nms(instances, self.nms_thr, sigmas=sigmas)]
+                for img_id, instances in keypoints.items()
+            }
         records: List[dict] = [rec for recs in keypoints.values() for rec in recs]
         # list every produced λ, with 0 when NMS removed all of its poses
         kept = {lam: 0 for lam in sorted(self._produced)}
