@@ -1,9 +1,10 @@
 from .backbones import MIPHRNet, MIPResNet
 from .heads import MultiInstanceHeatmapHead
-from .mimb import MIMB, encode_lambdas, lambda_code_size
+from .mimb import MIMB, encode_lambdas, lambda_code_size, lambda_code_table
 from .pose_estimators import MultiInstanceTopdownPoseEstimator
 
 __all__ = [
     'MIMB', 'MIPHRNet', 'MIPResNet', 'MultiInstanceHeatmapHead',
-    'MultiInstanceTopdownPoseEstimator', 'encode_lambdas', 'lambda_code_size'
+    'MultiInstanceTopdownPoseEstimator', 'encode_lambdas', 'lambda_code_size',
+    'lambda_code_table'
 ]

@@ -2,7 +2,6 @@
 from typing import Optional
 
 import torch
-import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
@@ -41,27 +40,59 @@ def check_lambdas(lambdas: Tensor, num_instances: int, batch_size: int) -> None:
                          f'got {tuple(lambdas.shape)}')
     if lambdas.dtype.is_floating_point or lambdas.dtype == torch.bool:
         raise TypeError(f'lambdas must be an integer tensor, got {lambdas.dtype}')
-    if batch_size and (int(lambdas.min()) < 0 or int(lambdas.max()) >= num_instances):
+    # One read of λ's values (a sync on a GPU; under torch.compile it splits the
+    # graph of a call with explicit λ): the message's values are read only on failure.
+    if batch_size and bool(((lambdas < 0) | (lambdas >= num_instances)).any()):
         raise ValueError(f'lambda values must lie in [0, {num_instances - 1}] for '
                          f'num_instances={num_instances}, got {lambdas.tolist()}')
 
 
-def encode_lambdas(lambdas: Tensor, num_instances: int, encoding: str) -> Tensor:
+def lambda_code_table(num_instances: int, encoding: str,
+                      device: Optional[torch.device] = None) -> Tensor:
+    """The codes of every λ value, one row per value.
+
+    Built from Python numbers, so the table is a constant for every exporter and
+    compiler (ONNX, TorchScript, ``torch.compile``): encoding λ is then one
+    look-up by index (an ONNX ``Gather``), with no bit operation in the graph.
+
+    Args:
+        num_instances (int): N.
+        encoding (str): ``'one_hot'`` or ``'binary'``.
+        device (torch.device, optional): Where to put the table. Defaults to the CPU.
+
+    Returns:
+        Tensor: Float32 codes in shape (N, D), D = :func:`lambda_code_size`;
+        row i is the code of λ=i (``one_hot``: the identity; ``binary``: the bits
+        of i, least significant first).
+    """
+    size = lambda_code_size(num_instances, encoding)
+    if encoding == 'one_hot':
+        rows = [[float(i == j) for j in range(size)] for i in range(num_instances)]
+    else:
+        rows = [[float((i >> bit) & 1) for bit in range(size)] for i in range(num_instances)]
+    return torch.tensor(rows, dtype=torch.float32, device=device)
+
+
+def encode_lambdas(lambdas: Tensor,
+                   num_instances: int,
+                   encoding: str,
+                   table: Optional[Tensor] = None) -> Tensor:
     """Encode λ values.
 
     Args:
         lambdas (Tensor): Instance selectors in shape (B,), integers in [0, N).
         num_instances (int): N.
         encoding (str): ``'one_hot'`` or ``'binary'``.
+        table (Tensor, optional): The (N, D) :func:`lambda_code_table` of
+            ``num_instances`` and ``encoding``, already on ``lambdas``' device
+            (the backbones keep it as a buffer). Built here when not given.
 
     Returns:
         Tensor: Float codes in shape (B, D), D = :func:`lambda_code_size`.
     """
-    size = lambda_code_size(num_instances, encoding)
-    if encoding == 'one_hot':
-        return F.one_hot(lambdas.long(), size).float()
-    bits = torch.arange(size, device=lambdas.device)
-    return ((lambdas.long()[:, None] >> bits) & 1).float()
+    if table is None:
+        table = lambda_code_table(num_instances, encoding, lambdas.device)
+    return table.index_select(0, lambdas.long())
 
 
 class MIMB(BaseModule):

@@ -6,6 +6,7 @@ from mmengine.hub import get_config
 from mmengine.utils import import_modules_from_strings
 from mmpose.registry import MODELS
 
+from mipnet_mmpose.models import encode_lambdas
 from tests.conftest import small_hrnet_extra
 
 STOCK_HRNET_W32 = ('mmpose::body_2d_keypoint/topdown_heatmap/coco/'
@@ -160,3 +161,23 @@ def test_checkpoint_of_other_n_or_encoding_is_refused(other):
     stock_n1 = _hrnet(num_instances=1)
     with pytest.raises(ValueError, match='config builds num_instances=1'):
         stock_n1.load_state_dict(trained.state_dict(), strict=False)
+
+
+@pytest.mark.parametrize('build', [_hrnet, _resnet])
+@pytest.mark.parametrize('n, encoding', [(2, 'one_hot'), (2, 'binary'), (4, 'binary')])
+def test_code_table_is_a_constant_outside_checkpoints(build, n, encoding):
+    """The λ code table is a non-persistent buffer: checkpoints keep their keys."""
+    backbone = build(num_instances=n, lambda_encoding=encoding)
+    torch.testing.assert_close(backbone.lambda_code_table,
+                               encode_lambdas(torch.arange(n), n, encoding))
+    assert 'lambda_code_table' in dict(backbone.named_buffers())
+    keys = list(backbone.state_dict())
+    assert not any('lambda_code_table' in k for k in keys)
+    stock = MODELS.build(dict(type='HRNet', extra=small_hrnet_extra()) if build is _hrnet
+                         else dict(type='ResNet', depth=18))
+    assert set(keys) - set(stock.state_dict()) == {
+        k for k in keys if 'mimb' in k or k == 'mip_meta'}
+    # A checkpoint of today's keys loads strictly into a fresh model.
+    fresh = build(num_instances=n, lambda_encoding=encoding)
+    fresh.load_state_dict(backbone.state_dict(), strict=True)
+    assert 'lambda_code_table' not in dict(_hrnet(num_instances=1).named_buffers())

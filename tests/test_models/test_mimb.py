@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from mipnet_mmpose.models import MIMB, encode_lambdas, lambda_code_size
+from mipnet_mmpose.models import MIMB, encode_lambdas, lambda_code_size, lambda_code_table
 
 
 def _spread_weights(mimb: MIMB) -> MIMB:
@@ -23,6 +23,22 @@ def test_lambda_encodings():
     assert lambda_code_size(3, 'one_hot') == 3
     with pytest.raises(ValueError, match='lambda_encoding'):
         lambda_code_size(2, 'gray')
+
+
+def test_lambda_code_tables():
+    """Every code, pinned: trained checkpoints depend on these values."""
+    assert lambda_code_table(2, 'one_hot').tolist() == [[1., 0.], [0., 1.]]
+    assert lambda_code_table(3, 'one_hot').tolist() == [[1., 0., 0.], [0., 1., 0.],
+                                                        [0., 0., 1.]]
+    assert lambda_code_table(2, 'binary').tolist() == [[0.], [1.]]
+    assert lambda_code_table(3, 'binary').tolist() == [[0., 0.], [1., 0.], [0., 1.]]
+    assert lambda_code_table(4, 'binary').tolist() == [[0., 0.], [1., 0.], [0., 1.], [1., 1.]]
+    table = lambda_code_table(4, 'binary')
+    assert table.dtype == torch.float32
+    lambdas = torch.tensor([3, 0, 2, 2, 1])
+    assert torch.equal(encode_lambdas(lambdas, 4, 'binary'), table[lambdas])
+    assert torch.equal(encode_lambdas(lambdas, 4, 'binary', table), table[lambdas])
+    assert torch.equal(encode_lambdas(lambdas.int(), 4, 'binary'), table[lambdas])
 
 
 def test_mimb_scales_by_product_of_two_sigmoid_gates():

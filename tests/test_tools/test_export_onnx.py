@@ -12,7 +12,7 @@ from mmpose.registry import MODELS
 from torch import nn
 
 from mipnet_mmpose.models.utils.onnx_wrapper import MultiInstanceHeatmapExporter
-from tests.conftest import REPO, SAMPLE, SAMPLE_CONFIG, load_tool
+from tests.conftest import REPO, SAMPLE, SAMPLE_CONFIG, load_tool, small_hrnet_extra
 
 INPUT_W, INPUT_H = 96, 128  # the sample config's codec input_size
 
@@ -115,3 +115,55 @@ def test_wrapper_checks_num_instances():
         both = MultiInstanceHeatmapExporter(model, 2)(x)
     assert one.shape == (1, 1, 17, 32, 24)
     torch.testing.assert_close(one[:, 0], both[:, 0])  # λ=0 does not depend on n
+
+
+def build_tiny_model(num_instances: int, encoding: str) -> nn.Module:
+    """A narrow MIPNet (stage-4 widths 4/8/16/32) with λ-dependent MIMBs (see
+    :func:`build_sample_model`), random weights, eval mode."""
+    torch.manual_seed(num_instances)
+    model = MODELS.build(dict(
+        type='MultiInstanceTopdownPoseEstimator',
+        backbone=dict(type='MIPHRNet', extra=small_hrnet_extra(4), num_instances=num_instances,
+                      lambda_encoding=encoding),
+        head=dict(type='MultiInstanceHeatmapHead', num_instances=num_instances, in_channels=4,
+                  out_channels=17, deconv_out_channels=None),
+        test_cfg=dict(flip_test=False)))
+    for name, module in model.backbone.named_modules():
+        if name.startswith('mimb') and isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, std=2.0)
+    nn.init.normal_(model.head.final_layer.weight, std=0.3)
+    return model.eval()
+
+
+@pytest.mark.parametrize('encoding', ['one_hot', 'binary'])
+@pytest.mark.parametrize('num_instances', [2, 3, 4])
+def test_every_lambda_code_exports_at_the_default_opset(tmp_path, encoding, num_instances):
+    """Both λ codes, N = 2..4: the tool's default opset, onnxruntime = PyTorch for
+    batches of 1, 3 and 5 real crops through the dynamic batch axis."""
+    tool = _load_tool()
+    opset = tool.parse_args(['config.py', '--out', 'model.onnx']).opset
+    model = build_tiny_model(num_instances, encoding)
+    out = tmp_path / f'{encoding}_{num_instances}.onnx'
+    wrapper = tool.export_onnx(model, str(out), (INPUT_W, INPUT_H), opset_version=opset,
+                               batch_size=3)
+    graph = onnx.load(str(out))
+    onnx.checker.check_model(graph)
+    # λ is encoded by looking its code up in a constant table: no bit operations.
+    ops = {node.op_type for node in graph.graph.node}
+    assert not ops & {'BitwiseAnd', 'BitShift', 'OneHot'}, ops
+
+    crops = real_crops()
+    crops = np.ascontiguousarray(np.concatenate([crops, crops[..., ::-1]]))  # 6 crops
+    session = ort.InferenceSession(str(out), providers=['CPUExecutionProvider'])
+    for batch_size in (1, 3, 5):
+        batch = crops[:batch_size]
+        (got, ) = session.run(None, {'input': batch})
+        with torch.no_grad():
+            expected = wrapper(torch.from_numpy(batch)).numpy()
+        assert got.shape == (batch_size, num_instances, 17, 32, 24)
+        np.testing.assert_allclose(got, expected, atol=1e-4, rtol=1e-4)
+    # Every λ has its own output (the code reached the graph), well above the tolerance.
+    scale = np.abs(got).max()
+    assert scale > 0.1
+    for i in range(1, num_instances):
+        assert np.abs(got[:, i] - got[:, 0]).max() > 0.01 * scale, i

@@ -70,5 +70,8 @@ class MIPHRNet(MultiInstanceBackboneMixin, HRNet):
             tuple[Tensor]: Stock HRNet outputs, (B, C, H/4, W/4) for the
             high-resolution branch (B*n rows with ``num_instances``).
         """
-        with self._lambda_context(x.shape[0], x.device, lambdas, num_instances):
+        self._begin_call(x, lambdas, num_instances)
+        try:
             return super().forward(x)
+        finally:
+            self._end_call()

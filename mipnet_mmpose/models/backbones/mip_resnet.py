@@ -56,5 +56,8 @@ class MIPResNet(MultiInstanceBackboneMixin, ResNet):
                 lambdas: Optional[Tensor] = None,
                 num_instances: Optional[int] = None) -> Union[Tensor, Tuple[Tensor, ...]]:
         """Forward; arguments and row order as :meth:`MIPHRNet.forward`."""
-        with self._lambda_context(x.shape[0], x.device, lambdas, num_instances):
+        self._begin_call(x, lambdas, num_instances)
+        try:
             return super().forward(x)
+        finally:
+            self._end_call()

@@ -1,12 +1,18 @@
 """What the MIMB backbones share: λ routing, trunk sharing and the N/encoding record."""
-from contextlib import contextmanager
-from typing import Iterator, List, Optional, Sequence, Union
+from typing import List, Optional, Sequence, Union
 
 import torch
 from torch import Tensor, nn
 
 from ...utils import check_int_at_least
-from ..mimb import LAMBDA_ENCODINGS, MIMB, check_lambda_encoding, check_lambdas, encode_lambdas
+from ..mimb import (
+    LAMBDA_ENCODINGS,
+    MIMB,
+    check_lambda_encoding,
+    check_lambdas,
+    encode_lambdas,
+    lambda_code_table,
+)
 
 Features = Union[Tensor, List[Tensor]]
 
@@ -24,6 +30,19 @@ class MultiInstanceBackboneMixin:
     The model's ``num_instances`` and λ encoding are kept in the buffer
     ``mip_meta`` so that loading a checkpoint trained with other values fails
     with a clear error instead of mmengine's silent skip of misshapen keys.
+
+    Exporters and compilers see one plain graph: λ is encoded by looking its
+    rows up in the constant code table (the non-persistent buffer
+    ``lambda_code_table``, (N, D), not in checkpoints), and the per-call λ is
+    set and cleared around the stock forward with ``try``/``finally`` (which
+    ``torch.compile`` traces through the hooks without a graph break, unlike a
+    generator context manager). The subclass's ``forward`` is::
+
+        self._begin_call(x, lambdas, num_instances)
+        try:
+            return super().forward(x)
+        finally:
+            self._end_call()
     """
 
     num_instances: int
@@ -45,6 +64,11 @@ class MultiInstanceBackboneMixin:
                 'mip_meta',
                 torch.tensor([num_instances, LAMBDA_ENCODINGS[lambda_encoding]]),
                 persistent=True)
+            # A constant of the code, not state: left out of checkpoints, so that
+            # existing ones load with the same keys.
+            self.register_buffer(
+                'lambda_code_table', lambda_code_table(num_instances, lambda_encoding),
+                persistent=False)
 
     def _build_mimbs(self, channels: Sequence[int]) -> nn.ModuleList:
         return nn.ModuleList(
@@ -82,12 +106,18 @@ class MultiInstanceBackboneMixin:
         # Branches beyond the MIMBs (e.g. a single-output stage) pass unchanged.
         return [m.modulate(f, codes) for m, f in zip(mimbs, feats)] + list(feats[len(mimbs):])
 
-    @contextmanager
-    def _lambda_context(self, batch_size: int, device: torch.device,
-                        lambdas: Optional[Tensor],
-                        num_instances: Optional[int]) -> Iterator[None]:
+    def _begin_call(self, x: Tensor, lambdas: Optional[Tensor],
+                    num_instances: Optional[int]) -> None:
+        """Check and encode the λ of a forward call for the MIMB hooks to read.
+
+        Args:
+            x (Tensor): The call's images in shape (B, 3, H, W).
+            lambdas (Tensor, optional): λ per row in shape (B,); None means λ=0.
+            num_instances (int, optional): Run λ = 0..n-1 for every row instead.
+        """
         if lambdas is not None and num_instances is not None:
             raise ValueError('pass either lambdas or num_instances to the backbone, not both')
+        batch_size, device = x.shape[0], x.device
         if num_instances is not None:
             if not 1 <= num_instances <= self.num_instances:
                 raise ValueError(f'num_instances={num_instances} is outside [1, '
@@ -99,15 +129,19 @@ class MultiInstanceBackboneMixin:
             # flops counting run the backbone without knowing about λ.
             lambdas = torch.zeros(batch_size, dtype=torch.long, device=device)
         else:
-            # Only λ given by the caller needs checking (once per forward).
+            # Only λ given by the caller needs checking (once per forward). The
+            # check reads λ's values, so under torch.compile this path (and only
+            # this one) has a graph break; num_instances and λ=0 have none.
             check_lambdas(lambdas, self.num_instances, batch_size)
-        self._call_codes = encode_lambdas(lambdas, self.num_instances, self.lambda_encoding)
+        # With N=1 there is no MIMB to read a code.
+        self._call_codes = None if self.num_instances == 1 else encode_lambdas(
+            lambdas, self.num_instances, self.lambda_encoding, self.lambda_code_table)
         self._call_num_instances = num_instances
-        try:
-            yield
-        finally:
-            self._call_codes = None
-            self._call_num_instances = None
+
+    def _end_call(self) -> None:
+        """Forget the λ of the finished call (also when it raised)."""
+        self._call_codes = None
+        self._call_num_instances = None
 
     def train(self, mode: bool = True):
         """Set train/eval mode; returns self (MMPose's HRNet returns None, which

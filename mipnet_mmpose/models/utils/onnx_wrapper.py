@@ -86,9 +86,10 @@ def export_onnx(estimator: nn.Module,
     param = next(estimator.parameters())
     example = torch.zeros(batch_size, 3, height, width, dtype=param.dtype, device=param.device)
     with torch.no_grad(), warnings.catch_warnings():
-        # The λ and shape checks in the MIMBs read tensor values in Python, which
-        # the tracer reports; λ is generated inside the graph (0..n-1 per crop),
-        # so the checks hold for every batch and freezing them is harmless.
+        # The shape checks in the MIMBs compare traced sizes in Python, which the
+        # tracer reports; λ is generated inside the graph (0..n-1 per crop, its
+        # code looked up in a constant table), so the checks hold for every batch
+        # and freezing them is harmless.
         warnings.filterwarnings('ignore', category=torch.jit.TracerWarning)
         torch.onnx.export(
             wrapper, (example, ),
