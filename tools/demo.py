@@ -198,6 +198,7 @@ def run(args: argparse.Namespace) -> dict:
     import mmcv
     import torch
     from mmengine.utils import mkdir_or_exist
+
     from mipnet_mmpose.apis import (
         config_merge_settings,
         draw_mipnet_result,

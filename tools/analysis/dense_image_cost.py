@@ -81,9 +81,8 @@ def nms_records(samples: List[dict]) -> List[dict]:
 
 def measure(num_boxes: int, stock_max: int) -> dict:
     from mmengine.logging import MMLogger
-    from mmpose.evaluation.functional import oks_nms as mmpose_oks_nms
-
     from mmpose.datasets.datasets.utils import parse_pose_metainfo
+    from mmpose.evaluation.functional import oks_nms as mmpose_oks_nms
 
     from mipnet_mmpose.evaluation.functional import oks_nms
     from mipnet_mmpose.evaluation.metrics import MultiInstanceCocoMetric
