@@ -35,6 +35,20 @@ def small_hrnet_extra(width: int = 8) -> dict:
                     num_channels=(w, 2 * w, 4 * w, 8 * w)))
 
 
+def stock_model_cfg(model_cfg):
+    """The stock MMPose top-down HRNet config of a MIPNet sample model config (same widths)."""
+    import copy
+    stock = copy.deepcopy(model_cfg)
+    stock.type = 'TopdownPoseEstimator'
+    stock.backbone.type = 'HRNet'
+    stock.backbone.pop('num_instances')
+    stock.head.type = 'HeatmapHead'
+    stock.head.pop('num_instances')
+    for key in ('num_instances', 'lambda_score_decay'):
+        stock.test_cfg.pop(key)
+    return stock
+
+
 @pytest.fixture(scope='session', autouse=True)
 def _register_plugin():
     """Import the plugin (registers its modules) and use MMPose's registry scope."""

@@ -13,7 +13,7 @@ from mipnet_mmpose.models.utils.checkpoint_fit import (
     check_checkpoint_fits,
     describe_checkpoint,
 )
-from tests.conftest import SAMPLE_CONFIG, run_mim
+from tests.conftest import SAMPLE_CONFIG, run_mim, stock_model_cfg
 
 
 @pytest.fixture(scope='module')
@@ -33,18 +33,6 @@ def _wider(model_cfg, factor=2):
     for stage in ('stage2', 'stage3', 'stage4'):
         extra[stage].num_channels = tuple(c * factor for c in extra[stage].num_channels)
     model_cfg.head.in_channels = extra.stage4.num_channels[0]
-    return model_cfg
-
-
-def _stock(model_cfg):
-    model_cfg = copy.deepcopy(model_cfg)
-    model_cfg.type = 'TopdownPoseEstimator'
-    model_cfg.backbone.type = 'HRNet'
-    model_cfg.backbone.pop('num_instances')
-    model_cfg.head.type = 'HeatmapHead'
-    model_cfg.head.pop('num_instances')
-    for key in ('num_instances', 'lambda_score_decay'):
-        model_cfg.test_cfg.pop(key)
     return model_cfg
 
 
@@ -70,7 +58,7 @@ def test_other_width_is_refused_naming_both_models(cfg):
 
 def test_stock_checkpoint_is_refused_for_testing(cfg):
     model = MODELS.build(cfg.model)
-    stock = MODELS.build(_stock(cfg.model))
+    stock = MODELS.build(stock_model_cfg(cfg.model))
     with pytest.raises(CheckpointMismatchError,
                        match=r'(?s)key\(s\) missing from the checkpoint: backbone\.mip_meta.*'
                        r'a stock model without MIMBs \(N=1\)'):
@@ -92,7 +80,7 @@ def test_init_mipnet_is_strict_and_loads_a_fitting_checkpoint(cfg, tmp_path):
     reference = torch.load(good)['state_dict']
     for key, value in model.state_dict().items():
         torch.testing.assert_close(value, reference[key])
-    stock = _save(MODELS.build(_stock(cfg.model)), tmp_path / 'stock.pth')
+    stock = _save(MODELS.build(stock_model_cfg(cfg.model)), tmp_path / 'stock.pth')
     with pytest.raises(CheckpointMismatchError, match=f'{stock} does not fit'):
         init_mipnet(str(SAMPLE_CONFIG), str(stock), device='cpu')
 

@@ -8,7 +8,7 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmpose.registry import DATASETS, MODELS
 
-from tests.conftest import REPO
+from tests.conftest import REPO, stock_model_cfg
 
 SAMPLE_CONFIG = REPO / 'configs' / 'mipnet_sample_hrnet-w16_coco-mini-128x96.py'
 
@@ -96,15 +96,7 @@ def test_shared_trunk_prediction_equals_per_lambda_runs(cfg):
 
 def test_num_instances_one_equals_stock_topdown_estimator(cfg):
     ours = _build(cfg.model, 1).eval()
-    stock_cfg = copy.deepcopy(cfg.model)
-    stock_cfg.type = 'TopdownPoseEstimator'
-    stock_cfg.backbone.type = 'HRNet'
-    stock_cfg.backbone.pop('num_instances')
-    stock_cfg.head.type = 'HeatmapHead'
-    stock_cfg.head.pop('num_instances')
-    for key in ('num_instances', 'lambda_score_decay'):
-        stock_cfg.test_cfg.pop(key)
-    stock = MODELS.build(stock_cfg).eval()
+    stock = MODELS.build(stock_model_cfg(cfg.model)).eval()
     assert list(ours.state_dict()) == list(stock.state_dict())
     stock.load_state_dict(ours.state_dict())
     batch = _batch(cfg.val_dataloader.dataset, ours)
