@@ -194,7 +194,6 @@ def run(args: argparse.Namespace) -> dict:
                         'by file name')
 
     # Heavy imports after the argument checks, so a typo fails fast.
-    import cv2
     import mmcv
     import torch
     from mmengine.utils import mkdir_or_exist
@@ -205,14 +204,13 @@ def run(args: argparse.Namespace) -> dict:
         inference_mipnet,
         init_mipnet,
     )
+    from mipnet_mmpose.datasets.input_checks import UnreadableImageError, check_image_decodes
     from mipnet_mmpose.models.utils.checkpoint_fit import CheckpointMismatchError
 
-    with open(args.image, 'rb') as f:
-        content = f.read()
-    if not content or cv2.imdecode(np.frombuffer(content, np.uint8), cv2.IMREAD_COLOR) is None:
-        raise DemoError(f'image {args.image} cannot be decoded ('
-                        + ('an empty file' if not content else
-                           f'{len(content)} bytes: truncated, or not an image file') + ')')
+    try:
+        check_image_decodes(args.image, 'the demo image')
+    except UnreadableImageError as e:
+        raise DemoError(f'image {args.image} cannot be decoded: {e}') from e
 
     device = args.device or ('cuda:0' if torch.cuda.is_available() else 'cpu')
     if args.bbox_file:

@@ -116,7 +116,8 @@ class MultiInstanceCocoMetric(CocoMetric):
         if annotations:
             check_annotation_list(annotations, self.ann_file)
         categories = dataset.get('categories', [])
-        kept, skipped = split_by_category(annotations, person_category_ids(categories),
+        person_ids = person_category_ids(categories)
+        kept, skipped = split_by_category(annotations, person_ids,
                                           lambda ann: ann.get('category_id', 1))
         if skipped:
             MMLogger.get_current_instance().warning(
@@ -125,7 +126,7 @@ class MultiInstanceCocoMetric(CocoMetric):
                 f'categories: {describe_skipped_categories(skipped, categories)}.')
             dataset['annotations'] = kept
             dataset['categories'] = [
-                cat for cat in categories if cat.get('id') in person_category_ids(categories)
+                cat for cat in categories if cat.get('id') in person_ids
             ] or categories
             self.coco.createIndex()
 
