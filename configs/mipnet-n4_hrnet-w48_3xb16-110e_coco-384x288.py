@@ -7,13 +7,9 @@ num_instances = 4
 lambda_encoding = 'binary'
 num_gpus, boxes_per_gpu = 3, 16
 auto_scale_lr = dict(base_batch_size=num_gpus * boxes_per_gpu)
-model = dict(
-    backbone=dict(num_instances=num_instances, lambda_encoding=lambda_encoding),
-    head=dict(num_instances=num_instances),
-    test_cfg=dict(num_instances=num_instances))
+model = dict(num_instances=num_instances, lambda_encoding=lambda_encoding)
 train_pipeline = [
-    dict(t, num_instances=num_instances) if t['type'] == 'BuildInstanceSlots' else
-    dict(t, encoder=dict(t['encoder'], num_instances=num_instances))
-    if t['type'] == 'GenerateTarget' else t for t in _base_.train_pipeline
+    dict(t, num_instances=num_instances) if t['type'] == 'BuildInstanceSlots' else t
+    for t in _base_.train_pipeline
 ]
 train_dataloader = dict(batch_size=boxes_per_gpu, dataset=dict(pipeline=train_pipeline))

@@ -39,16 +39,18 @@ coco_det_file = 'data/coco/person_detection_results/COCO_val2017_detections_AP_H
 
 # ---------------------------- MIPNet overrides ----------------------------
 custom_imports = dict(imports=['mipnet_mmpose'], allow_failed_imports=False)
-num_instances = 2  # N poses per box (λ = 0..N-1); 3 and 4 use lambda_encoding='binary'
+# N poses per box (λ = 0..N-1), set once: the estimator builds the backbone and
+# head for it, BuildInstanceSlots fills N slots. 3 and 4 use lambda_encoding='binary'.
+num_instances = 2
 lambda_encoding = 'one_hot'
 codec = _base_.codec
+# The stock HRNet and HeatmapHead of the base: the estimator builds them as
+# MIPHRNet (MIMBs on stage 4) and a head trained on all N instances.
 model = dict(
     type='MultiInstanceTopdownPoseEstimator',
-    backbone=dict(type='MIP' + _base_.model.backbone.type, num_instances=num_instances,
-                  lambda_encoding=lambda_encoding,
-                  init_cfg=None),  # the weights come from load_from
-    head=dict(type='MultiInstanceHeatmapHead', num_instances=num_instances),
-    test_cfg=dict(num_instances=num_instances, lambda_score_decay=0.5))
+    num_instances=num_instances,
+    lambda_encoding=lambda_encoding,
+    backbone=dict(init_cfg=None))  # the weights come from load_from
 # The authors' augmentation (JointsLambdaDataset.__getitem__, lines 179-201): half
 # body with p 0.3 on persons with > 8 labelled keypoints, upper body first when
 # randn() < 0.5 (p 0.6915) and > 2 upper keypoints; scale clip(1 + 0.35 n, 0.65,
@@ -68,7 +70,7 @@ train_pipeline = [
     dict(type='BuildInstanceSlots', num_instances=num_instances, min_keypoints=3,
          selection='paper', drop_outside_crop=True, use_udp=codec['type'] == 'UDPHeatmap'),
     dict(type='GenerateTarget',
-         encoder=dict(type='MultiInstanceHeatmap', encoder=codec, num_instances=num_instances)),
+         encoder=dict(type='MultiInstanceCodec', encoder=codec)),
     dict(type='PackPoseInputs'),
 ]
 train_dataloader = dict(batch_size=boxes_per_gpu,
@@ -82,12 +84,16 @@ val_evaluator = dict(type='MultiInstanceCocoMetric', nms_thr=0.9)
 test_evaluator = val_evaluator
 custom_hooks = [
     dict(type='SyncBuffersHook'),
-    dict(type='MultiInstanceTestHook'),
     dict(type='MultiInstanceVisualizationHook', max_images=20),
     # One training run per work directory (checkpoints are not overwritten).
     dict(type='WorkDirLockHook'),
 ]
 # Checkpoints go to a temporary file, then are renamed: a killed run never leaves a
 # half-written one (resume with --resume).
-default_hooks = dict(checkpoint=dict(backend_args=dict(backend='atomic_local')))
+# The test-time n and λ>0 score decay (the authors' 0.5) have one owner, the
+# test-time hook, addressed by name:
+#   --cfg-options default_hooks.multi_instance_test.num_instances=1
+default_hooks = dict(checkpoint=dict(backend_args=dict(backend='atomic_local')),
+                     multi_instance_test=dict(type='MultiInstanceTestHook',
+                                              lambda_score_decay=0.5))
 # --------------------------------------------------------------------------

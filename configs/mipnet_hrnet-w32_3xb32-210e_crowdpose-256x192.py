@@ -32,15 +32,13 @@ protocol = crowdpose_splits['authors']
 
 # ---------------------------- MIPNet overrides ----------------------------
 custom_imports = dict(imports=['mipnet_mmpose'], allow_failed_imports=False)
-num_instances = 2  # N poses per box (λ = 0..N-1); 3 and 4 use lambda_encoding='binary'
+# N poses per box (λ = 0..N-1), set once: the estimator builds the backbone and
+# head for it, BuildInstanceSlots fills N slots. 3 and 4 use lambda_encoding='binary'.
+num_instances = 2
 lambda_encoding = 'one_hot'
 codec = _base_.codec
-model = dict(
-    type='MultiInstanceTopdownPoseEstimator',
-    backbone=dict(type='MIP' + _base_.model.backbone.type, num_instances=num_instances,
-                  lambda_encoding=lambda_encoding),
-    head=dict(type='MultiInstanceHeatmapHead', num_instances=num_instances),
-    test_cfg=dict(num_instances=num_instances, lambda_score_decay=0.5))
+model = dict(type='MultiInstanceTopdownPoseEstimator', num_instances=num_instances,
+             lambda_encoding=lambda_encoding)
 # The authors' HRNet augmentation (see mipnet_hrnet-w32_3xb32-110e_coco-256x192.py).
 train_pipeline = [
     dict(type='LoadImage'),
@@ -55,7 +53,7 @@ train_pipeline = [
     dict(type='BuildInstanceSlots', num_instances=num_instances, min_keypoints=3,
          selection='paper', drop_outside_crop=True, use_udp=codec['type'] == 'UDPHeatmap'),
     dict(type='GenerateTarget',
-         encoder=dict(type='MultiInstanceHeatmap', encoder=codec, num_instances=num_instances)),
+         encoder=dict(type='MultiInstanceCodec', encoder=codec)),
     dict(type='PackPoseInputs'),
 ]
 train_dataloader = dict(batch_size=boxes_per_gpu,
@@ -70,12 +68,16 @@ val_evaluator = dict(type='MultiInstanceCocoMetric', nms_mode='none',
 test_evaluator = val_evaluator
 custom_hooks = [
     dict(type='SyncBuffersHook'),
-    dict(type='MultiInstanceTestHook'),
     dict(type='MultiInstanceVisualizationHook', max_images=20),
     # One training run per work directory (checkpoints are not overwritten).
     dict(type='WorkDirLockHook'),
 ]
 # Checkpoints go to a temporary file, then are renamed: a killed run never leaves a
 # half-written one (resume with --resume).
-default_hooks = dict(checkpoint=dict(backend_args=dict(backend='atomic_local')))
+# The test-time n and λ>0 score decay (the authors' 0.5) have one owner, the
+# test-time hook, addressed by name:
+#   --cfg-options default_hooks.multi_instance_test.num_instances=1
+default_hooks = dict(checkpoint=dict(backend_args=dict(backend='atomic_local')),
+                     multi_instance_test=dict(type='MultiInstanceTestHook',
+                                              lambda_score_decay=0.5))
 # --------------------------------------------------------------------------

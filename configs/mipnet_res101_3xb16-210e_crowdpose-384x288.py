@@ -22,8 +22,6 @@ model = dict(
         _delete_=True,
         type='MIPResNet',
         depth=101,
-        num_instances=_base_.num_instances,
-        lambda_encoding=_base_.lambda_encoding,
         mimb_before_layers=(4, ),
         init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet101')),
     head=dict(in_channels=2048, deconv_out_channels=(256, 256, 256),

@@ -11,7 +11,9 @@
 _base_ = ['mmpose::_base_/default_runtime.py']
 custom_imports = dict(imports=['mipnet_mmpose'], allow_failed_imports=False)
 
-num_instances = 2  # N: poses per box (λ = 0..N-1)
+# N, poses per box (λ = 0..N-1): set once here, read by the model and the
+# instance slots of the training pipeline.
+num_instances = 2
 
 train_cfg = dict(max_epochs=80, val_interval=40)
 optim_wrapper = dict(optimizer=dict(type='Adam', lr=2e-3))
@@ -24,10 +26,12 @@ default_hooks = dict(
     # Checkpoints are written to a temporary file and renamed: never half-written.
     checkpoint=dict(type='CheckpointHook', interval=20, max_keep_ckpts=2,
                     backend_args=dict(backend='atomic_local'),
-                    save_best='coco/AP', rule='greater'))
+                    save_best='coco/AP', rule='greater'),
+    # The test-time n and λ>0 score decay, addressed by name, e.g.
+    # --cfg-options default_hooks.multi_instance_test.num_instances=1
+    multi_instance_test=dict(type='MultiInstanceTestHook'))
 custom_hooks = [
     dict(type='SyncBuffersHook'),
-    dict(type='MultiInstanceTestHook'),
     # One picture per validation/test image with every kept pose, coloured by λ.
     # kpt_thr is low because a model this small and briefly trained scores its
     # keypoints low; raise it for real models.
@@ -38,13 +42,15 @@ custom_hooks = [
 
 codec = dict(type='MSRAHeatmap', input_size=(96, 128), heatmap_size=(24, 32), sigma=1.5)
 
+# Stock MMPose backbone and head configs: the estimator owns N and builds them
+# as MIPHRNet (MIMBs on stage 4) and a head trained on all N instances.
 model = dict(
     type='MultiInstanceTopdownPoseEstimator',
+    num_instances=num_instances,
     data_preprocessor=dict(type='PoseDataPreprocessor', mean=[123.675, 116.28, 103.53],
                            std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
     backbone=dict(
-        type='MIPHRNet',
-        num_instances=num_instances,
+        type='HRNet',
         in_channels=3,
         extra=dict(
             stage1=dict(num_modules=1, num_branches=1, block='BOTTLENECK', num_blocks=(1, ),
@@ -56,15 +62,13 @@ model = dict(
             stage4=dict(num_modules=1, num_branches=4, block='BASIC', num_blocks=(1, 1, 1, 1),
                         num_channels=(16, 32, 64, 128)))),
     head=dict(
-        type='MultiInstanceHeatmapHead',
-        num_instances=num_instances,
+        type='HeatmapHead',
         in_channels=16,
         out_channels=17,
         deconv_out_channels=None,
         loss=dict(type='KeypointMSELoss', use_target_weight=True),
         decoder=codec),
-    test_cfg=dict(flip_test=True, flip_mode='heatmap', shift_heatmap=True,
-                  num_instances=num_instances, lambda_score_decay=0.5))
+    test_cfg=dict(flip_test=True, flip_mode='heatmap', shift_heatmap=True))
 
 data_root = 'data/sample/'
 train_pipeline = [
@@ -75,8 +79,7 @@ train_pipeline = [
     dict(type='RandomBBoxTransform'),
     dict(type='TopdownAffine', input_size=codec['input_size']),
     dict(type='BuildInstanceSlots', num_instances=num_instances, min_keypoints=3),
-    dict(type='GenerateTarget',
-         encoder=dict(type='MultiInstanceHeatmap', encoder=codec, num_instances=num_instances)),
+    dict(type='GenerateTarget', encoder=dict(type='MultiInstanceCodec', encoder=codec)),
     dict(type='PackPoseInputs'),
 ]
 val_pipeline = [

@@ -36,16 +36,13 @@ def small_hrnet_extra(width: int = 8) -> dict:
 
 
 def stock_model_cfg(model_cfg):
-    """The stock MMPose top-down HRNet config of a MIPNet sample model config (same widths)."""
+    """The stock MMPose top-down config of a MIPNet model config (same backbone and
+    head: the MIPNet estimator builds them from stock configs)."""
     import copy
     stock = copy.deepcopy(model_cfg)
     stock.type = 'TopdownPoseEstimator'
-    stock.backbone.type = 'HRNet'
-    stock.backbone.pop('num_instances')
-    stock.head.type = 'HeatmapHead'
-    stock.head.pop('num_instances')
-    for key in ('num_instances', 'lambda_score_decay'):
-        stock.test_cfg.pop(key)
+    for key in ('num_instances', 'lambda_encoding', 'mimb_sites', 'mimb_reduction'):
+        stock.pop(key, None)
     return stock
 
 

@@ -30,11 +30,20 @@ def test_config_builds(path):
     cfg = Config.fromfile(str(path))
     assert cfg.custom_imports.imports == ['mipnet_mmpose']
     assert cfg.model.type == 'MultiInstanceTopdownPoseEstimator'
-    n = cfg.model.backbone.num_instances
-    assert cfg.model.head.num_instances == n == cfg.model.test_cfg.num_instances
+    # N has one owner in the model (the estimator) and one in the pipeline, both
+    # read from the file's num_instances variable; nothing else states it.
+    n = cfg.model.num_instances
+    assert n == cfg.num_instances
+    for part in (cfg.model.backbone, cfg.model.head, cfg.model.get('test_cfg', {})):
+        assert 'num_instances' not in part
     slots = [t for t in cfg.train_pipeline if t['type'] == 'BuildInstanceSlots']
     targets = [t for t in cfg.train_pipeline if t['type'] == 'GenerateTarget']
-    assert slots[0]['num_instances'] == n and targets[0]['encoder']['num_instances'] == n
+    assert slots[0]['num_instances'] == n
+    assert targets[0]['encoder']['type'] == 'MultiInstanceCodec'
+    assert 'num_instances' not in targets[0]['encoder']
+    # The test-time hook is addressed by name, and is the only one.
+    assert cfg.default_hooks.multi_instance_test.type == 'MultiInstanceTestHook'
+    assert not [h for h in cfg.get('custom_hooks', []) if h['type'] == 'MultiInstanceTestHook']
     # Slots come right after the stock affine warp.
     types = [t['type'] for t in cfg.train_pipeline]
     assert types.index('BuildInstanceSlots') == types.index('TopdownAffine') + 1

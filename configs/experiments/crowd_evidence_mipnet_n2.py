@@ -12,11 +12,9 @@ _base_ = ['./crowd_evidence_stock-hrnet_n1.py']
 
 num_instances = 2  # N: poses per box (λ = 0..N-1)
 
-model = dict(
-    type='MultiInstanceTopdownPoseEstimator',
-    backbone=dict(type='MIPHRNet', num_instances=num_instances),
-    head=dict(type='MultiInstanceHeatmapHead', num_instances=num_instances),
-    test_cfg=dict(num_instances=num_instances, lambda_score_decay=0.5))
+# The stock HRNet and head of the base, built by the estimator as MIPHRNet and a
+# head trained on all N instances.
+model = dict(type='MultiInstanceTopdownPoseEstimator', num_instances=num_instances)
 
 train_pipeline = [
     dict(type='LoadImage'),
@@ -30,8 +28,7 @@ train_pipeline = [
     dict(type='BuildInstanceSlots', num_instances=num_instances, min_keypoints=3,
          drop_outside_crop=False),
     dict(type='GenerateTarget',
-         encoder=dict(type='MultiInstanceHeatmap', encoder={{_base_.codec}},
-                      num_instances=num_instances)),
+         encoder=dict(type='MultiInstanceCodec', encoder={{_base_.codec}})),
     dict(type='PackPoseInputs'),
 ]
 val_pipeline = {{_base_.val_pipeline}}
@@ -55,4 +52,4 @@ val_dataloader = dict(dataset=dict(type='MultiInstanceCocoDataset'))
 test_dataloader = val_dataloader
 val_evaluator = dict(type='MultiInstanceCocoMetric')
 test_evaluator = val_evaluator
-custom_hooks = [dict(type='MultiInstanceTestHook')]
+default_hooks = dict(multi_instance_test=dict(type='MultiInstanceTestHook'))

@@ -1,4 +1,4 @@
-"""Keypoint codecs: multi-instance heatmap targets."""
-from .multi_instance_heatmap import MultiInstanceHeatmap
+"""Keypoint codecs: targets of the N instance slots."""
+from .multi_instance_codec import MultiInstanceCodec, MultiInstanceHeatmap
 
-__all__ = ['MultiInstanceHeatmap']
+__all__ = ['MultiInstanceCodec', 'MultiInstanceHeatmap']

@@ -112,6 +112,10 @@ class MIMB(BaseModule):
         reduction (int): Hidden width is ``channels // reduction``. Defaults to 4.
         init_std (float): Std of the normal init of the linear layers (bias 0),
             0.001 as in the authors' code.
+        layout (str): ``'nchw'`` for (B, C, H, W) feature maps (default) or
+            ``'nlc'`` for (B, L, C) tokens (transformer backbones): pooling is
+            over H, W or L, the gate scales C either way. Not a weight: the same
+            checkpoint serves both.
     """
 
     def __init__(self,
@@ -120,8 +124,12 @@ class MIMB(BaseModule):
                  lambda_encoding: str = 'one_hot',
                  reduction: int = 4,
                  init_std: float = 0.001,
+                 layout: str = 'nchw',
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
+        if layout not in ('nchw', 'nlc'):
+            raise ValueError(f"MIMB layout must be 'nchw' or 'nlc', got {layout!r}")
+        self.layout = layout
         if reduction < 1 or channels // reduction < 1:
             raise ValueError(f'MIMB reduction={reduction} leaves no hidden channels '
                              f'for {channels} channels')
@@ -152,19 +160,21 @@ class MIMB(BaseModule):
             x, encode_lambdas(lambdas, self.num_instances, self.lambda_encoding))
 
     def gates_from_codes(self, x: Tensor, codes: Tensor) -> Tensor:
-        """Per-channel scale (B, C) for x (B, C, H, W) and already encoded λ (B, D)."""
-        if x.dim() != 4 or x.shape[1] != self.channels:
-            raise ValueError(f'MIMB expects a (B, {self.channels}, H, W) feature map, '
-                             f'got {tuple(x.shape)}')
+        """Per-channel scale (B, C) for x (B, C, H, W) or (B, L, C) tokens and
+        already encoded λ (B, D)."""
+        nchw = self.layout == 'nchw'
+        if x.dim() != (4 if nchw else 3) or x.shape[1 if nchw else 2] != self.channels:
+            expected = f'(B, {self.channels}, H, W)' if nchw else f'(B, L, {self.channels})'
+            raise ValueError(f'MIMB expects {expected} features, got {tuple(x.shape)}')
         if codes.shape[0] != x.shape[0]:
             raise ValueError(f'MIMB got {codes.shape[0]} λ codes for {x.shape[0]} feature rows')
-        excitation = torch.sigmoid(self.se_gate(x.mean(dim=(2, 3))))
+        excitation = torch.sigmoid(self.se_gate(x.mean(dim=(2, 3) if nchw else 1)))
         modulation = torch.sigmoid(self.lambda_gate(codes.to(x.dtype)))
         return excitation * modulation
 
     def forward(self, x: Tensor, lambdas: Tensor) -> Tensor:
-        """Modulate x (B, C, H, W) by λ (B,); returns (B, C, H, W)."""
-        return x * self.gates(x, lambdas)[:, :, None, None]
+        """Modulate x (B, C, H, W) or (B, L, C) by λ (B,); returns the same shape."""
+        return self._scale(x, self.gates(x, lambdas))
 
     def modulate(self, x: Tensor, codes: Tensor) -> Tensor:
         """Modulate x (B, C, H, W) by λ codes (B, D) that the caller encoded and checked.
@@ -173,4 +183,9 @@ class MIMB(BaseModule):
         of their MIMBs: a value check reads λ back from the device, which would
         stall a GPU five times per forward.
         """
-        return x * self.gates_from_codes(x, codes)[:, :, None, None]
+        return self._scale(x, self.gates_from_codes(x, codes))
+
+    def _scale(self, x: Tensor, gates: Tensor) -> Tensor:
+        if self.layout == 'nchw':
+            return x * gates[:, :, None, None]
+        return x * gates[:, None, :]

@@ -177,7 +177,7 @@ META_KEYS = ('id', 'img_id', 'img_path', 'category_id', 'crowd_index', 'ori_shap
 
 
 def train_pipeline() -> list:
-    codec = dict(type='MultiInstanceHeatmap', num_instances=N,
+    codec = dict(type='MultiInstanceCodec',
                  encoder=dict(type='MSRAHeatmap', input_size=(INPUT_W, INPUT_H),
                               heatmap_size=(HEAT_W, HEAT_H), sigma=2))
     return [

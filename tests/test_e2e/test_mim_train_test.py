@@ -31,7 +31,7 @@ def test_training_logs_loss_and_accuracy_of_every_lambda(sample_training):
     train = [r for r in _scalars(work_dir) if 'loss_kpt' in r]
     assert len(train) >= 8
     for record in train:
-        for key in ('lambda0_mse', 'lambda1_mse', 'acc_pose_lambda0', 'acc_pose_lambda1'):
+        for key in ('lambda0_kpt', 'lambda1_kpt', 'acc_pose_lambda0', 'acc_pose_lambda1'):
             assert np.isfinite(record[key]), (key, record)
 
 
@@ -64,7 +64,7 @@ def test_mim_test_with_detections_and_test_time_n_from_cfg_options(sample_traini
     # The test-time hook sets n=1 without editing the model: only λ=0 poses.
     output = run_mim('test', 'mmpose', str(SAMPLE_DET_CONFIG), '--checkpoint', checkpoint,
                      '--work-dir', str(tmp_path / 'n1'), '--cfg-options',
-                     'custom_hooks.1.num_instances=1')
+                     'default_hooks.multi_instance_test.num_instances=1')
     assert '1 instance(s) per box' in output
     assert f'λ=0: {kept_boxes} produced' in output and 'λ=1' not in output.split(
         'MIPNet poses per')[-1].splitlines()[0]

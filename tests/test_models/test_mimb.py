@@ -89,5 +89,5 @@ def test_mimb_rejects_bad_lambdas(lambdas, error):
 
 
 def test_mimb_rejects_wrong_channels():
-    with pytest.raises(ValueError, match='expects a \\(B, 8, H, W\\)'):
+    with pytest.raises(ValueError, match='expects \\(B, 8, H, W\\)'):
         MIMB(8, 2)(torch.randn(2, 4, 2, 2), torch.tensor([0, 1]))

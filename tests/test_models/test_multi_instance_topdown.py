@@ -29,9 +29,7 @@ def _batch(dataset_cfg, model, n_items=None):
 
 def _build(model_cfg, num_instances):
     model_cfg = copy.deepcopy(model_cfg)
-    model_cfg.backbone.num_instances = num_instances
-    model_cfg.head.num_instances = num_instances
-    model_cfg.test_cfg.num_instances = num_instances
+    model_cfg.num_instances = num_instances
     torch.manual_seed(0)
     return MODELS.build(model_cfg)
 
@@ -60,16 +58,24 @@ def test_prediction_holds_n_poses_per_box_with_lambdas_and_decayed_scores(cfg):
         assert len(sample.gt_instances) == 1
 
 
-def test_test_cfg_chooses_fewer_instances_and_rejects_more(cfg):
+def test_test_time_n_chooses_fewer_instances_and_rejects_more(cfg):
     model = _build(cfg.model, 2).eval()
     batch = _batch(cfg.val_dataloader.dataset, model, 2)
-    model.test_cfg['num_instances'] = 1
+    model.set_test_time(num_instances=1)
     with torch.no_grad():
         samples = model.predict(batch['inputs'], batch['data_samples'])
     assert [len(s.pred_instances) for s in samples] == [1, 1]
-    model.test_cfg['num_instances'] = 3
-    with pytest.raises(ValueError, match='test_cfg.num_instances=3'):
-        model.predict(batch['inputs'], batch['data_samples'])
+    with pytest.raises(ValueError, match='test-time num_instances=3'):
+        model.set_test_time(num_instances=3)
+    assert model.test_num_instances == 1  # a refused value changes nothing
+
+
+@pytest.mark.parametrize('key', ['num_instances', 'lambda_score_decay'])
+def test_test_cfg_no_longer_holds_test_time_settings(cfg, key):
+    model_cfg = copy.deepcopy(cfg.model)
+    model_cfg.test_cfg[key] = 1
+    with pytest.raises(ValueError, match=f'default_hooks.multi_instance_test.{key}'):
+        MODELS.build(model_cfg)
 
 
 def test_shared_trunk_prediction_equals_per_lambda_runs(cfg):
@@ -117,11 +123,11 @@ def test_training_step_gives_loss_for_every_lambda(cfg):
     batch = model.data_preprocessor(pseudo_collate([dataset[i] for i in range(4)]),
                                     training=True)
     losses = model.loss(batch['inputs'], batch['data_samples'])
-    assert set(losses) == {'loss_kpt', 'acc_pose', 'lambda0_mse', 'lambda1_mse',
+    assert set(losses) == {'loss_kpt', 'acc_pose', 'lambda0_kpt', 'lambda1_kpt',
                            'acc_pose_lambda0', 'acc_pose_lambda1'}
     # Equal-size λ groups: the all-N loss is the mean of the per-λ losses.
     torch.testing.assert_close(losses['loss_kpt'].detach(),
-                               (losses['lambda0_mse'] + losses['lambda1_mse']) / 2)
+                               (losses['lambda0_kpt'] + losses['lambda1_kpt']) / 2)
     losses['loss_kpt'].backward()
     grads = {n: p.grad for n, p in model.named_parameters()}
     assert all(g is not None for g in grads.values()), \
@@ -134,14 +140,15 @@ def test_head_rejects_mismatched_targets(cfg):
     batch = model.data_preprocessor(pseudo_collate([dataset[i] for i in range(2)]),
                                     training=True)
     model.head.num_instances = 3
-    with pytest.raises(ValueError, match='Use the same num_instances'):
+    with pytest.raises(ValueError, match='must name the same N'):
         model.head.loss(model.extract_feat(batch['inputs'], 2), batch['data_samples'])
 
 
-def test_backbone_head_n_mismatch_is_an_error(cfg):
+@pytest.mark.parametrize('part', ['backbone', 'head'])
+def test_n_outside_the_estimator_is_an_error(cfg, part):
     model_cfg = copy.deepcopy(cfg.model)
-    model_cfg.head.num_instances = 3
-    with pytest.raises(ValueError, match='differs from head'):
+    model_cfg[part].num_instances = 2
+    with pytest.raises(ValueError, match=f'model.{part}.num_instances is set'):
         MODELS.build(model_cfg)
 
 
@@ -161,25 +168,22 @@ def test_short_training_lowers_the_loss_of_every_lambda(cfg):
         optimizer.zero_grad()
         losses['loss_kpt'].backward()
         optimizer.step()
-    for key in ('lambda0_mse', 'lambda1_mse'):
+    for key in ('lambda0_kpt', 'lambda1_kpt'):
         first = np.mean([h[key] for h in history[:3]])
         last = np.mean([h[key] for h in history[-3:]])
         assert last < 0.7 * first, (key, first, last)
 
 
 @pytest.mark.parametrize('decay', [2.0, -0.1, 'half'])
-def test_test_cfg_score_decay_is_checked_where_it_is_owned(cfg, decay):
-    model_cfg = copy.deepcopy(cfg.model)
-    model_cfg.test_cfg.lambda_score_decay = decay
-    with pytest.raises(ValueError, match=rf'test_cfg.lambda_score_decay={decay!r} must be a '
+def test_score_decay_is_checked_where_it_is_set(cfg, decay):
+    from mipnet_mmpose.engine.hooks import MultiInstanceTestHook
+    with pytest.raises(ValueError, match=rf'lambda_score_decay={decay!r} must be a '
                        r'number in \[0, 1\]'):
-        MODELS.build(model_cfg)
-    # Also when set later (e.g. by the test hook or by hand) and used.
+        MultiInstanceTestHook(lambda_score_decay=decay)
     model = _build(cfg.model, 2).eval()
-    batch = _batch(cfg.val_dataloader.dataset, model, 1)
-    model.test_cfg['lambda_score_decay'] = decay
-    with pytest.raises(ValueError, match='lambda_score_decay'), torch.no_grad():
-        model.predict(batch['inputs'], batch['data_samples'])
+    with pytest.raises(ValueError, match='lambda_score_decay'):
+        model.set_test_time(lambda_score_decay=decay)
+    assert model.lambda_score_decay == 0.5
 
 
 def test_non_finite_loss_stops_training_naming_the_samples(cfg):

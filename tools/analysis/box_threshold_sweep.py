@@ -49,7 +49,7 @@ def sweep(cfg: Config, checkpoint: str, thresholds: Sequence[float],
             run_cfg.work_dir = osp.join(work_dir, f'thr{thr:g}_n{n}')
             run_cfg.load_from = checkpoint
             run_cfg.test_dataloader.dataset.filter_cfg = dict(bbox_score_thr=thr)
-            run_cfg.model.test_cfg.num_instances = n
+            run_cfg.default_hooks.multi_instance_test.num_instances = n
             # Pictures are not needed for a sweep.
             run_cfg.custom_hooks = [h for h in run_cfg.get('custom_hooks', [])
                                     if h['type'] != 'MultiInstanceVisualizationHook']
@@ -77,7 +77,7 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
     cfg.merge_from_dict(args.cfg_options)
-    model_n = cfg.model.backbone.get('num_instances', 1)
+    model_n = cfg.model.get('num_instances', 1)
     num_instances = args.num_instances or sorted({1, model_n})
     rows = sweep(cfg, args.checkpoint, args.thresholds, num_instances, args.work_dir)
     print(format_table(rows, args.metric))

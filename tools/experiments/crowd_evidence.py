@@ -328,7 +328,7 @@ def evaluate(cfg, checkpoint: str, setting: str, num_instances: int, eval_data: 
     cfg = copy.deepcopy(cfg)
     multi = cfg.model.type == 'MultiInstanceTopdownPoseEstimator'
     if multi:
-        cfg.model.test_cfg.num_instances = num_instances
+        cfg.default_hooks.multi_instance_test.num_instances = num_instances
     if setting != 'val':
         cfg.test_dataloader.dataset = dict(
             type='MultiInstanceCocoDataset' if multi else 'CocoDataset',

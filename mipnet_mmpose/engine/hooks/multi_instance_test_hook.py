@@ -6,24 +6,29 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import CheckpointLoader
 from mmpose.registry import HOOKS
 
+from ...models.pose_estimators.multi_instance_topdown import check_lambda_score_decay
 from ...models.utils.checkpoint_fit import check_checkpoint_fits
+from ...utils import check_int_at_least
 
 
 @HOOKS.register_module()
 class MultiInstanceTestHook(Hook):
-    """Set how many λ to run at val/test time and report what they produced.
+    """The λ-expanding test time: how many λ to run per box, and what they produced.
 
-    Lets a user change n and the λ>0 score decay from the config or with
-    ``--cfg-options custom_hooks.1.num_instances=1`` (its index in the shipped
-    configs, after ``SyncBuffersHook``) without editing the model,
-    and logs, at the end of every val/test run, how many poses each λ produced
-    and how many survived OKS-NMS (from ``MultiInstanceCocoMetric``).
+    The one owner of the test-time n and the λ>0 score decay. Our configs
+    hold it as ``default_hooks.multi_instance_test``, so it is addressed by
+    name, e.g. ``--cfg-options default_hooks.multi_instance_test.num_instances=1``.
+    Before every val/test run it hands its settings to the model
+    (:meth:`MultiInstanceTopdownPoseEstimator.set_test_time`, which checks n
+    against the model's N), and at the end logs how many poses each λ produced
+    and how many survived OKS-NMS (from ``MultiInstanceCocoMetric``). Outside a
+    runner, :func:`mipnet_mmpose.apis.init_mipnet` applies the same settings.
 
     Args:
         num_instances (int, optional): n for val/test, at most the model's N.
-            None keeps the model's ``test_cfg``.
-        lambda_score_decay (float, optional): Score factor of poses with λ>0.
-            None keeps the model's ``test_cfg``.
+            None runs all N.
+        lambda_score_decay (float, optional): Score factor of poses with λ>0,
+            in [0, 1]. None keeps the model's default (the authors' 0.5).
     """
 
     priority = 'NORMAL'
@@ -31,23 +36,21 @@ class MultiInstanceTestHook(Hook):
     def __init__(self,
                  num_instances: Optional[int] = None,
                  lambda_score_decay: Optional[float] = None):
+        if num_instances is not None:
+            check_int_at_least('MultiInstanceTestHook num_instances', num_instances, 1)
+        if lambda_score_decay is not None:
+            check_lambda_score_decay(lambda_score_decay)
         self.num_instances = num_instances
         self.lambda_score_decay = lambda_score_decay
 
     def _configure(self, runner) -> None:
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        if not hasattr(model, 'test_num_instances'):
+        if not hasattr(model, 'set_test_time'):
             raise TypeError(f'MultiInstanceTestHook needs a MultiInstanceTopdownPoseEstimator, '
                             f'the model is a {type(model).__name__}')
-        if self.num_instances is not None:
-            model.test_cfg['num_instances'] = self.num_instances
-        if self.lambda_score_decay is not None:
-            model.test_cfg['lambda_score_decay'] = self.lambda_score_decay
-        # The model owns both settings and checks them (n against its N, the
-        # decay in [0, 1]).
-        n, decay = model.test_num_instances, model.lambda_score_decay
-        runner.logger.info(f'MIPNet test time: {n} instance(s) per box, score decay '
-                           f'{decay} for λ>0')
+        model.set_test_time(self.num_instances, self.lambda_score_decay)
+        runner.logger.info(f'MIPNet test time: {model.test_num_instances} instance(s) per '
+                           f'box, score decay {model.lambda_score_decay} for λ>0')
 
     def _report(self, runner, evaluator) -> None:
         for metric in getattr(evaluator, 'metrics', []):

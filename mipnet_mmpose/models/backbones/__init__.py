@@ -1,4 +1,15 @@
 from .mip_hrnet import MIPHRNet
 from .mip_resnet import MIPResNet
+from .multi_instance_backbone import (
+    MULTI_STAGE_BACKBONES,
+    build_multi_instance_backbone,
+    check_not_multi_stage,
+    default_mimb_sites,
+)
+from .multi_instance_mixin import MIMBSite, MultiInstanceBackboneMixin
 
-__all__ = ['MIPHRNet', 'MIPResNet']
+__all__ = [
+    'MIPHRNet', 'MIPResNet', 'MIMBSite', 'MultiInstanceBackboneMixin',
+    'build_multi_instance_backbone', 'default_mimb_sites', 'check_not_multi_stage',
+    'MULTI_STAGE_BACKBONES'
+]

@@ -1,11 +1,20 @@
 """ResNet (SimpleBaseline) with Multi-Instance Modulation Blocks."""
-from typing import Optional, Sequence, Tuple, Union
+from typing import List, Sequence
 
 from mmpose.models.backbones import ResNet
 from mmpose.registry import MODELS
-from torch import Tensor
 
-from .multi_instance_mixin import MultiInstanceBackboneMixin
+from .multi_instance_mixin import MIMBSite, MultiInstanceBackboneMixin
+
+
+def resnet_sites(num_layers: int, before_layers: Sequence[int] = (3, 4)) -> List[MIMBSite]:
+    """MIMBs on the inputs of the given 1-based ResNet layers (the authors'
+    "last two ResNet blocks" by default)."""
+    layers = sorted(set(before_layers))
+    if not layers or not all(1 <= i <= num_layers for i in layers):
+        raise ValueError(f'mimb_before_layers must name layers in 1..{num_layers}, '
+                         f'got {tuple(before_layers)}')
+    return [MIMBSite(f'layer{i}', 'input', name=f'mimb_layer{i}') for i in layers]
 
 
 @MODELS.register_module()
@@ -15,6 +24,8 @@ class MIPResNet(MultiInstanceBackboneMixin, ResNet):
     A MIMB modulates the input of each ResNet layer listed in
     ``mimb_before_layers``; everything before the first of them runs once per
     sample. Stock parameter names are kept, so MMPose's ResNet checkpoints load.
+    This is what :func:`MultiInstanceBackbone` builds for a ``ResNet`` config,
+    under a fixed name.
 
     Args:
         depth (int): ResNet depth, as for :class:`ResNet`.
@@ -36,28 +47,6 @@ class MIPResNet(MultiInstanceBackboneMixin, ResNet):
                  **kwargs):
         super().__init__(depth, **kwargs)
         self._init_multi_instance(num_instances, lambda_encoding, mimb_reduction)
-        layers = sorted(set(mimb_before_layers))
-        if not layers or not all(1 <= i <= len(self.res_layers) for i in layers):
-            raise ValueError(f'mimb_before_layers must name layers in 1..{len(self.res_layers)}, '
-                             f'got {tuple(mimb_before_layers)}')
-        self.mimb_before_layers = tuple(layers)
-        if num_instances == 1:
-            return
-        for i in layers:
-            layer = getattr(self, f'layer{i}')
-            channels = (self.stem_channels if i == 1
-                        else getattr(self, f'layer{i - 1}')[-1].out_channels)
-            mimbs = self._build_mimbs([channels])
-            self.add_module(f'mimb_layer{i}', mimbs)
-            self._attach_mimbs(layer, mimbs, on='input')
-
-    def forward(self,
-                x: Tensor,
-                lambdas: Optional[Tensor] = None,
-                num_instances: Optional[int] = None) -> Union[Tensor, Tuple[Tensor, ...]]:
-        """Forward; arguments and row order as :meth:`MIPHRNet.forward`."""
-        self._begin_call(x, lambdas, num_instances)
-        try:
-            return super().forward(x)
-        finally:
-            self._end_call()
+        sites = resnet_sites(len(self.res_layers), mimb_before_layers)
+        self.mimb_before_layers = tuple(int(s.module[len('layer'):]) for s in sites)
+        self._attach_sites(sites)

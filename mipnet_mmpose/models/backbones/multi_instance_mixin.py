@@ -1,5 +1,6 @@
-"""What the MIMB backbones share: λ routing, trunk sharing and the N/encoding record."""
-from typing import List, Optional, Sequence, Union
+"""What every MIMB backbone shares: λ routing, trunk sharing, sites and the N/encoding record."""
+import warnings
+from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor, nn
@@ -14,18 +15,62 @@ from ..mimb import (
     lambda_code_table,
 )
 
-Features = Union[Tensor, List[Tensor]]
+Features = Union[Tensor, List[Tensor], Tuple[Tensor, ...]]
+
+
+class MIMBSite(NamedTuple):
+    """Where MIMBs modulate a backbone's features.
+
+    Args:
+        module (str): Dotted name of a stock sub-module that the stock forward
+            calls (e.g. ``'stage4'``, ``'layers.2'``).
+        on (str): ``'input'`` (its first positional argument) or ``'output'``.
+        name (str, optional): Attribute that holds the site's MIMBs. Defaults to
+            ``mimb_<module>_<on>`` (dots as underscores).
+        max_branches (int, optional): Modulate only the first this many tensors
+            of a multi-branch feature list; the others pass unchanged.
+    """
+    module: str
+    on: str = 'input'
+    name: Optional[str] = None
+    max_branches: Optional[int] = None
+
+    @property
+    def attribute(self) -> str:
+        return self.name or f"mimb_{self.module.replace('.', '_')}_{self.on}"
+
+    @classmethod
+    def parse(cls, spec: Union['MIMBSite', str, dict, Sequence]) -> 'MIMBSite':
+        """A site from ``'stage4'``, ``'stage4:output'``, a dict or a tuple."""
+        if isinstance(spec, MIMBSite):
+            site = spec
+        elif isinstance(spec, str):
+            module, _, on = spec.partition(':')
+            site = cls(module, on or 'input')
+        elif isinstance(spec, dict):
+            site = cls(**spec)
+        else:
+            site = cls(*spec)
+        if site.on not in ('input', 'output'):
+            raise ValueError(f"MIMB site {site.module!r}: on must be 'input' or 'output', "
+                             f'got {site.on!r}')
+        return site
 
 
 class MultiInstanceBackboneMixin:
     """Turns a stock MMPose backbone into a λ-conditioned one without touching its code.
 
     The stock ``forward`` runs unchanged. MIMBs are attached with forward hooks
-    on named stock sub-modules ("sites"), so every stock parameter keeps its name
-    and stock checkpoints load. While :meth:`forward` runs, the hooks read the λ of
-    the current call. At the first site, a call with ``num_instances=N`` repeats
-    each row N times (row ``b*N + i`` is sample b with λ=i): everything before
-    the first MIMB is λ-independent and is computed once per sample.
+    on named stock sub-modules (:class:`MIMBSite`), so every stock parameter keeps
+    its name and stock checkpoints load. While :meth:`forward` runs, the hooks
+    read the λ of the current call. At the first site the stock forward reaches,
+    a call with ``num_instances=N`` repeats each row N times (row ``b*N + i`` is
+    sample b with λ=i): everything before it is λ-independent and is computed
+    once per sample.
+
+    The channels and layout ((B, C, H, W) maps or (B, L, C) tokens) of each
+    site are read from one forward of a small dummy image when the sites are
+    attached, so any backbone whose sites carry such tensors works.
 
     The model's ``num_instances`` and λ encoding are kept in the buffer
     ``mip_meta`` so that loading a checkpoint trained with other values fails
@@ -36,13 +81,7 @@ class MultiInstanceBackboneMixin:
     ``lambda_code_table``, (N, D), not in checkpoints), and the per-call λ is
     set and cleared around the stock forward with ``try``/``finally`` (which
     ``torch.compile`` traces through the hooks without a graph break, unlike a
-    generator context manager). The subclass's ``forward`` is::
-
-        self._begin_call(x, lambdas, num_instances)
-        try:
-            return super().forward(x)
-        finally:
-            self._end_call()
+    generator context manager).
     """
 
     num_instances: int
@@ -55,7 +94,8 @@ class MultiInstanceBackboneMixin:
         self.num_instances = num_instances
         self.lambda_encoding = lambda_encoding
         self.mimb_reduction = mimb_reduction
-        self._rows_expanded_at_a_site = False
+        self.mimb_sites: Tuple[MIMBSite, ...] = ()
+        self._outputs_before_sites: Tuple[int, ...] = ()
         self._call_codes: Optional[Tensor] = None
         self._call_num_instances: Optional[int] = None
         if num_instances > 1:
@@ -70,41 +110,133 @@ class MultiInstanceBackboneMixin:
                 'lambda_code_table', lambda_code_table(num_instances, lambda_encoding),
                 persistent=False)
 
-    def _build_mimbs(self, channels: Sequence[int]) -> nn.ModuleList:
-        return nn.ModuleList(
-            MIMB(c, self.num_instances, self.lambda_encoding, self.mimb_reduction)
-            for c in channels)
+    # ------------------------------------------------------------------ sites
+    def _attach_sites(self, sites: Sequence[Union[MIMBSite, str, dict]]) -> None:
+        """Build and attach the MIMBs of ``sites`` (no-op with N=1).
 
-    def _attach_mimbs(self, site: nn.Module, mimbs: nn.ModuleList, on: str) -> None:
-        """Apply ``mimbs`` to the input (``on='input'``) or output of ``site``.
-
-        Attach in forward order: the first input site is where the batch is
-        expanded to B·N rows.
+        MIMBs are built in the order given (so their random init is
+        reproducible); the batch is expanded at the site the forward reaches first.
         """
-        if on not in ('input', 'output'):
-            raise ValueError(f"on must be 'input' or 'output', got {on!r}")
-        expand = on == 'input' and not self._rows_expanded_at_a_site
-        self._rows_expanded_at_a_site |= expand
-        hook = _MIMBSiteHook(self, mimbs, expand)
-        if on == 'input':
-            site.register_forward_pre_hook(hook.on_input)
-        else:
-            site.register_forward_hook(hook.on_output)
+        sites = [MIMBSite.parse(s) for s in sites]
+        if not sites:
+            raise ValueError(f'{type(self).__name__}: no MIMB site given')
+        self.mimb_sites = tuple(sites)
+        if self.num_instances == 1:
+            return
+        modules = {}
+        for site in sites:
+            try:
+                modules[site] = self.get_submodule(site.module)
+            except AttributeError:
+                raise ValueError(
+                    f'{type(self).__name__} has no sub-module {site.module!r} for a MIMB '
+                    f'site; its top-level modules are '
+                    f'{[name for name, _ in self.named_children()]}') from None
+        shapes, order = self._probe_sites(modules)
+        for site in sites:
+            if site not in order:
+                raise ValueError(
+                    f'MIMB site {site.module!r} ({type(self).__name__}): the forward never '
+                    'calls this module, so MIMBs there would do nothing; name a module '
+                    'that runs (a ModuleList itself never does, its members do)')
+        first = min(sites, key=order.__getitem__)
+        for site in sites:
+            layouts = shapes[site][:site.max_branches]
+            mimbs = nn.ModuleList(
+                MIMB(channels, self.num_instances, self.lambda_encoding, self.mimb_reduction,
+                     layout=layout) for channels, layout in layouts)
+            if hasattr(self, site.attribute):
+                raise ValueError(f'{type(self).__name__} already has an attribute '
+                                 f'{site.attribute!r}: give the MIMB site another name')
+            self.add_module(site.attribute, mimbs)
+            hook = _MIMBSiteHook(self, mimbs, expand=site is first)
+            if site.on == 'input':
+                modules[site].register_forward_pre_hook(hook.on_input)
+            else:
+                modules[site].register_forward_hook(hook.on_output)
+        self._check_outputs_expanded()
 
+    def _probe_input(self, height: int = 128, width: int = 96) -> Tensor:
+        # The image channels are the first convolution's input channels (a
+        # backbone's own ``in_channels`` attribute may name a later width).
+        first_conv = next((m for m in self.modules() if isinstance(m, nn.Conv2d)), None)
+        channels = first_conv.in_channels if first_conv is not None else 3
+        param = next(self.parameters(), None)
+        device = param.device if param is not None else 'cpu'
+        return torch.zeros(2, channels, height, width, device=device)
+
+    def _run_probe(self, fn) -> None:
+        """Run ``fn(x)`` on a dummy image in eval mode, without gradients, and
+        restore the train/eval state (BN statistics are not touched)."""
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                try:
+                    fn(self._probe_input())
+                except RuntimeError:
+                    # Some backbones need a larger input (window sizes, strides).
+                    fn(self._probe_input(256, 192))
+        finally:
+            self.train(was_training)
+
+    def _probe_sites(self, modules: dict) -> Tuple[dict, dict]:
+        """Channels/layout of each site's tensors and the order the forward reaches them."""
+        shapes, order, handles = {}, {}, []
+
+        def record(site, feats):
+            order.setdefault(site, len(order))
+            shapes[site] = [_layout(site, f) for f in _as_list(feats)]
+
+        for site, module in modules.items():
+            if site.on == 'input':
+                handles.append(module.register_forward_pre_hook(
+                    lambda m, args, site=site: record(site, args[0])))
+            else:
+                handles.append(module.register_forward_hook(
+                    lambda m, args, out, site=site: record(site, out)))
+        try:
+            self._run_probe(lambda x: super(MultiInstanceBackboneMixin, self).forward(x))
+        finally:
+            for handle in handles:
+                handle.remove()
+        return shapes, order
+
+    def _check_outputs_expanded(self) -> None:
+        """Find the outputs computed before every site (they have B rows, not B·N).
+
+        They do not depend on λ. :meth:`forward` repeats them per λ so every
+        output has B·N rows; a warning names them, since a head or neck that
+        reads only them would predict the same pose for every λ.
+        """
+        outputs: list = []
+        self._run_probe(lambda x: outputs.extend(_as_list(self.forward(x, num_instances=2))))
+        self._outputs_before_sites = tuple(
+            i for i, o in enumerate(outputs) if isinstance(o, Tensor) and o.shape[0] != 4)
+        if self._outputs_before_sites:
+            warnings.warn(
+                f'{type(self).__name__}: outputs {list(self._outputs_before_sites)} are '
+                f'computed before the MIMB sites {[s.module for s in self.mimb_sites]} and '
+                'do not depend on λ (they are repeated per λ); make sure the neck/head '
+                'reads a later output, or drop them from out_indices')
+
+    # -------------------------------------------------------------- per call
     def _expand_rows(self, feats: Features) -> Features:
         n = self._call_num_instances
         if not n or n == 1:
             return feats
         if isinstance(feats, Tensor):
             return feats.repeat_interleave(n, dim=0)
-        return [f.repeat_interleave(n, dim=0) for f in feats]
+        return type(feats)(f.repeat_interleave(n, dim=0) for f in feats)
 
     def _modulate(self, feats: Features, mimbs: nn.ModuleList) -> Features:
         codes = self._call_codes
         if isinstance(feats, Tensor):
             return mimbs[0].modulate(feats, codes)
         # Branches beyond the MIMBs (e.g. a single-output stage) pass unchanged.
-        return [m.modulate(f, codes) for m, f in zip(mimbs, feats)] + list(feats[len(mimbs):])
+        modulated = [m.modulate(f, codes) for m, f in zip(mimbs, feats)] + \
+            list(feats[len(mimbs):])
+        return type(feats)(modulated) if isinstance(feats, tuple) else modulated
 
     def _begin_call(self, x: Tensor, lambdas: Optional[Tensor],
                     num_instances: Optional[int]) -> None:
@@ -143,6 +275,33 @@ class MultiInstanceBackboneMixin:
         self._call_codes = None
         self._call_num_instances = None
 
+    def forward(self,
+                x: Tensor,
+                lambdas: Optional[Tensor] = None,
+                num_instances: Optional[int] = None) -> Features:
+        """The stock forward, conditioned on λ.
+
+        Args:
+            x (Tensor): Images in shape (B, 3, H, W).
+            lambdas (Tensor, optional): λ per row in shape (B,); None means λ=0.
+            num_instances (int, optional): Run λ = 0..n-1 for every row, sharing
+                the λ-independent trunk; the outputs have B*n rows ordered
+                (box, λ): row ``b*n + i`` is box b with λ=i.
+
+        Returns:
+            The stock backbone's outputs (B or B*n rows).
+        """
+        self._begin_call(x, lambdas, num_instances)
+        try:
+            outputs = super().forward(x)
+        finally:
+            self._end_call()
+        if num_instances and num_instances > 1 and self._outputs_before_sites:
+            outputs = type(outputs)(
+                o.repeat_interleave(num_instances, dim=0) if i in self._outputs_before_sites
+                else o for i, o in enumerate(outputs))
+        return outputs
+
     def train(self, mode: bool = True):
         """Set train/eval mode; returns self (MMPose's HRNet returns None, which
         breaks ``model.eval()`` chaining)."""
@@ -160,9 +319,24 @@ class MultiInstanceBackboneMixin:
                     f'checkpoint was trained with num_instances={theirs[0]}, '
                     f"lambda_encoding='{theirs[1]}' but the config builds "
                     f"num_instances={ours[0]}, lambda_encoding='{ours[1]}': set "
-                    f'model.backbone.num_instances / lambda_encoding (and the codec, '
-                    f'head and transform N) to match the checkpoint')
+                    f'model.num_instances / model.lambda_encoding (and BuildInstanceSlots) '
+                    f'to match the checkpoint')
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+
+def _as_list(feats) -> list:
+    return [feats] if isinstance(feats, Tensor) else list(feats)
+
+
+def _layout(site: MIMBSite, feat) -> Tuple[int, str]:
+    """(channels, layout) of a tensor at a site: (B, C, H, W) or (B, L, C) tokens."""
+    if isinstance(feat, Tensor) and feat.dim() == 4:
+        return feat.shape[1], 'nchw'
+    if isinstance(feat, Tensor) and feat.dim() == 3:
+        return feat.shape[2], 'nlc'
+    what = tuple(feat.shape) if isinstance(feat, Tensor) else type(feat).__name__
+    raise ValueError(f'MIMB site {site.module!r} ({site.on}) carries {what}; a MIMB '
+                     'modulates (B, C, H, W) feature maps or (B, L, C) tokens')
 
 
 class _MIMBSiteHook:
@@ -185,4 +359,6 @@ class _MIMBSiteHook:
         return (self.owner._modulate(feats, self.mimbs), ) + tuple(args[1:])
 
     def on_output(self, module: nn.Module, args: tuple, output: Features) -> Features:
+        if self.expand:
+            output = self.owner._expand_rows(output)
         return self.owner._modulate(output, self.mimbs)

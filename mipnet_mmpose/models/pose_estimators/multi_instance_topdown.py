@@ -1,5 +1,6 @@
 """Top-down estimator that predicts N poses per person box."""
-from typing import List, Optional, Tuple
+import copy
+from typing import Any, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -17,28 +18,55 @@ from mmpose.utils.typing import (
 )
 from torch import Tensor
 
+from ...utils import check_int_at_least
+
+#: Score factor of poses with λ > 0, the authors' value.
+DEFAULT_LAMBDA_SCORE_DECAY = 0.5
+
+#: Registered multi-instance heads: the estimator gives them N.
+_MULTI_INSTANCE_HEADS = ('MultiInstanceHeatmapHead', 'MultiInstanceHead')
+#: Stock types whose MIPNet version has a fixed class name (the same modules
+#: as the generic wrappers build, under names that pickle and export stably).
+_NAMED_BACKBONES = {'HRNet': 'MIPHRNet', 'ResNet': 'MIPResNet'}
+_NAMED_HEADS = {'HeatmapHead': 'MultiInstanceHeatmapHead'}
+
 
 @MODELS.register_module()
 class MultiInstanceTopdownPoseEstimator(TopdownPoseEstimator):
     """MIPNet: a top-down estimator whose backbone is conditioned on λ.
+
+    It owns N and hands it down, as MMPose's estimator hands down
+    ``test_cfg``: give it MMPose's stock backbone and head configs and it
+    builds them as multi-instance ones (any registered backbone gets MIMBs at
+    its family's sites, see :func:`default_mimb_sites`; any single-stage
+    top-down head trains on all N instances through its own loss).
 
     Training runs every box with all N values of λ in one step (the backbone
     computes its λ-independent trunk once per box). Prediction runs λ = 0..n-1
     for every box (flip test per λ as MMPose does) and returns, per data sample,
     n instances with ``lambdas`` (n,), ``keypoints`` (n, K, 2),
     ``keypoint_scores`` (n, K), ``bboxes`` (n, 4) and ``bbox_scores`` (n,): the
-    box score, multiplied by ``lambda_score_decay`` for λ > 0.
+    box score, multiplied by the λ>0 score decay for λ > 0.
 
-    With a backbone of ``num_instances=1`` this is exactly
-    :class:`TopdownPoseEstimator` (plus a ``lambdas`` field of zeros).
+    The test-time n and score decay are set by the test-time hook
+    (:class:`MultiInstanceTestHook`, the config's
+    ``default_hooks.multi_instance_test``) or :meth:`set_test_time`; by default
+    n = N and the decay is the authors' 0.5.
 
-    ``test_cfg`` keys, besides the stock ones:
-        - ``num_instances`` (int): n, how many λ to run at test time, at most
-          the backbone's N. Defaults to the backbone's N.
-        - ``lambda_score_decay`` (float): score factor for poses with λ > 0.
-          Defaults to 0.5, as the authors.
+    With ``num_instances=1`` this is exactly :class:`TopdownPoseEstimator` with
+    the stock backbone and head (plus a ``lambdas`` field of zeros).
 
-    Args: as :class:`TopdownPoseEstimator`.
+    Args:
+        backbone (dict): A stock backbone config (or a multi-instance one,
+            e.g. ``MIPHRNet``/``MultiInstanceBackbone`` without N).
+        head (dict): A stock top-down head config.
+        num_instances (int): N, poses per box (λ = 0..N-1). Defaults to 2.
+        lambda_encoding (str): ``'one_hot'`` (default) or ``'binary'`` (the
+            authors' 2-bit code for N = 3, 4).
+        mimb_sites (list, optional): MIMB sites for a stock backbone, e.g.
+            ``['stage4']``; None uses the family's default.
+        mimb_reduction (int): MIMB hidden width divisor. Defaults to 4.
+        Other arguments: as :class:`TopdownPoseEstimator`.
     """
 
     def __init__(self,
@@ -49,38 +77,58 @@ class MultiInstanceTopdownPoseEstimator(TopdownPoseEstimator):
                  test_cfg: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
                  init_cfg: OptMultiConfig = None,
-                 metainfo: Optional[dict] = None):
+                 metainfo: Optional[dict] = None,
+                 num_instances: int = 2,
+                 lambda_encoding: str = 'one_hot',
+                 mimb_sites: Optional[Sequence[Union[str, dict]]] = None,
+                 mimb_reduction: int = 4):
+        n = check_int_at_least('num_instances', num_instances, 1)
+        for key in ('num_instances', 'lambda_score_decay'):
+            if key in (test_cfg or {}):
+                raise ValueError(
+                    f'model.test_cfg.{key} is no longer read: the test-time n and score '
+                    'decay belong to the test-time hook, '
+                    f'default_hooks.multi_instance_test.{key} (MultiInstanceTestHook), or '
+                    'to set_test_time() outside a runner')
+        backbone = multi_instance_backbone_cfg(backbone, n, lambda_encoding,
+                                               mimb_sites, mimb_reduction)
+        if head is not None:
+            head = multi_instance_head_cfg(head, n)
         super().__init__(backbone=backbone, neck=neck, head=head, train_cfg=train_cfg,
                          test_cfg=test_cfg, data_preprocessor=data_preprocessor,
                          init_cfg=init_cfg, metainfo=metainfo)
-        self.num_instances = getattr(self.backbone, 'num_instances', 1)
-        head_n = getattr(self.head, 'num_instances', 1) if self.with_head else self.num_instances
-        if head_n != self.num_instances:
-            raise ValueError(f'backbone num_instances={self.num_instances} differs from head '
-                             f'num_instances={head_n}: set both to the same N')
-        # test_cfg owns the test-time n and decay: check them where they are set.
-        self.test_num_instances  # noqa: B018 (validates)
-        self.lambda_score_decay  # noqa: B018 (validates)
+        self.num_instances = n
+        self.lambda_encoding = lambda_encoding
+        self._test_num_instances: Optional[int] = None
+        self._lambda_score_decay = DEFAULT_LAMBDA_SCORE_DECAY
+
+    def set_test_time(self, num_instances: Optional[int] = None,
+                      lambda_score_decay: Optional[float] = None) -> None:
+        """Set how many λ to run per box at test time and the λ>0 score decay.
+
+        Args:
+            num_instances (int, optional): n in [1, N]; None keeps the current.
+            lambda_score_decay (float, optional): In [0, 1]; None keeps the current.
+        """
+        if num_instances is not None:
+            if isinstance(num_instances, bool) or not isinstance(num_instances, int) or \
+                    not 1 <= num_instances <= self.num_instances:
+                raise ValueError(f'test-time num_instances={num_instances!r} must be an '
+                                 f'integer in [1, {self.num_instances}] (the model was '
+                                 f'built with num_instances={self.num_instances})')
+            self._test_num_instances = num_instances
+        if lambda_score_decay is not None:
+            self._lambda_score_decay = check_lambda_score_decay(lambda_score_decay)
 
     @property
     def test_num_instances(self) -> int:
-        n = self.test_cfg.get('num_instances', self.num_instances)
-        if not isinstance(n, int) or not 1 <= n <= self.num_instances:
-            raise ValueError(f'test_cfg.num_instances={n!r} must be an integer in '
-                             f'[1, {self.num_instances}] (the model was built with '
-                             f'num_instances={self.num_instances})')
-        return n
+        """n, the λ run per box at test time (N unless set)."""
+        return self._test_num_instances or self.num_instances
 
     @property
     def lambda_score_decay(self) -> float:
-        """``test_cfg.lambda_score_decay``, checked to lie in [0, 1]."""
-        decay = self.test_cfg.get('lambda_score_decay', 0.5)
-        if isinstance(decay, bool) or not isinstance(decay, (int, float)) or \
-                not 0 <= decay <= 1:
-            raise ValueError(f'test_cfg.lambda_score_decay={decay!r} must be a number in '
-                             '[0, 1]: the score factor of the poses with λ > 0 (the '
-                             "authors' 0.5; 1 keeps their box score, 0 ranks them last)")
-        return float(decay)
+        """Score factor of the poses with λ > 0."""
+        return self._lambda_score_decay
 
     def extract_feat(self, inputs: Tensor, num_instances: Optional[int] = None) -> Tuple[Tensor]:
         """Features of every box, for λ = 0..n-1 when ``num_instances=n`` > 1.
@@ -209,6 +257,52 @@ def check_finite_losses(losses: dict, inputs: Tensor, data_samples: SampleList) 
         f'({which}: {described}{" ..." if len(named) > 8 else ""}). Nothing of this step '
         'was applied to the weights and no checkpoint of it is written. Check those '
         'annotations and images, or lower the learning rate if the inputs are fine.')
+
+
+def check_lambda_score_decay(decay: Any) -> float:
+    """The λ>0 score decay as a float, or a clear error unless it lies in [0, 1]."""
+    if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not 0 <= decay <= 1:
+        raise ValueError(f'lambda_score_decay={decay!r} must be a number in [0, 1]: the '
+                         "score factor of the poses with λ > 0 (the authors' 0.5; 1 keeps "
+                         'their box score, 0 ranks them last)')
+    return float(decay)
+
+
+def multi_instance_backbone_cfg(backbone: ConfigType, num_instances: int,
+                                lambda_encoding: str, sites: Optional[Sequence],
+                                reduction: int) -> dict:
+    """The config of the backbone with N MIMB instances, from a stock one."""
+    cfg = dict(copy.deepcopy(backbone))
+    for key in ('num_instances', 'lambda_encoding'):
+        if key in cfg:
+            raise ValueError(
+                f'model.backbone.{key} is set: N and the λ code are set once, on the '
+                f'estimator (model.num_instances, model.lambda_encoding); remove it from '
+                'the backbone')
+    kind = cfg.get('type')
+    common = dict(num_instances=num_instances, lambda_encoding=lambda_encoding,
+                  mimb_reduction=reduction)
+    if kind in ('MIPHRNet', 'MIPResNet') or (kind in _NAMED_BACKBONES and sites is None
+                                             and '_scope_' not in cfg):
+        if sites is not None:
+            raise ValueError(f'{kind} has fixed MIMB sites (see its modulate_output / '
+                             'mimb_before_layers); model.mimb_sites is for other backbones')
+        return dict(cfg, type=_NAMED_BACKBONES.get(kind, kind), **common)
+    if kind == 'MultiInstanceBackbone':
+        return dict(cfg, **common, **({} if sites is None else dict(sites=sites)))
+    return dict(type='MultiInstanceBackbone', backbone=cfg, sites=sites, **common)
+
+
+def multi_instance_head_cfg(head: ConfigType, num_instances: int) -> dict:
+    """The config of the head trained on N instances, from a stock one."""
+    cfg = dict(copy.deepcopy(head))
+    if 'num_instances' in cfg:
+        raise ValueError('model.head.num_instances is set: N is set once, on the estimator '
+                         '(model.num_instances); remove it from the head')
+    kind = cfg.get('type')
+    if kind in _MULTI_INSTANCE_HEADS or (kind in _NAMED_HEADS and '_scope_' not in cfg):
+        return dict(cfg, type=_NAMED_HEADS.get(kind, kind), num_instances=num_instances)
+    return dict(type='MultiInstanceHead', head=cfg, num_instances=num_instances)
 
 
 def _concat(arrays: list):

@@ -1,4 +1,4 @@
-"""MultiInstanceHeatmap: per-slot targets from stock heatmap codecs, on real OCHuman samples."""
+"""MultiInstanceCodec: per-slot targets from stock codecs, on real OCHuman samples."""
 import copy
 import pickle
 from pathlib import Path
@@ -17,7 +17,7 @@ from mmpose.datasets.transforms import (
 )
 from mmpose.registry import KEYPOINT_CODECS
 
-from mipnet_mmpose.codecs import MultiInstanceHeatmap
+from mipnet_mmpose.codecs import MultiInstanceCodec
 from mipnet_mmpose.datasets import MultiInstanceOCHumanDataset
 from mipnet_mmpose.datasets.transforms import BuildInstanceSlots
 
@@ -50,7 +50,7 @@ def encode(codec, results: dict) -> dict:
 
 
 def test_instance_zero_is_the_stock_target_and_instance_one_peaks_on_the_partner(ochuman):
-    codec = MultiInstanceHeatmap(encoder=MSRA, num_instances=2)
+    codec = MultiInstanceCodec(encoder=MSRA)
     stock = MSRAHeatmap(**{k: v for k, v in MSRA.items() if k != 'type'})
     for own_id in (2, 3, 4, 5):
         results = slots(ochuman, own_id)
@@ -87,7 +87,7 @@ def test_instance_zero_is_the_stock_target_and_instance_one_peaks_on_the_partner
 
 
 def test_wraps_udp_heatmap(ochuman):
-    codec = MultiInstanceHeatmap(encoder=UDP, num_instances=2)
+    codec = MultiInstanceCodec(encoder=UDP)
     stock = UDPHeatmap(**{k: v for k, v in UDP.items() if k != 'type'})
     results = slots(ochuman, 4, use_udp=True)
     encoded = encode(codec, results)
@@ -107,8 +107,7 @@ def test_wraps_udp_heatmap(ochuman):
 
 @pytest.mark.parametrize('num_instances', [3, 4])
 def test_more_slots_stack_instance_major(ochuman, num_instances):
-    codec = KEYPOINT_CODECS.build(dict(type='MultiInstanceHeatmap', encoder=MSRA,
-                                       num_instances=num_instances))
+    codec = KEYPOINT_CODECS.build(dict(type='MultiInstanceCodec', encoder=MSRA))
     results = slots(ochuman, 2, num_instances=num_instances)
     encoded = encode(codec, results)
     assert encoded['heatmaps'].shape == (num_instances * K, 16, 12)
@@ -120,35 +119,49 @@ def test_more_slots_stack_instance_major(ochuman, num_instances):
     assert not np.array_equal(encoded['heatmaps'][K:2 * K], encoded['heatmaps'][:K])
 
 
-def test_missing_or_mismatched_slots_give_clear_errors(ochuman):
+def test_bad_slots_and_arguments_give_clear_errors(ochuman):
     results = slots(ochuman, 2)
-    codec = MultiInstanceHeatmap(encoder=MSRA, num_instances=2)
-    with pytest.raises(ValueError, match='BuildInstanceSlots.*after TopdownAffine'):
-        codec.encode(results['transformed_keypoints'], results['keypoints_visible'])
-    with pytest.raises(ValueError, match='same num_instances'):
-        MultiInstanceHeatmap(encoder=MSRA, num_instances=3).encode(
-            results['transformed_keypoints'], results['keypoints_visible'],
-            results['instance_keypoints'], results['instance_keypoints_visible'])
+    codec = MultiInstanceCodec(encoder=MSRA)
     with pytest.raises(ValueError, match='instance_keypoints_visible'):
         codec.encode(results['transformed_keypoints'], results['keypoints_visible'],
                      results['instance_keypoints'], results['instance_keypoints_visible'][:, :5])
-    with pytest.raises(ValueError, match='num_instances'):
-        MultiInstanceHeatmap(encoder=MSRA, num_instances=0)
+    # N has one owner in the pipeline (BuildInstanceSlots): the codec refuses a copy.
+    with pytest.raises(ValueError, match='takes no num_instances'):
+        MultiInstanceCodec(encoder=MSRA, num_instances=2)
     with pytest.raises(ValueError, match='auxiliary'):
-        MultiInstanceHeatmap(encoder=dict(type='MultiInstanceHeatmap', encoder=MSRA,
-                                          num_instances=2), num_instances=2)
+        MultiInstanceCodec(encoder=dict(type='MultiInstanceCodec', encoder=MSRA))
 
-    # N = 1 without slots: the stock single-person target.
-    single = MultiInstanceHeatmap(encoder=MSRA, num_instances=1)
-    encoded = single.encode(results['transformed_keypoints'], results['keypoints_visible'])
+    # Without slots (a model with N = 1): the stock single-person target.
+    encoded = codec.encode(results['transformed_keypoints'], results['keypoints_visible'])
     alone = MSRAHeatmap(INPUT_SIZE, HEATMAP_SIZE, SIGMA).encode(
         results['transformed_keypoints'], results['keypoints_visible'])
     np.testing.assert_array_equal(encoded['heatmaps'], alone['heatmaps'])
     np.testing.assert_array_equal(encoded['keypoint_weights'], alone['keypoint_weights'])
 
 
+@pytest.mark.parametrize('encoder', [
+    dict(type='SimCCLabel', input_size=(48, 64), sigma=(4.9, 5.66), simcc_split_ratio=2.0,
+         normalize=False, use_dark=False),
+    dict(type='RegressionLabel', input_size=(48, 64)),
+])
+def test_coordinate_codecs_stack_one_label_row_per_instance(ochuman, encoder):
+    """SimCC and regression labels: row i of every label is the stock label of slot i."""
+    results = slots(ochuman, 2)
+    encoded = MultiInstanceCodec(encoder=encoder).encode(
+        results['transformed_keypoints'], results['keypoints_visible'],
+        results['instance_keypoints'], results['instance_keypoints_visible'])
+    stock = KEYPOINT_CODECS.build(encoder)
+    for i in range(2):
+        alone = stock.encode(results['instance_keypoints'][i:i + 1],
+                             results['instance_keypoints_visible'][i:i + 1])
+        assert set(alone) == set(encoded)
+        for key, value in alone.items():
+            assert encoded[key].shape == (2, ) + value.shape[1:]
+            np.testing.assert_array_equal(encoded[key][i], value[0])
+
+
 def test_exposes_the_wrapped_codec_and_decodes_one_instance(ochuman):
-    codec = MultiInstanceHeatmap(encoder=MSRA, num_instances=2)
+    codec = MultiInstanceCodec(encoder=MSRA)
     assert codec.input_size == INPUT_SIZE and codec.heatmap_size == HEATMAP_SIZE
     assert codec.sigma == SIGMA
     np.testing.assert_array_equal(codec.scale_factor, [4., 4.])
@@ -159,7 +172,7 @@ def test_exposes_the_wrapped_codec_and_decodes_one_instance(ochuman):
     assert codec.auxiliary_encode_keys == {'instance_keypoints', 'instance_keypoints_visible'}
     # Data-loader workers copy the pipeline: the attribute delegation must survive that.
     for copied in (copy.deepcopy(codec), pickle.loads(pickle.dumps(codec))):
-        assert copied.heatmap_size == HEATMAP_SIZE and copied.num_instances == 2
+        assert copied.heatmap_size == HEATMAP_SIZE
 
     results = slots(ochuman, 5, flip=False)
     encoded = encode(codec, results)
@@ -172,9 +185,9 @@ def test_exposes_the_wrapped_codec_and_decodes_one_instance(ochuman):
 
 def test_through_stock_generate_target_and_pack_pose_inputs(ochuman):
     results = slots(ochuman, 3)
-    codec = dict(type='MultiInstanceHeatmap', encoder=MSRA, num_instances=2)
+    codec = dict(type='MultiInstanceCodec', encoder=MSRA)
     results = GenerateTarget(encoder=codec)(results)
-    expected = encode(MultiInstanceHeatmap(encoder=MSRA, num_instances=2), results)
+    expected = encode(MultiInstanceCodec(encoder=MSRA), results)
     np.testing.assert_array_equal(results['heatmaps'], expected['heatmaps'])
     packed = PackPoseInputs()(results)
     sample = packed['data_samples']

@@ -1,0 +1,240 @@
+"""Turn a stock MMPose top-down config into its MIPNet version."""
+import copy
+import os.path as osp
+from typing import Any, Dict, List, Optional
+
+from mmengine.config import Config, ConfigDict
+
+#: Stock data sets with a multi-instance version (each sample also carries the
+#: other persons of its image, which the instance slots are built from).
+DATASETS = {
+    'CocoDataset': 'MultiInstanceCocoDataset',
+    'CrowdPoseDataset': 'MultiInstanceCrowdPoseDataset',
+    'OCHumanDataset': 'MultiInstanceOCHumanDataset',
+}
+METRICS = {'CocoMetric': 'MultiInstanceCocoMetric'}
+ESTIMATOR = 'MultiInstanceTopdownPoseEstimator'
+#: Placeholder written for N in the generated file, then replaced by the
+#: name of the file's one ``num_instances`` variable.
+_N_MARK = '__mipnet_num_instances__'
+
+
+class ConversionError(ValueError):
+    """A stock config that cannot be made a MIPNet config; says which part and why."""
+
+
+def _type_name(cfg: Any) -> str:
+    kind = cfg.get('type', '') if isinstance(cfg, dict) else ''
+    return kind.split('.')[-1] if isinstance(kind, str) else getattr(kind, '__name__', '')
+
+
+def convert_config(cfg: Config, num_instances: int = 2,
+                   lambda_encoding: str = 'one_hot') -> Config:
+    """The MIPNet version of a stock MMPose top-down config.
+
+    Changes, and nothing else: the estimator becomes
+    ``MultiInstanceTopdownPoseEstimator`` with ``num_instances`` (it builds the
+    stock backbone with MIMBs at its family's sites and the stock head trained
+    on N instances; their configs stay as they are); every training pipeline
+    (``GenerateTarget`` after ``TopdownAffine``, e.g. RTMPose's second-stage
+    pipeline too) gets ``BuildInstanceSlots`` after ``TopdownAffine`` and
+    encodes with ``MultiInstanceCodec`` around its stock codec; COCO,
+    CrowdPose and OCHuman data sets and ``CocoMetric`` become their
+    multi-instance versions; the test-time hook
+    (``default_hooks.multi_instance_test``), the picture hook and the
+    work-dir lock are added, checkpoints are written atomically, and
+    ``custom_imports`` loads this plugin.
+
+    Args:
+        cfg (Config): A stock top-down config (``Config.fromfile`` of e.g.
+            ``mmpose::body_2d_keypoint/rtmpose/coco/rtmpose-m_8xb256-420e_coco-256x192.py``)
+        num_instances (int): N, poses per box. Defaults to 2.
+        lambda_encoding (str): ``'one_hot'`` or ``'binary'`` (the authors'
+            code for N = 3, 4). Defaults to ``'one_hot'``.
+
+    Returns:
+        Config: The converted config (the input is not changed).
+
+    Raises:
+        ConversionError: For configs that are not single-stage top-down
+            models or train on data sets without a multi-instance version,
+            naming the part and the reason.
+    """
+    from .models.backbones import check_not_multi_stage
+    from .models.heads import check_not_multi_stage_head
+    from .models.mimb import check_lambda_encoding
+    from .utils import check_int_at_least
+
+    num_instances = check_int_at_least('num_instances', num_instances, 1)
+    check_lambda_encoding(lambda_encoding)
+    out = copy.deepcopy(cfg)
+    model = out.get('model')
+    if not isinstance(model, dict):
+        raise ConversionError('the config has no model dict')
+    kind = _type_name(model)
+    if kind == ESTIMATOR:
+        raise ConversionError('model.type is already MultiInstanceTopdownPoseEstimator: '
+                              'the config is a MIPNet config')
+    if kind != 'TopdownPoseEstimator':
+        raise ConversionError(f'model.type is {kind!r}: MIPNet predicts N poses per person '
+                              'box, so it converts top-down models (TopdownPoseEstimator) only')
+    try:
+        check_not_multi_stage(_type_name(model.get('backbone', {})))
+        check_not_multi_stage_head(_type_name(model.get('head', {})))
+    except ValueError as e:
+        raise ConversionError(f'model: {e}') from None
+    model['type'] = ESTIMATOR
+    model['num_instances'] = num_instances
+    model['lambda_encoding'] = lambda_encoding
+
+    for key in list(out.keys()):
+        if key == 'model':
+            continue
+        out[key] = _convert(out[key], key, num_instances)
+    if out.get('dataset_type') in DATASETS:
+        out['dataset_type'] = DATASETS[out['dataset_type']]
+    _check_training_data(out)
+
+    hooks = out.get('default_hooks') or ConfigDict()
+    hooks['multi_instance_test'] = dict(type='MultiInstanceTestHook')
+    if isinstance(hooks.get('checkpoint'), dict):
+        # Written to a temporary file and renamed: a killed run never leaves a
+        # half-written checkpoint.
+        hooks['checkpoint']['backend_args'] = dict(backend='atomic_local')
+    out['default_hooks'] = hooks
+    custom = list(out.get('custom_hooks') or [])
+    present = {_type_name(h) for h in custom}
+    for hook in (dict(type='MultiInstanceVisualizationHook', max_images=20),
+                 dict(type='WorkDirLockHook')):
+        if hook['type'] not in present:
+            custom.append(hook)
+    out['custom_hooks'] = custom
+    imports = out.get('custom_imports') or dict(imports=[], allow_failed_imports=False)
+    names = list(imports.get('imports', []))
+    if 'mipnet_mmpose' not in names:
+        names.append('mipnet_mmpose')
+    out['custom_imports'] = dict(imports, imports=names)
+    return out
+
+
+def _convert(value: Any, path: str, num_instances: int) -> Any:
+    """Convert pipelines, data sets and metrics anywhere below ``value``."""
+    if isinstance(value, dict):
+        value = type(value)({k: _convert(v, f'{path}.{k}', num_instances)
+                             for k, v in value.items()})
+        kind = _type_name(value)
+        if kind == 'GenerateTarget':
+            encoder = value.get('encoder')
+            if isinstance(encoder, (list, tuple)):
+                raise ConversionError(
+                    f'{path}: GenerateTarget with several encoders (one target per stage '
+                    'or level) is a multi-stage model; MIPNet wraps one codec')
+            if _type_name(encoder) != 'MultiInstanceCodec':
+                value['encoder'] = dict(type='MultiInstanceCodec', encoder=encoder)
+        elif kind in DATASETS:
+            value['type'] = DATASETS[kind]
+        elif kind in METRICS:
+            value['type'] = METRICS[kind]
+        return value
+    if isinstance(value, (list, tuple)):
+        items = [_convert(v, f'{path}[{i}]', num_instances) for i, v in enumerate(value)]
+        kinds = [_type_name(v) for v in items]
+        if 'TopdownAffine' in kinds and 'GenerateTarget' in kinds and \
+                'BuildInstanceSlots' not in kinds:
+            affine = items[kinds.index('TopdownAffine')]
+            slots = dict(type='BuildInstanceSlots', num_instances=num_instances,
+                         use_udp=bool(affine.get('use_udp', False)))
+            items.insert(kinds.index('TopdownAffine') + 1, slots)
+        return type(value)(items)
+    return value
+
+
+def _check_training_data(cfg: Config) -> None:
+    """The training data set must be one with neighbours (a multi-instance one)."""
+    loader = cfg.get('train_dataloader')
+    if not isinstance(loader, dict):
+        return
+    dataset = loader.get('dataset', {})
+    kinds: List[str] = []
+    if _type_name(dataset) == 'CombinedDataset':
+        kinds = [(f'train_dataloader.dataset.datasets[{i}]', _type_name(d))
+                 for i, d in enumerate(dataset.get('datasets', []))]
+    else:
+        kinds = [('train_dataloader.dataset', _type_name(dataset))]
+    ours = set(DATASETS.values())
+    for where, kind in kinds:
+        if kind not in ours:
+            raise ConversionError(
+                f'{where} is {kind!r}, which has no multi-instance version: MIPNet trains '
+                "on every box's neighbours, read from a COCO-format data set "
+                f'({", ".join(DATASETS)}); train on one of those')
+
+
+def config_overrides(stock: Config, converted: Config) -> Dict[str, Any]:
+    """What ``converted`` changes on top of ``stock``, as mmengine merges configs.
+
+    Dicts are merged key by key by mmengine, so only changed keys are kept;
+    lists replace the base's list whole.
+    """
+    def diff(old: Any, new: Any) -> Any:
+        if isinstance(old, dict) and isinstance(new, dict):
+            return {k: diff(old.get(k), v) for k, v in new.items()
+                    if k not in old or old[k] != v}
+        return new
+
+    stock_dict, new_dict = stock.to_dict(), converted.to_dict()
+    return {k: diff(stock_dict.get(k), v) for k, v in new_dict.items()
+            if k not in stock_dict or stock_dict[k] != v}
+
+
+def base_reference(filename: str, out_path: Optional[str] = None) -> str:
+    """``mmpose::<path>`` for a config installed with MMPose, else a relative path."""
+    import mmpose
+    root = osp.join(osp.dirname(mmpose.__file__), '.mim', 'configs')
+    path = osp.realpath(filename)
+    if path.startswith(osp.realpath(root) + osp.sep):
+        return 'mmpose::' + osp.relpath(path, osp.realpath(root))
+    if out_path is not None:
+        return osp.relpath(path, osp.dirname(osp.realpath(out_path)))
+    return path
+
+
+def converted_config_text(stock: Config, num_instances: int = 2,
+                          lambda_encoding: str = 'one_hot',
+                          base: Optional[str] = None, header: str = '') -> str:
+    """A short config file: ``_base_`` = the stock config, then the MIPNet changes.
+
+    N is written once, as the variable ``num_instances`` that the model and
+    the instance slots read.
+    """
+    converted = convert_config(stock, num_instances, lambda_encoding)
+    overrides = config_overrides(stock, _mark_n(converted))
+    base = base or base_reference(stock.filename)
+    body = Config(overrides).pretty_text.replace(f"'{_N_MARK}'", 'num_instances')
+    lines = [header.rstrip('\n')] if header else []
+    lines += [f"_base_ = ['{base}']", '',
+              '# N, poses per box (λ = 0..N-1): set once, read by the model and the',
+              '# instance slots of the training pipeline(s).',
+              f'num_instances = {num_instances}', '', body]
+    return '\n'.join(lines).rstrip('\n') + '\n'
+
+
+def _mark_n(cfg: Config) -> Config:
+    """A copy whose N fields hold a placeholder (to be written as the variable)."""
+    out = copy.deepcopy(cfg)
+    out['model']['num_instances'] = _N_MARK
+
+    def mark(value: Any) -> None:
+        if isinstance(value, dict):
+            if _type_name(value) == 'BuildInstanceSlots':
+                value['num_instances'] = _N_MARK
+            for v in value.values():
+                mark(v)
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                mark(v)
+
+    for key in out.keys():
+        if key != 'model':
+            mark(out[key])
+    return out

@@ -1,0 +1,250 @@
+"""Any MMPose top-down head, trained on N instances per box."""
+import copy
+from contextlib import ExitStack
+from typing import Any, Dict, List, Tuple
+
+import torch
+from mmengine.structures import PixelData
+from mmpose.registry import MODELS
+from mmpose.structures import PoseDataSample
+from mmpose.utils.typing import ConfigType, OptSampleList
+from torch import Tensor, nn
+
+from ...utils import check_int_at_least
+
+#: Heads of multi-stage models: they take one target per stage.
+MULTI_STAGE_HEADS = ('CPMHead', 'MSPNHead')
+
+_CLASSES: Dict[type, type] = {}
+
+
+class MultiInstanceHeadMixin:
+    """Trains a stock head on the N instance slots of every box, through its own loss.
+
+    The backbone returns B*N feature rows ordered (box, λ): row ``b*N + i`` is
+    box b conditioned on λ=i. The targets come from
+    :class:`~mipnet_mmpose.codecs.MultiInstanceCodec`: per sample, label arrays
+    with N rows (``keypoint_weights`` (N, K), ``keypoint_x_labels``
+    (N, K, Wx), ``keypoint_labels`` (N, K, 2) ...) and fields with N
+    instance-major blocks (``heatmaps`` (N*C, H, W)).
+
+    :meth:`loss` runs the head's forward once on all B*N rows, splits every
+    sample into N single-instance samples (row order (box, λ)) and calls the
+    stock ``loss`` with the forward answering the computed predictions: the
+    stock loss, accuracy and any extra terms over all rows, then for each λ
+    the same on its rows (detached, logged as ``lambda{i}_<name>`` for
+    ``loss_<name>`` and ``<name>_lambda{i}`` for accuracies: names without
+    "loss", so mmengine does not add them to the total).
+
+    Prediction is the stock per-row decoding (flip test included); grouping the
+    rows into instances is the estimator's job.
+    """
+
+    num_instances: int
+
+    def _loss_forwards(self) -> List[Tuple[nn.Module, str]]:
+        """The forward methods the stock ``loss`` calls, as (module, name).
+
+        ``VisPredictHead`` predicts visibility with ``vis_forward`` and
+        delegates the keypoints to its ``pose_head``; every other head calls
+        its own ``forward`` once.
+        """
+        if isinstance(getattr(self, 'pose_head', None), nn.Module) and \
+                hasattr(self, 'vis_forward'):
+            return [(self, 'vis_forward'), (self.pose_head, 'forward')]
+        return [(self, 'forward')]
+
+    def loss(self,
+             feats: Tuple[Tensor],
+             batch_data_samples: OptSampleList,
+             train_cfg: ConfigType = {}) -> dict:
+        """Losses of B*N feature rows against per-instance targets.
+
+        Args:
+            feats (Tuple[Tensor]): Features with B*N rows.
+            batch_data_samples (List[:obj:`PoseDataSample`]): B samples with N
+                instance targets each.
+            train_cfg (dict): The stock head's training config.
+
+        Returns:
+            dict: The stock losses and accuracies over all rows, and per λ.
+        """
+        n = self.num_instances
+        samples = split_instance_targets(batch_data_samples, n, type(self).__name__)
+        preds = [getattr(module, name)(feats) for module, name in self._loss_forwards()]
+        rows = _first_tensor(preds[0]).shape[0]
+        if rows != len(samples):
+            raise ValueError(
+                f'{type(self).__name__}(num_instances={n}) got {rows} feature rows for '
+                f'{len(batch_data_samples)} samples; expected {len(samples)}. The backbone '
+                'must run every box with all N values of λ (the estimator does).')
+        losses = self._stock_loss(preds, feats, samples, train_cfg)
+        if n > 1:
+            with torch.no_grad():
+                for i in range(n):
+                    per_lambda = self._stock_loss(
+                        [_rows(p, slice(i, None, n), detach=True) for p in preds], feats,
+                        samples[i::n], train_cfg)
+                    for key, value in per_lambda.items():
+                        losses[_lambda_key(key, i)] = value.detach() \
+                            if isinstance(value, Tensor) else value
+        return losses
+
+    def _stock_loss(self, preds: list, feats: Any, samples: List[PoseDataSample],
+                    train_cfg: ConfigType) -> dict:
+        """The stock ``loss`` with its forward calls answered by ``preds``."""
+        calls = []
+        with ExitStack() as stack:
+            for (module, name), pred in zip(self._loss_forwards(), preds):
+                stack.enter_context(_answering(module, name, pred, calls))
+            losses = super().loss(feats, samples, train_cfg=train_cfg)
+        if len(calls) != len(preds):
+            raise TypeError(f'{type(self).__name__}.loss does not call its forward once per '
+                            'batch; the multi-instance wrapper cannot train it')
+        return losses
+
+    def decode(self, batch_outputs: Any):
+        """Stock decoding, in float32 after a reduced-precision forward.
+
+        Under ``torch.autocast`` the outputs come in bfloat16 or float16; the
+        stock decoders work on numpy, which has no bfloat16.
+
+        Args:
+            batch_outputs (Tensor | Tuple[Tensor]): One output per row, e.g.
+                heatmaps (B, K, H, W) or SimCC (x, y) vectors
+
+        Returns:
+            list[InstanceData]: The stock decoded instances, one per row
+        """
+        return super().decode(_to_float32(batch_outputs))
+
+
+class _answering:
+    """Make ``module.<name>(...)`` return ``value`` (counting calls) within a block."""
+
+    def __init__(self, module: nn.Module, name: str, value: Any, calls: list):
+        self.module, self.name, self.value, self.calls = module, name, value, calls
+
+    def __enter__(self) -> None:
+        def answer(*args, **kwargs):
+            self.calls.append(self.name)
+            return self.value
+        # An instance attribute shadows the class's method for this call only.
+        self.module.__dict__[self.name] = answer
+
+    def __exit__(self, *exc) -> None:
+        self.module.__dict__.pop(self.name, None)
+
+
+def split_instance_targets(batch_data_samples: List[PoseDataSample], n: int,
+                           owner: str = 'the head') -> List[PoseDataSample]:
+    """B samples with N instance targets -> B*N single-instance samples, (box, λ) order.
+
+    Label arrays with N rows give row i to instance i (a label with one row,
+    e.g. the own person's ``keypoints_visible_weights``, is shared); fields
+    of N*C channels give channels ``i*C .. i*C+C-1`` to instance i.
+    """
+    out = []
+    for sample in batch_data_samples:
+        labels = sample.get('gt_instance_labels')
+        if labels is None or 'keypoint_weights' not in labels or \
+                labels.keypoint_weights.shape[0] != n:
+            got = None if labels is None or 'keypoint_weights' not in labels else \
+                tuple(labels.keypoint_weights.shape)
+            raise ValueError(
+                f'{owner}(num_instances={n}) needs per-instance targets: keypoint_weights '
+                f'of shape ({n}, K), got {got}. Put BuildInstanceSlots(num_instances={n}) '
+                'after TopdownAffine and encode with MultiInstanceCodec (model.num_instances '
+                'and BuildInstanceSlots must name the same N)')
+        fields = sample.get('gt_fields')
+        for i in range(n):
+            single = PoseDataSample(metainfo=sample.metainfo)
+            if 'gt_instances' in sample:
+                single.gt_instances = sample.gt_instances
+            single.gt_instance_labels = _instance_row(labels, i, n)
+            if fields is not None:
+                single.gt_fields = PixelData(**{
+                    key: value.reshape(n, -1, *value.shape[1:])[i]
+                    for key, value in fields.items()})
+            out.append(single)
+    return out
+
+
+def _instance_row(labels, i: int, n: int):
+    row = labels.new()
+    for key, value in labels.items():
+        row.set_field(value[i:i + 1] if value.shape[0] == n else value, key)
+    return row
+
+
+def _lambda_key(key: str, i: int) -> str:
+    if key.startswith('loss_'):
+        return f'lambda{i}_{key[len("loss_"):]}'
+    if key.startswith('loss'):
+        return f'lambda{i}_{key[len("loss"):] or "loss"}'
+    return f'{key}_lambda{i}'
+
+
+def _first_tensor(value: Any) -> Tensor:
+    return value if isinstance(value, Tensor) else _first_tensor(value[0])
+
+
+def _rows(value: Any, rows: slice, detach: bool = False) -> Any:
+    if isinstance(value, Tensor):
+        value = value[rows]
+        return value.detach() if detach else value
+    return type(value)(_rows(v, rows, detach) for v in value)
+
+
+def _to_float32(value: Any) -> Any:
+    if isinstance(value, Tensor):
+        return value.float() if value.dtype in (torch.bfloat16, torch.float16) else value
+    if isinstance(value, (tuple, list)):
+        return type(value)(_to_float32(v) for v in value)
+    return value
+
+
+def multi_instance_head_class(cls: type) -> type:
+    """``MultiInstance<Name>``: the stock head class with the multi-instance mixin."""
+    if issubclass(cls, MultiInstanceHeadMixin):
+        return cls
+    if cls not in _CLASSES:
+        name = f'MultiInstance{cls.__name__}'
+        made = type(name, (MultiInstanceHeadMixin, cls), {'__module__': __name__,
+                                                          '__qualname__': name})
+        _CLASSES[cls] = made
+        globals()[name] = made
+    return _CLASSES[cls]
+
+
+def check_not_multi_stage_head(head_type: str) -> None:
+    name = str(head_type).split('.')[-1]
+    if name in MULTI_STAGE_HEADS:
+        raise ValueError(
+            f'MIPNet does not support {name}: it is the head of a multi-stage model '
+            '(CPM, Hourglass, MSPN, RSN) and takes one target per stage (intermediate '
+            'supervision); use a single-stage top-down head (HeatmapHead, RTMCCHead, '
+            'SimCCHead, RegressionHead, RLEHead, ViPNASHead, VisPredictHead)')
+
+
+@MODELS.register_module(name='MultiInstanceHead')
+def build_multi_instance_head(head: dict, num_instances: int = 2) -> nn.Module:
+    """Build any registered top-down head as a multi-instance head.
+
+    The stock head is built from its config and becomes an instance of
+    ``MultiInstance<Name>`` (its class plus :class:`MultiInstanceHeadMixin`):
+    parameter names, forward, predict and decode stay the stock ones.
+
+    Args:
+        head (dict): The stock head config.
+        num_instances (int): N. Defaults to 2.
+    """
+    check_not_multi_stage_head(head.get('type', ''))
+    num_instances = check_int_at_least('num_instances', num_instances, 1)
+    module = MODELS.build(copy.deepcopy(head))
+    check_not_multi_stage_head(type(module).__name__)
+    module.__class__ = multi_instance_head_class(type(module))
+    module.num_instances = num_instances
+    return module
+
+
