@@ -187,6 +187,16 @@ def config_overrides(stock: Config, converted: Config) -> Dict[str, Any]:
             if k not in stock_dict or stock_dict[k] != v}
 
 
+def resolve_config_path(path: str) -> str:
+    """A config file path from ``mmpose::<path>`` (MMPose's installed configs) or a path."""
+    if path.startswith('mmpose::'):
+        import mmpose
+        path = osp.join(osp.dirname(mmpose.__file__), '.mim', 'configs', path[len('mmpose::'):])
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'config not found: {path}')
+    return path
+
+
 def base_reference(filename: str, out_path: Optional[str] = None) -> str:
     """``mmpose::<path>`` for a config installed with MMPose, else a relative path."""
     import mmpose
@@ -210,7 +220,12 @@ def converted_config_text(stock: Config, num_instances: int = 2,
     converted = convert_config(stock, num_instances, lambda_encoding)
     overrides = config_overrides(stock, _mark_n(converted))
     base = base or base_reference(stock.filename)
-    body = Config(overrides).pretty_text.replace(f"'{_N_MARK}'", 'num_instances')
+    names = {k: v for k, v in overrides.items() if isinstance(v, list) and 'pipeline' in k}
+    # Pipeline variables first, so the later values can name them.
+    order = list(names) + [k for k in overrides if k not in names]
+    body = '\n'.join(f'{key} = {_format(overrides[key], names, indent=0, skip=key)}'
+                      for key in order)
+    body = body.replace(f"'{_N_MARK}'", 'num_instances')
     lines = [header.rstrip('\n')] if header else []
     lines += [f"_base_ = ['{base}']", '',
               '# N, poses per box (λ = 0..N-1): set once, read by the model and the',
@@ -238,3 +253,31 @@ def _mark_n(cfg: Config) -> Config:
         if key != 'model':
             mark(out[key])
     return out
+
+
+def _format(value: Any, names: Dict[str, Any], indent: int, skip: str = '',
+            width: int = 96) -> str:
+    """Python source for a config value: one line when it fits, else one item per
+    line; a list equal to a top-level pipeline variable is written as its name."""
+    for name, named in names.items():
+        if name != skip and value == named:
+            return name
+    pad = ' ' * (indent + 4)
+    if isinstance(value, dict):
+        items = [(f'{k}=' if str(k).isidentifier() else f'{k!r}: ', v) for k, v in value.items()]
+        keyed = all(str(k).isidentifier() for k in value)
+        flat = ', '.join(p + _format(v, names, indent + 4) for p, v in items)
+        one = f'dict({flat})' if keyed else '{' + flat + '}'
+        if len(one) + indent <= width and '\n' not in one:
+            return one
+        inner = (',\n').join(pad + p + _format(v, names, indent + 4) for p, v in items)
+        return (f'dict(\n{inner})' if keyed else '{\n' + inner + '}')
+    if isinstance(value, (list, tuple)):
+        parts = [_format(v, names, indent + 4) for v in value]
+        close = ',)' if isinstance(value, tuple) and len(value) == 1 else ')'
+        start, end = ('[', ']') if isinstance(value, list) else ('(', close)
+        one = start + ', '.join(parts) + end
+        if len(one) + indent <= width and '\n' not in one:
+            return one
+        return start + '\n' + ',\n'.join(pad + p for p in parts) + ',\n' + ' ' * indent + end
+    return repr(value)

@@ -7,7 +7,7 @@ from mmengine.utils import import_modules_from_strings
 from mmpose.registry import MODELS
 
 from mipnet_mmpose.models import encode_lambdas
-from tests.conftest import small_hrnet_extra
+from tests.conftest import REPO, small_hrnet_extra
 
 STOCK_HRNET_W32 = ('mmpose::body_2d_keypoint/topdown_heatmap/coco/'
                    'td-hm_hrnet-w32_8xb64-210e_coco-256x192.py')
@@ -181,3 +181,26 @@ def test_code_table_is_a_constant_outside_checkpoints(build, n, encoding):
     fresh = build(num_instances=n, lambda_encoding=encoding)
     fresh.load_state_dict(backbone.state_dict(), strict=True)
     assert 'lambda_code_table' not in dict(_hrnet(num_instances=1).named_buffers())
+
+
+def test_weights_and_outputs_match_the_code_before_the_generic_sites():
+    """MIPHRNet built by the generic MIMB-site mechanism gives the same weights (same
+    seed) and the same outputs as the code before it (stored by commit 37e69bf), and
+    a checkpoint of that code loads strictly."""
+    from mmengine.config import Config
+
+    from mipnet_mmpose.models import MIPHRNet
+    stored = torch.load(REPO / 'tests' / 'data' / 'mip_hrnet_sample_pre_generic.pth')
+    extra = Config.fromfile(str(REPO / 'configs' / 'mipnet_sample_hrnet-w16_coco-mini-128x96.py')
+                            ).model.backbone.extra
+    torch.manual_seed(0)
+    model = MIPHRNet(extra=extra.to_dict(), num_instances=2)
+    model.init_weights()
+    state = model.state_dict()
+    assert list(state) == list(stored['state_dict'])
+    assert all(torch.equal(state[k], stored['state_dict'][k]) for k in state)
+    model.load_state_dict(stored['state_dict'], strict=True)
+    with torch.no_grad():
+        outputs = model.eval()(stored['input'], num_instances=2)
+    for ours, theirs in zip(outputs, stored['outputs']):
+        torch.testing.assert_close(ours, theirs, rtol=0, atol=0)

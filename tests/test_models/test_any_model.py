@@ -1,0 +1,152 @@
+"""MIPNet on MMPose's own top-down configs: conversion, training step and prediction.
+
+Each stock config comes from MMPose's installed COCO body configs; its training data
+is pointed at the real coco_mini sample and its validation data at the OCHuman
+sample, then it is converted with ``convert_config`` and run through the real
+pipeline (real images with their neighbours), model, loss and decoder.
+"""
+import copy
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+from mmpose.registry import DATASETS, MODELS
+
+from mipnet_mmpose import ConversionError, convert_config
+from mipnet_mmpose.conversion import converted_config_text, resolve_config_path
+from tests.conftest import REPO
+
+SAMPLE = REPO / 'data' / 'sample'
+COCO = 'mmpose::body_2d_keypoint/{}/coco/{}.py'
+# One per head/codec family (the coverage tool walks all of them).
+FAMILIES = {
+    'rtmpose': COCO.format('rtmpose', 'rtmpose-t_8xb256-420e_coco-256x192'),
+    'rle': COCO.format('topdown_regression', 'td-reg_res50_rle-8xb64-210e_coco-256x192'),
+    'simcc': COCO.format('simcc', 'simcc_mobilenetv2_wo-deconv-8xb64-210e_coco-256x192'),
+    'heatmap-auto-sites': COCO.format('topdown_heatmap', 'td-hm_shufflenetv2_8xb64-210e_coco-256x192'),
+}
+
+
+def stock_on_sample(name: str) -> Config:
+    """A stock config whose train/val data are the bundled samples (stock types)."""
+    cfg = Config.fromfile(resolve_config_path(name))
+    train = cfg.train_dataloader.dataset
+    train.update(type='CocoDataset', data_root=str(SAMPLE) + '/',
+                 ann_file='coco_mini/annotations/person_keypoints_train2017.json',
+                 data_prefix=dict(img='coco_mini/train2017/'))
+    # Albumentations is not a dependency of this plugin (nor installed by MMPose).
+    train.pipeline = [t for t in train.pipeline if t['type'] != 'Albumentation']
+    val = cfg.val_dataloader.dataset
+    val.update(type='OCHumanDataset', data_root=str(SAMPLE) + '/',
+               ann_file='ochuman/test_ochuman.json', data_prefix=dict(img='ochuman/'),
+               bbox_file=None)
+    cfg.model.backbone.init_cfg = None  # nothing to download
+    return cfg
+
+
+@pytest.mark.parametrize('family', sorted(FAMILIES))
+def test_converted_stock_model_trains_and_predicts_n_poses(family):
+    cfg = convert_config(stock_on_sample(FAMILIES[family]), num_instances=2)
+    assert cfg.model.type == 'MultiInstanceTopdownPoseEstimator'
+    torch.manual_seed(0)
+    np.random.seed(0)
+    model = MODELS.build(cfg.model)
+    train = DATASETS.build(cfg.train_dataloader.dataset)
+    assert type(train).__name__ == 'MultiInstanceCocoDataset'
+    batch = model.data_preprocessor(pseudo_collate([train[i] for i in range(2)]), training=True)
+    losses = model.train().loss(batch['inputs'], batch['data_samples'])
+    total = sum(v for k, v in losses.items() if k.startswith('loss'))
+    assert torch.isfinite(total)
+    terms = [k[len('loss_'):] for k in losses if k.startswith('loss_')]
+    for i in range(2):  # one loss term per λ for every stock loss term
+        assert all(f'lambda{i}_{t}' in losses for t in terms), sorted(losses)
+    total.backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0
+               for n, p in model.named_parameters() if 'mimb' in n)
+
+    val = DATASETS.build(cfg.val_dataloader.dataset)
+    batch = model.data_preprocessor(pseudo_collate([val[i] for i in range(2)]), training=False)
+    with torch.no_grad():
+        samples = model.eval().predict(batch['inputs'], batch['data_samples'])
+    for sample in samples:
+        assert sample.pred_instances.lambdas.tolist() == [0, 1]
+        assert sample.pred_instances.keypoints.shape[:2] == (2, 17)
+
+
+def test_converted_backbone_keeps_stock_keys_and_loads_a_stock_checkpoint():
+    stock_cfg = stock_on_sample(FAMILIES['rtmpose'])
+    stock = MODELS.build(copy.deepcopy(stock_cfg.model))
+    mip = MODELS.build(convert_config(stock_cfg).model)
+    stock_keys, mip_keys = set(stock.state_dict()), set(mip.state_dict())
+    assert stock_keys <= mip_keys
+    extra = mip_keys - stock_keys
+    assert extra and all('mimb' in k or k.endswith('mip_meta') for k in extra)
+    result = mip.load_state_dict(stock.state_dict(), strict=False)
+    # torch does not report a BN's num_batches_tracked as missing.
+    assert not result.unexpected_keys
+    assert set(result.missing_keys) == {k for k in extra if 'num_batches_tracked' not in k}
+
+
+def test_num_instances_one_is_the_stock_model():
+    stock_cfg = stock_on_sample(FAMILIES['rle'])
+    stock = MODELS.build(copy.deepcopy(stock_cfg.model)).eval()
+    mip = MODELS.build(convert_config(stock_cfg, num_instances=1).model).eval()
+    assert set(stock.state_dict()) == set(mip.state_dict())
+    mip.load_state_dict(stock.state_dict())
+    x = torch.randn(2, 3, 256, 192)
+    with torch.no_grad():
+        torch.testing.assert_close(mip.head(mip.extract_feat(x)), stock.head(stock.extract_feat(x)))
+
+
+@pytest.mark.parametrize('name, part', [
+    (COCO.format('topdown_heatmap', 'td-hm_cpm_8xb64-210e_coco-256x192'), 'multi-stage'),
+    (COCO.format('topdown_heatmap', 'td-hm_4xmspn50_8xb32-210e_coco-256x192'), 'multi-stage'),
+    (COCO.format('topdown_heatmap', 'td-hm-vis_res50_8xb64-210e_coco-aic-256x192-merge'),
+     'train_dataloader.dataset'),
+])
+def test_unconvertible_configs_name_the_part_and_why(name, part):
+    with pytest.raises(ConversionError, match=part):
+        convert_config(Config.fromfile(resolve_config_path(name)))
+
+
+def test_shipped_rtmpose_configs_are_the_tools_output(tmp_path):
+    """The RTMPose-m configs are tools/convert_config.py's output: they cannot drift."""
+    from tools.convert_config import main
+    for stock, ours in [
+            ('mmpose::body_2d_keypoint/rtmpose/coco/rtmpose-m_8xb256-420e_coco-256x192.py',
+             'mipnet_rtmpose-m_8xb256-420e_coco-256x192.py'),
+            ('mmpose::body_2d_keypoint/rtmpose/crowdpose/rtmpose-m_8xb64-210e_crowdpose-256x192.py',
+             'mipnet_rtmpose-m_8xb64-210e_crowdpose-256x192.py')]:
+        out = tmp_path / ours
+        assert main([stock, str(out)]) == 0
+        assert out.read_text() == (REPO / 'configs' / ours).read_text()
+        converted = Config.fromfile(str(REPO / 'configs' / ours))
+        expected = convert_config(Config.fromfile(resolve_config_path(stock)))
+        # (mmengine adds _scope_ to dicts of configs loaded through mmpose::)
+        def plain(value):
+            if isinstance(value, dict):
+                return {k: plain(v) for k, v in value.items() if k != '_scope_'}
+            if isinstance(value, (list, tuple)):
+                return [plain(v) for v in value]
+            return value
+        for key in ('model', 'train_dataloader', 'custom_hooks', 'default_hooks'):
+            assert plain(converted[key]) == plain(expected[key]), key
+        text = (REPO / 'configs' / ours).read_text()
+        # N is written once, as a variable the model and the slots read.
+        assert text.count('num_instances = 2') == 1 and 'num_instances=2' not in text
+
+
+def test_convert_tool_refuses_a_missing_file(tmp_path, capsys):
+    from tools.convert_config import main
+    assert main([str(tmp_path / 'nope.py'), str(tmp_path / 'out.py')]) == 1
+    assert 'nope.py' in capsys.readouterr().err
+    assert not Path(tmp_path / 'out.py').exists()
+
+
+def test_text_n_change_reaches_model_and_slots():
+    stock = Config.fromfile(resolve_config_path(FAMILIES['rtmpose']))
+    text = converted_config_text(stock, num_instances=3, lambda_encoding='binary')
+    assert 'num_instances = 3' in text and "lambda_encoding='binary'" in text
