@@ -126,10 +126,8 @@ def model_config(spec: ModelSpec, num_instances: Optional[int]) -> Config:
         cfg = get_config(spec.stock_config)
     else:
         cfg = Config.fromfile(str(REPO / spec.mip_config))
-        cfg.model.backbone.num_instances = num_instances
-        cfg.model.backbone.lambda_encoding = 'one_hot' if num_instances <= 2 else 'binary'
-        cfg.model.head.num_instances = num_instances
-        cfg.model.test_cfg.num_instances = num_instances
+        cfg.model.num_instances = num_instances
+        cfg.model.lambda_encoding = 'one_hot' if num_instances <= 2 else 'binary'
     cfg.model.backbone.init_cfg = None  # random weights: nothing to download
     if spec.tiny:
         cfg.model.backbone.extra = copy.deepcopy(_TINY_EXTRA)

@@ -203,6 +203,7 @@ def run(args: argparse.Namespace) -> dict:
         draw_mipnet_result,
         inference_mipnet,
         init_mipnet,
+        set_test_time,
     )
     from mipnet_mmpose.datasets.input_checks import UnreadableImageError, check_image_decodes
     from mipnet_mmpose.models.utils.checkpoint_fit import CheckpointMismatchError
@@ -237,12 +238,12 @@ def run(args: argparse.Namespace) -> dict:
         model = init_mipnet(args.config, args.checkpoint, device=device)
     except CheckpointMismatchError as e:
         raise DemoError(str(e)) from e
-    if args.num_instances is not None:
-        model.test_cfg['num_instances'] = args.num_instances
     try:
-        # MultiInstanceTopdownPoseEstimator checks n against its N here.
+        if args.num_instances is not None:
+            # MultiInstanceTopdownPoseEstimator checks n against its N here.
+            set_test_time(model, num_instances=args.num_instances)
         num_instances = int(getattr(model, 'test_num_instances', 1))
-    except ValueError as e:
+    except (ValueError, TypeError) as e:
         raise DemoError(str(e)) from e
 
     settings = config_merge_settings(model)

@@ -27,6 +27,7 @@ from ..evaluation.functional import (
     pose_areas,
 )
 from ..visualization import draw_multi_instance_poses
+from .test_time import set_test_time, test_time_from_config
 
 ImageType = Union[str, np.ndarray]
 
@@ -69,6 +70,9 @@ def init_mipnet(config: Union[str, Any], checkpoint: Optional[str] = None,
 
     from ..models.utils.checkpoint_fit import check_checkpoint_fits
     model = init_model(config, checkpoint, device=device, cfg_options=cfg_options)
+    if hasattr(model, 'set_test_time'):
+        # The config's test-time hook owns n and the λ>0 score decay.
+        set_test_time(model, **test_time_from_config(model.cfg))
     if checkpoint is not None:
         check_checkpoint_fits(model, CheckpointLoader.load_checkpoint(checkpoint, 'cpu'),
                               source=str(checkpoint),
