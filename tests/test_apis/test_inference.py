@@ -97,8 +97,8 @@ def test_oks_areas_are_the_box_scales_not_the_box_areas(model):
     boxes = np.array([[0, 39, 601, 900], [84, 45, 600, 828]], np.float64)  # the GT boxes
     xyxy_areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     scale_areas = np.array([(h * 1.25) ** 2 * 3 / 4 for h in (861, 783)])  # as above
-    previous = model.test_cfg['num_instances']
-    model.test_cfg['num_instances'] = 1  # one pose per box
+    previous = model.test_num_instances
+    model.set_test_time(num_instances=1)  # one pose per box
     try:
         poses = inference_mipnet(model, IMAGE, boxes, nms_mode='none')
         first, second = [np.concatenate([r['keypoints'], np.array(r['keypoint_scores'])[:, None]],
@@ -108,7 +108,7 @@ def test_oks_areas_are_the_box_scales_not_the_box_areas(model):
         assert oks[0] < oks[1]
         records = inference_mipnet(model, IMAGE, boxes, nms_thr=float(np.mean(oks)))
     finally:
-        model.test_cfg['num_instances'] = previous
+        model.set_test_time(num_instances=previous)
     # With the scale areas the two poses overlap by more than the threshold: one is dropped.
     assert [r['kept_after_nms'] for r in records].count(True) == 1
 
