@@ -55,6 +55,18 @@ def _register_plugin():
     init_default_scope('mmpose')
 
 
+def is_converted_config(path) -> bool:
+    """A config written by tools/convert_config.py (MMPose's model, MIPNet's changes)."""
+    return 'written by tools/convert_config.py' in Path(path).read_text()
+
+
+def reproduction_configs() -> list:
+    """The configs that train as the authors did: every configs/mipnet*.py but the
+    sample ones and those converted from MMPose's own configs."""
+    return sorted(p for p in (REPO / 'configs').glob('mipnet*.py')
+                  if 'sample' not in p.name and not is_converted_config(p))
+
+
 SAMPLE_CONFIG = REPO / 'configs' / 'mipnet_sample_hrnet-w16_coco-mini-128x96.py'
 SAMPLE_DET_CONFIG = REPO / 'configs' / 'mipnet_sample_hrnet-w16_coco-det-128x96.py'
 SAMPLE_TEST_EPOCHS = 16

@@ -1,6 +1,7 @@
 """Write the MIPNet version of a stock MMPose top-down config.
 
-    python tools/convert_config.py mmpose::body_2d_keypoint/rtmpose/coco/rtmpose-m_8xb256-420e_coco-256x192.py \\
+    python tools/convert_config.py \\
+        mmpose::body_2d_keypoint/rtmpose/coco/rtmpose-m_8xb256-420e_coco-256x192.py \\
         configs/mipnet_rtmpose-m_8xb256-420e_coco-256x192.py [--num-instances 2]
 
 The output is a short config over the stock one (``_base_``): the estimator with N,

@@ -14,13 +14,12 @@ from mmpose.registry import TRANSFORMS
 from scipy.stats import norm
 
 from mipnet_mmpose.datasets.transforms import ClippedRandomBBoxTransform
-from tests.conftest import REPO
+from tests.conftest import reproduction_configs
 
 NUM_DRAWS = 20_000
 # Sampling tolerance in standard errors: a correct sampler fails with p < 1e-4.
 Z = 4.0
-REPRODUCTION_CONFIGS = sorted(p for p in (REPO / 'configs').glob('mipnet*.py')
-                              if 'sample' not in p.name)
+REPRODUCTION_CONFIGS = reproduction_configs()
 
 
 def _clipped_normal_moments(bound: float):

@@ -151,16 +151,16 @@ def test_neighbour_joints_outside_the_crop_lose_their_label(ochuman):
 def test_own_joints_outside_the_crop_get_no_target_as_the_authors(ochuman):
     """drop_outside_crop (default): the own person's joints outside the crop get weight 0,
     as the authors' targets; False keeps MMPose's stock clipped-Gaussian targets."""
-    from mipnet_mmpose.codecs import MultiInstanceHeatmap
+    from mipnet_mmpose.codecs import MultiInstanceCodec
     prepared = prepare(ochuman, 2, zoom=0.4)
     own = prepared['transformed_keypoints'][0]
     labelled = prepared['keypoints_visible'][0] > 0
     outside = labelled & ~in_crop(own)
     assert outside.sum() >= 3 and (labelled & in_crop(own)).sum() >= 5
 
-    codec = MultiInstanceHeatmap(
+    codec = MultiInstanceCodec(
         encoder=dict(type='MSRAHeatmap', input_size=(INPUT_W, INPUT_H),
-                     heatmap_size=(INPUT_W // 4, INPUT_H // 4), sigma=2), num_instances=2)
+                     heatmap_size=(INPUT_W // 4, INPUT_H // 4), sigma=2))
     authors = BuildInstanceSlots()(prepare(ochuman, 2, zoom=0.4))
     np.testing.assert_array_equal(authors['instance_keypoints_visible'][0],
                                   labelled & in_crop(own))

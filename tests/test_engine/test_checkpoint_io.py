@@ -14,9 +14,10 @@ from tests.conftest import small_hrnet_extra
 def _model(num_instances=2, encoding='one_hot'):
     return MODELS.build(dict(
         type='MultiInstanceTopdownPoseEstimator',
-        backbone=dict(type='MIPHRNet', extra=small_hrnet_extra(), num_instances=num_instances,
-                      lambda_encoding=encoding),
-        head=dict(type='MultiInstanceHeatmapHead', num_instances=num_instances, in_channels=8,
+        num_instances=num_instances,
+        lambda_encoding=encoding,
+        backbone=dict(type='HRNet', extra=small_hrnet_extra()),
+        head=dict(type='HeatmapHead', in_channels=8,
                   out_channels=17, deconv_out_channels=None,
                   decoder=dict(type='MSRAHeatmap', input_size=(64, 64),
                                heatmap_size=(16, 16), sigma=2))))

@@ -17,34 +17,25 @@ from mmpose.registry import DATASETS, MODELS
 
 from mipnet_mmpose import ConversionError, convert_config
 from mipnet_mmpose.conversion import converted_config_text, resolve_config_path
-from tests.conftest import REPO
+from tests.conftest import REPO, load_tool
 
-SAMPLE = REPO / 'data' / 'sample'
+coverage = load_tool(REPO / 'tools' / 'analysis' / 'conversion_coverage.py',
+                     'mipnet_conversion_coverage')
+
 COCO = 'mmpose::body_2d_keypoint/{}/coco/{}.py'
 # One per head/codec family (the coverage tool walks all of them).
 FAMILIES = {
     'rtmpose': COCO.format('rtmpose', 'rtmpose-t_8xb256-420e_coco-256x192'),
     'rle': COCO.format('topdown_regression', 'td-reg_res50_rle-8xb64-210e_coco-256x192'),
     'simcc': COCO.format('simcc', 'simcc_mobilenetv2_wo-deconv-8xb64-210e_coco-256x192'),
-    'heatmap-auto-sites': COCO.format('topdown_heatmap', 'td-hm_shufflenetv2_8xb64-210e_coco-256x192'),
+    'heatmap-auto-sites': COCO.format('topdown_heatmap',
+                                      'td-hm_shufflenetv2_8xb64-210e_coco-256x192'),
 }
 
 
 def stock_on_sample(name: str) -> Config:
-    """A stock config whose train/val data are the bundled samples (stock types)."""
-    cfg = Config.fromfile(resolve_config_path(name))
-    train = cfg.train_dataloader.dataset
-    train.update(type='CocoDataset', data_root=str(SAMPLE) + '/',
-                 ann_file='coco_mini/annotations/person_keypoints_train2017.json',
-                 data_prefix=dict(img='coco_mini/train2017/'))
-    # Albumentations is not a dependency of this plugin (nor installed by MMPose).
-    train.pipeline = [t for t in train.pipeline if t['type'] != 'Albumentation']
-    val = cfg.val_dataloader.dataset
-    val.update(type='OCHumanDataset', data_root=str(SAMPLE) + '/',
-               ann_file='ochuman/test_ochuman.json', data_prefix=dict(img='ochuman/'),
-               bbox_file=None)
-    cfg.model.backbone.init_cfg = None  # nothing to download
-    return cfg
+    """A stock config whose data are the bundled samples (the coverage tool's)."""
+    return coverage.stock_on_sample(resolve_config_path(name))
 
 
 @pytest.mark.parametrize('family', sorted(FAMILIES))

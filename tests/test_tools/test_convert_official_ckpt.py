@@ -197,9 +197,9 @@ def small_hrnet_model() -> torch.nn.Module:
     """A narrow N=2 MIPHRNet estimator (stage-4 widths 8/16/32/64)."""
     return MODELS.build(dict(
         type='MultiInstanceTopdownPoseEstimator',
-        backbone=dict(type='MIPHRNet', in_channels=3, extra=small_hrnet_extra(8),
-                      num_instances=2),
-        head=dict(type='MultiInstanceHeatmapHead', num_instances=2, in_channels=8,
+        num_instances=2,
+        backbone=dict(type='HRNet', in_channels=3, extra=small_hrnet_extra(8)),
+        head=dict(type='HeatmapHead', in_channels=8,
                   out_channels=17, deconv_out_channels=None))).eval()
 
 

@@ -123,9 +123,10 @@ def build_tiny_model(num_instances: int, encoding: str) -> nn.Module:
     torch.manual_seed(num_instances)
     model = MODELS.build(dict(
         type='MultiInstanceTopdownPoseEstimator',
-        backbone=dict(type='MIPHRNet', extra=small_hrnet_extra(4), num_instances=num_instances,
-                      lambda_encoding=encoding),
-        head=dict(type='MultiInstanceHeatmapHead', num_instances=num_instances, in_channels=4,
+        num_instances=num_instances,
+        lambda_encoding=encoding,
+        backbone=dict(type='HRNet', extra=small_hrnet_extra(4)),
+        head=dict(type='HeatmapHead', in_channels=4,
                   out_channels=17, deconv_out_channels=None),
         test_cfg=dict(flip_test=False)))
     for name, module in model.backbone.named_modules():

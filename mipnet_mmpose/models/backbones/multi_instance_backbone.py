@@ -99,8 +99,9 @@ def default_mimb_sites(backbone: nn.Module) -> List[MIMBSite]:
     SEResNet, ResNeSt, SCNet): the inputs of the last two layers, as the
     authors; CSPNeXt (RTMPose): the input of its last stage. Any other
     backbone: the input of the latest stage-like module (called once, on the
-    main path: a child of the backbone or of one of its containers) after which at least :data:`AUTO_SITE_SHARE` of the
-    parameters run; found from one forward of a dummy image.
+    main path: a child of the backbone or of one of its containers) after
+    which at least :data:`AUTO_SITE_SHARE` of the parameters run; found from
+    one forward of a dummy image.
     """
     if isinstance(backbone, HRNet):
         return hrnet_sites()
