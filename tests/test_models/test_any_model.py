@@ -141,3 +141,28 @@ def test_text_n_change_reaches_model_and_slots():
     stock = Config.fromfile(resolve_config_path(FAMILIES['rtmpose']))
     text = converted_config_text(stock, num_instances=3, lambda_encoding='binary')
     assert 'num_instances = 3' in text and "lambda_encoding='binary'" in text
+
+
+def test_converted_model_pickles_into_a_fresh_process(tmp_path):
+    """torch.save of a whole converted model loads where its classes were never made."""
+    import subprocess
+    import sys
+    cfg = convert_config(stock_on_sample(FAMILIES['rtmpose']))
+    model = MODELS.build(cfg.model).eval()
+    x = torch.randn(1, 3, 256, 192)
+    with torch.no_grad():
+        expected = model.head(model.backbone(x, num_instances=2))
+    torch.save(dict(model=model, x=x, expected=expected), tmp_path / 'model.pt')
+    code = (
+        'import torch, mipnet_mmpose\n'
+        f"d = torch.load({str(tmp_path / 'model.pt')!r}, weights_only=False)\n"
+        'm = d["model"]\n'
+        'assert type(m.backbone).__name__ == "MultiInstanceCSPNeXt", type(m.backbone)\n'
+        'with torch.no_grad():\n'
+        '    out = m.head(m.backbone(d["x"], num_instances=2))\n'
+        'for a, b in zip(out, d["expected"]):\n'
+        '    torch.testing.assert_close(a, b)\n'
+        'print("ok")\n')
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                            cwd=str(REPO))
+    assert result.returncode == 0 and 'ok' in result.stdout, result.stderr[-2000:]

@@ -41,6 +41,28 @@ def multi_instance_class(cls: type) -> type:
     return _CLASSES[cls]
 
 
+def __getattr__(name: str) -> type:
+    """``MultiInstance<Name>`` classes on demand, so a pickled model of one loads in
+    a fresh process (the class is made when its stock backbone is first wrapped)."""
+    if name.startswith('MultiInstance'):
+        stock = name[len('MultiInstance'):]
+        for scope in ('mmpose', 'mmdet'):
+            registry = MODELS if scope == 'mmpose' else _mmdet_models()
+            cls = registry.get(stock) if registry is not None else None
+            if cls is not None:
+                return multi_instance_class(cls)
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+
+
+def _mmdet_models():
+    try:
+        from mmdet.registry import MODELS as MMDET_MODELS
+    except ImportError:
+        return None
+    import mmdet.models  # noqa: F401 (registers mmdet's backbones)
+    return MMDET_MODELS
+
+
 def check_not_multi_stage(backbone_type: str) -> None:
     """Refuse the multi-stage models (CPM, Hourglass, MSPN, RSN) with the reason."""
     name = str(backbone_type).split('.')[-1]

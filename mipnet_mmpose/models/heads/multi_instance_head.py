@@ -217,6 +217,15 @@ def multi_instance_head_class(cls: type) -> type:
     return _CLASSES[cls]
 
 
+def __getattr__(name: str) -> type:
+    """``MultiInstance<Name>`` head classes on demand (for unpickling)."""
+    if name.startswith('MultiInstance'):
+        cls = MODELS.get(name[len('MultiInstance'):])
+        if cls is not None:
+            return multi_instance_head_class(cls)
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+
+
 def check_not_multi_stage_head(head_type: str) -> None:
     name = str(head_type).split('.')[-1]
     if name in MULTI_STAGE_HEADS:
