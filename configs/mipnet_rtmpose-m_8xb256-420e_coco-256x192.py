@@ -105,7 +105,6 @@ model = dict(
     type='MultiInstanceTopdownPoseEstimator',
     num_instances=num_instances,
     lambda_encoding='one_hot')
-dataset_type = 'MultiInstanceCocoDataset'
 train_dataloader = dict(dataset=dict(type='MultiInstanceCocoDataset', pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(type='MultiInstanceCocoDataset'))
 test_dataloader = dict(dataset=dict(type='MultiInstanceCocoDataset'))

@@ -105,7 +105,6 @@ model = dict(
     type='MultiInstanceTopdownPoseEstimator',
     num_instances=num_instances,
     lambda_encoding='one_hot')
-dataset_type = 'MultiInstanceCrowdPoseDataset'
 train_dataloader = dict(dataset=dict(type='MultiInstanceCrowdPoseDataset', pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(type='MultiInstanceCrowdPoseDataset'))
 test_dataloader = dict(dataset=dict(type='MultiInstanceCrowdPoseDataset'))

@@ -71,6 +71,10 @@ model = dict(
     test_cfg=dict(flip_test=True, flip_mode='heatmap', shift_heatmap=True))
 
 data_root = 'data/sample/'
+# Read by MMPose's inferencer (MMPoseInferencer / MIPNetInferencer): top-down data,
+# COCO keypoints, so a person detector for COCO persons is picked by default.
+data_mode = 'topdown'
+dataset_type = 'CocoDataset'
 train_pipeline = [
     dict(type='LoadImage'),
     dict(type='GetBBoxCenterScale'),

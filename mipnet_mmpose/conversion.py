@@ -91,8 +91,8 @@ def convert_config(cfg: Config, num_instances: int = 2,
         if key == 'model':
             continue
         out[key] = _convert(out[key], key, num_instances)
-    if out.get('dataset_type') in DATASETS:
-        out['dataset_type'] = DATASETS[out['dataset_type']]
+    # ``dataset_type`` stays the stock name: MMPose's inferencer reads it to pick
+    # a person detector; the data loaders above already name our data sets.
     _check_training_data(out)
 
     hooks = out.get('default_hooks') or ConfigDict()

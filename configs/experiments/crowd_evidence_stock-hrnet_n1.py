@@ -62,6 +62,9 @@ model = dict(
     test_cfg=dict(flip_test=True, flip_mode='heatmap', shift_heatmap=True))
 
 data_root = 'data/sample/'
+# Read by MMPose's inferencer: top-down data with COCO keypoints.
+data_mode = 'topdown'
+dataset_type = 'CocoDataset'
 # The MIPNet authors' augmentation: flip, half-body (p 0.3), scale ±0.35, rotation ±45°
 # (p 0.6).
 train_pipeline = [

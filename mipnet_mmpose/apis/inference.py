@@ -14,6 +14,7 @@ import mmcv
 import numpy as np
 from mmengine.structures import InstanceData
 from mmpose.apis import inference_topdown
+from mmpose.structures import PoseDataSample, merge_data_samples
 from mmpose.structures.bbox import bbox_xywh2xyxy
 from mmpose.visualization import PoseLocalVisualizer
 from PIL import Image
@@ -26,7 +27,7 @@ from ..evaluation.functional import (
     merge_settings_from_metric,
     pose_areas,
 )
-from ..visualization import draw_multi_instance_poses
+from ..visualization import draw_merged_poses, readable_sizes
 from .test_time import set_test_time, test_time_from_config
 
 ImageType = Union[str, np.ndarray]
@@ -46,6 +47,32 @@ def _image_size(img: ImageType) -> tuple:
     return img.shape[1], img.shape[0]
 
 
+def usable_box_rows(boxes: np.ndarray, scores: np.ndarray, caller: str) -> np.ndarray:
+    """The rows of the boxes a pose can be predicted in; warns about the others.
+
+    A NaN box would give NaN poses (and NaN in a JSON file); a box without
+    width or height poses of nothing. Both are dropped, and the kept boxes
+    keep their row numbers (the poses' ``box_index``).
+
+    Args:
+        boxes (np.ndarray): (B, 4) xyxy.
+        scores (np.ndarray): (B, ) box scores.
+        caller (str): Named in the warning.
+
+    Returns:
+        np.ndarray: (B', ) int64 indices of the usable rows.
+    """
+    usable = (np.isfinite(boxes).all(axis=1) & np.isfinite(scores)
+              & (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1]))
+    if not usable.all():
+        dropped = np.flatnonzero(~usable)
+        warnings.warn(f'{caller}: dropped {len(dropped)} of {len(boxes)} boxes that '
+                      'are not finite or have no width or height (rows '
+                      f'{", ".join(map(str, dropped[:10]))}{" ..." if len(dropped) > 10 else ""})',
+                      stacklevel=3)
+    return np.flatnonzero(usable)
+
+
 def init_mipnet(config: Union[str, Any], checkpoint: Optional[str] = None,
                 device: str = 'cuda:0', cfg_options: Optional[dict] = None) -> nn.Module:
     """MMPose's ``init_model``, strict about the checkpoint.
@@ -54,7 +81,8 @@ def init_mipnet(config: Union[str, Any], checkpoint: Optional[str] = None,
     width or N, or a stock one, gives a partly random model with only a logged
     warning. This loads the same way, then raises
     :class:`~mipnet_mmpose.models.utils.checkpoint_fit.CheckpointMismatchError`
-    unless every weight of the model came from the checkpoint.
+    unless every weight of the model came from the checkpoint. The test-time n
+    and score decay of the config's ``MultiInstanceTestHook`` are applied.
 
     Args:
         config (str | Config): The config file or object
@@ -175,64 +203,166 @@ def inference_mipnet(model: nn.Module,
         scores_in = np.asarray(bbox_scores, dtype=np.float64).reshape(-1)
         if len(scores_in) != len(boxes):
             raise ValueError(f'got {len(boxes)} boxes but {len(scores_in)} box scores')
-    # A NaN box would give NaN poses (and NaN in the JSON); a box without area
-    # poses of nothing. Drop both, keeping the other boxes' row numbers.
-    usable = (np.isfinite(boxes).all(axis=1) & np.isfinite(scores_in)
-              & (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1]))
-    if not usable.all():
-        dropped = np.flatnonzero(~usable)
-        warnings.warn(f'inference_mipnet: dropped {len(dropped)} of {len(boxes)} boxes that '
-                      'are not finite or have no width or height (rows '
-                      f'{", ".join(map(str, dropped[:10]))}{" ..." if len(dropped) > 10 else ""})',
-                      stacklevel=2)
-    box_rows = np.flatnonzero(usable)
-    boxes, scores_in = boxes[usable], scores_in[usable]
+    box_rows = usable_box_rows(boxes, scores_in, 'inference_mipnet')
+    boxes, scores_in = boxes[box_rows], scores_in[box_rows]
     if len(boxes) == 0:
         return []
     # The evaluator config owns the merge settings; explicit arguments override them.
+    settings = dict(nms_mode=nms_mode, nms_thr=nms_thr, score_mode=score_mode,
+                    keypoint_score_thr=keypoint_score_thr)
+
+    # inference_topdown gives every box a score of 1; merge_mipnet_samples puts
+    # the real scores in (the model's box score is linear in it).
+    samples = inference_topdown(model, img, boxes.astype(np.float32), bbox_format='xyxy')
+    merged = merge_mipnet_samples(model, samples, box_indices=box_rows, bbox_scores=scores_in,
+                                  **settings)
+    records = pose_records(merged)
+    # The boxes as given (float64), not the float32 copies the pipeline made.
+    given = {int(row): [float(v) for v in box] for row, box in zip(box_rows, boxes)}
+    for record in records:
+        record['bbox'] = given[record['box_index']]
+    return records
+
+
+def merge_mipnet_samples(model: nn.Module,
+                         samples: Sequence[PoseDataSample],
+                         box_indices: Optional[Sequence[int]] = None,
+                         bbox_scores: Optional[Sequence[float]] = None,
+                         nms_mode: Optional[str] = None,
+                         nms_thr: Optional[float] = None,
+                         score_mode: Optional[str] = None,
+                         keypoint_score_thr: Optional[float] = None) -> PoseDataSample:
+    """Merge the per-box predictions of one image as the metric merges them.
+
+    Takes what ``mmpose.apis.inference_topdown`` (or the model's
+    ``test_step``) returns for the boxes of one image, one data sample per
+    box with n poses (λ = 0..n-1), and gives one data sample holding all
+    B x n poses in (box, λ) order, like ``mmpose.structures.merge_data_samples``,
+    with each pose rescored and flagged by the NMS of
+    :class:`MultiInstanceCocoMetric` (see :func:`inference_mipnet`). A stock
+    top-down model's samples (one pose per box) merge too, as λ = 0.
+
+    Args:
+        model (nn.Module): The model that made the samples (its
+            ``dataset_meta`` gives the OKS sigmas, its ``cfg`` the default
+            merge settings, its ``lambda_score_decay`` the λ>0 factor when
+            ``bbox_scores`` are given).
+        samples (Sequence[PoseDataSample]): B samples of one image, each with
+            ``pred_instances`` of n poses and ``gt_instances`` with the box
+            (``bbox_scores``, ``bbox_scales``).
+        box_indices (Sequence[int], optional): (B, ) the box number of each
+            sample, e.g. its row in the caller's box list. Defaults to
+            0..B-1.
+        bbox_scores (Sequence[float], optional): (B, ) the boxes' scores, in
+            place of those the samples were made with (``inference_topdown``
+            gives every box 1). None keeps the samples' scores.
+        nms_mode, nms_thr, score_mode, keypoint_score_thr: Override the
+            settings of ``model.cfg.test_evaluator`` (see
+            :func:`config_merge_settings`); None keeps the config's.
+
+    Returns:
+        PoseDataSample: The first sample's metainfo, and ``pred_instances``
+        of M = B x n poses with the model's fields (``keypoints`` (M, K, 2),
+        ``keypoint_scores`` (M, K), ``bboxes`` (M, 4) and ``bbox_scores``
+        (M, ): the box score, decayed for λ > 0, which the metric ranks by)
+        and:
+
+        - ``lambdas`` (M, ) int64: the instance selector λ
+        - ``box_indices`` (M, ) int64: the box each pose came from
+        - ``input_bbox_scores`` (M, ): the box's own score (not decayed)
+        - ``scores`` (M, ) float64: the rescored pose score the NMS ranks by
+        - ``kept_after_nms`` (M, ) bool: whether the NMS keeps the pose
+    """
+    num_boxes = len(samples)
+    rows = np.arange(num_boxes) if box_indices is None else np.asarray(box_indices, np.int64)
+    if len(rows) != num_boxes:
+        raise ValueError(f'got {num_boxes} samples but {len(rows)} box indices')
+    if bbox_scores is not None:
+        bbox_scores = np.asarray(bbox_scores, dtype=np.float64).reshape(-1)
+        if len(bbox_scores) != num_boxes:
+            raise ValueError(f'got {num_boxes} samples but {len(bbox_scores)} box scores')
     settings = config_merge_settings(model)
     overrides = dict(nms_mode=nms_mode, nms_thr=nms_thr, score_mode=score_mode,
                      keypoint_score_thr=keypoint_score_thr)
     settings.update({name: value for name, value in overrides.items() if value is not None})
 
-    # inference_topdown gives every box a score of 1; the model's box score is
-    # linear in it (1 or the λ decay), so scaling by the real score afterwards
-    # equals running with it.
-    samples = inference_topdown(model, img, boxes.astype(np.float32), bbox_format='xyxy')
-    records: List[dict] = []
-    per_pose = dict(keypoints=[], keypoint_scores=[], bbox_scores=[], areas=[])
-    for box_index, sample, box, box_score in zip(box_rows.tolist(), samples, boxes, scores_in):
-        pred = sample.pred_instances
+    if num_boxes == 0:
+        merged = PoseDataSample()
+        merged.pred_instances = _no_poses(int(model.dataset_meta['num_keypoints']))
+        return merged
+    decay = float(getattr(model, 'lambda_score_decay', 1.0))
+    per_box: List[PoseDataSample] = []
+    areas = []
+    for index, sample in enumerate(samples):
+        pred = sample.pred_instances.clone()
         n = len(pred)
-        lambdas = np.asarray(pred.lambdas) if 'lambdas' in pred else np.zeros(n, np.int64)
-        keypoints = np.asarray(pred.keypoints, dtype=np.float64)
-        keypoint_scores = np.asarray(pred.keypoint_scores, dtype=np.float64)
-        # The OKS areas the metric takes: from the box as the model saw it.
+        if 'lambdas' not in pred:  # a stock top-down model: one pose per box, λ = 0
+            pred.lambdas = np.zeros(n, dtype=np.int64)
+        lambdas = np.asarray(pred.lambdas, dtype=np.int64)
         gt = sample.get('gt_instances', None)
+        own_score = (np.asarray(gt.bbox_scores, np.float64).reshape(-1)[0]
+                     if gt is not None and 'bbox_scores' in gt else 1.0)
+        if bbox_scores is not None:
+            own_score = bbox_scores[index]
+            # The model's rule: the box score, times the decay for λ > 0.
+            pred.bbox_scores = own_score * np.where(lambdas > 0, decay, 1.0)
+        pred.lambdas = lambdas
+        pred.box_indices = np.full(n, rows[index], dtype=np.int64)
+        pred.input_bbox_scores = np.full(n, own_score, dtype=np.float64)
+        # The OKS areas the metric takes: from the box as the model saw it.
         bbox_scales = gt.bbox_scales if gt is not None and 'bbox_scales' in gt else None
-        per_pose['keypoints'].append(keypoints)
-        per_pose['keypoint_scores'].append(keypoint_scores)
-        per_pose['bbox_scores'].append(np.asarray(pred.bbox_scores, np.float64) * box_score)
-        per_pose['areas'].append(pose_areas(keypoints, bbox_scales))
-        for row in range(n):
-            records.append({
-                'box_index': box_index,
-                'lambda': int(lambdas[row]),
-                'bbox': [float(v) for v in box],
-                'bbox_score': float(box_score),
-                'keypoints': keypoints[row].tolist(),
-                'keypoint_scores': keypoint_scores[row].tolist(),
-            })
-
+        areas.append(pose_areas(np.asarray(pred.keypoints), bbox_scales))
+        per_sample = sample.new()  # shallow: only the predictions change
+        per_sample.pred_instances = pred
+        per_box.append(per_sample)
+    merged = merge_data_samples(per_box)
+    pred = merged.pred_instances
     sigmas = (getattr(model, 'dataset_meta', None) or {}).get('sigmas')
     scores, kept = merge_instance_poses(
-        np.concatenate(per_pose['keypoints']), np.concatenate(per_pose['keypoint_scores']),
-        np.concatenate(per_pose['bbox_scores']), np.concatenate(per_pose['areas']),
+        np.asarray(pred.keypoints, np.float64), np.asarray(pred.keypoint_scores, np.float64),
+        np.asarray(pred.bbox_scores, np.float64), np.concatenate(areas),
         sigmas=None if sigmas is None else np.asarray(sigmas), **settings)
-    for record, score, keep in zip(records, scores, kept):
-        record['score'] = float(score)
-        record['kept_after_nms'] = bool(keep)
-    return records
+    pred.scores = scores
+    pred.kept_after_nms = kept
+    return merged
+
+
+def _no_poses(num_keypoints: int) -> InstanceData:
+    """The merged-prediction fields, with no pose."""
+    return InstanceData(
+        keypoints=np.zeros((0, num_keypoints, 2), np.float32),
+        keypoint_scores=np.zeros((0, num_keypoints), np.float32),
+        bboxes=np.zeros((0, 4), np.float32), bbox_scores=np.zeros(0, np.float32),
+        lambdas=np.zeros(0, np.int64), box_indices=np.zeros(0, np.int64),
+        input_bbox_scores=np.zeros(0, np.float64), scores=np.zeros(0, np.float64),
+        kept_after_nms=np.zeros(0, bool))
+
+
+def pose_records(merged: PoseDataSample) -> List[dict]:
+    """One JSON-serialisable record per pose of :func:`merge_mipnet_samples`.
+
+    Args:
+        merged (PoseDataSample): A merged sample (its ``pred_instances`` have
+            ``box_indices``, ``lambdas``, ``input_bbox_scores``, ``scores``
+            and ``kept_after_nms``).
+
+    Returns:
+        list[dict]: M records, in the sample's (box, λ) order; the keys are
+        those :func:`inference_mipnet` documents.
+    """
+    pred = merged.pred_instances
+    keypoints = np.asarray(pred.keypoints, np.float64)
+    keypoint_scores = np.asarray(pred.keypoint_scores, np.float64)
+    return [{
+        'box_index': int(pred.box_indices[row]),
+        'lambda': int(pred.lambdas[row]),
+        'bbox': [float(v) for v in np.asarray(pred.bboxes[row]).reshape(-1)],
+        'bbox_score': float(pred.input_bbox_scores[row]),
+        'keypoints': keypoints[row].tolist(),
+        'keypoint_scores': keypoint_scores[row].tolist(),
+        'score': float(pred.scores[row]),
+        'kept_after_nms': bool(pred.kept_after_nms[row]),
+    } for row in range(len(pred))]
 
 
 def draw_mipnet_result(model: nn.Module,
@@ -260,23 +390,16 @@ def draw_mipnet_result(model: nn.Module,
     else:
         image = mmcv.bgr2rgb(img)
     num_keypoints = int(model.dataset_meta['num_keypoints'])
-    kept = [r for r in records if r['kept_after_nms']]
     poses = InstanceData(
-        keypoints=np.array([r['keypoints'] for r in kept], np.float32).reshape(
+        keypoints=np.array([r['keypoints'] for r in records], np.float32).reshape(
             -1, num_keypoints, 2),
-        keypoint_scores=np.array([r['keypoint_scores'] for r in kept], np.float32).reshape(
+        keypoint_scores=np.array([r['keypoint_scores'] for r in records], np.float32).reshape(
             -1, num_keypoints),
-        lambdas=np.array([r['lambda'] for r in kept], np.int64))
-    boxes = None
-    if draw_boxes and records:
-        # One box per box_index (every λ repeats it).
-        boxes = np.array(list({r['box_index']: r['bbox'] for r in records}.values()),
-                         np.float32)
-
+        lambdas=np.array([r['lambda'] for r in records], np.int64),
+        kept_after_nms=np.array([r['kept_after_nms'] for r in records], bool),
+        bboxes=np.array([r['bbox'] for r in records], np.float32).reshape(-1, 4),
+        box_indices=np.array([r['box_index'] for r in records], np.int64))
     visualizer = PoseLocalVisualizer.get_instance(_VISUALIZER_NAME)
     visualizer.set_dataset_meta(model.dataset_meta)
-    # Joints and limbs readable on both small crops and large photos.
-    short_side = min(image.shape[:2])
-    visualizer.radius = max(2, round(short_side / 200))
-    visualizer.line_width = max(1, round(short_side / 300))
-    return draw_multi_instance_poses(visualizer, image, poses, kpt_thr, boxes=boxes)
+    visualizer.radius, visualizer.line_width = readable_sizes(image.shape)
+    return draw_merged_poses(visualizer, image, poses, kpt_thr, draw_boxes=draw_boxes)

@@ -54,3 +54,54 @@ def draw_multi_instance_poses(visualizer: PoseLocalVisualizer,
                               vertical_alignments='top',
                               bboxes=[dict(facecolor='black', alpha=0.6, pad=1)])
     return visualizer.get_image()
+
+
+def readable_sizes(image_shape: Sequence[int]) -> Tuple[int, int]:
+    """Joint radius and limb width readable on both small crops and large photos.
+
+    Args:
+        image_shape (Sequence[int]): (H, W, ...) of the image drawn on.
+
+    Returns:
+        tuple: ``radius`` and ``line_width`` in pixels.
+    """
+    short_side = min(image_shape[:2])
+    return max(2, round(short_side / 200)), max(1, round(short_side / 300))
+
+
+def draw_merged_poses(visualizer: PoseLocalVisualizer,
+                      image: np.ndarray,
+                      poses: InstanceData,
+                      kpt_thr: float = 0.3,
+                      draw_boxes: bool = True) -> np.ndarray:
+    """Draw the poses of one image that its NMS kept, one colour per λ.
+
+    The picture :class:`MultiInstanceVisualizationHook` draws, for a merged
+    prediction (``mipnet_mmpose.apis.merge_mipnet_samples``): the kept poses
+    coloured by λ with a legend, and each input box once, in white.
+
+    Args:
+        visualizer (PoseLocalVisualizer): With the dataset meta set (skeleton)
+            and the joint radius / limb width to draw with.
+        image (np.ndarray): RGB image in shape (H, W, 3).
+        poses (InstanceData): M poses with ``keypoints`` (M, K, 2),
+            ``keypoint_scores`` (M, K), ``lambdas`` (M, ) and
+            ``kept_after_nms`` (M, ) bool; with ``draw_boxes``, also
+            ``bboxes`` (M, 4) xyxy and ``box_indices`` (M, ).
+        kpt_thr (float): Keypoints scored below are not drawn. Defaults to 0.3.
+        draw_boxes (bool): Draw every input box. Defaults to True.
+
+    Returns:
+        np.ndarray: The drawn RGB image (H, W, 3).
+    """
+    kept = np.asarray(poses.kept_after_nms, dtype=bool)
+    boxes = None
+    if draw_boxes and len(poses):
+        # Every λ of a box repeats it: draw each box once.
+        _, first = np.unique(np.asarray(poses.box_indices), return_index=True)
+        boxes = np.asarray(poses.bboxes, dtype=np.float32)[first]
+    shown = InstanceData(
+        keypoints=np.asarray(poses.keypoints, np.float32)[kept],
+        keypoint_scores=np.asarray(poses.keypoint_scores, np.float32)[kept],
+        lambdas=np.asarray(poses.lambdas, np.int64)[kept])
+    return draw_multi_instance_poses(visualizer, image, shown, kpt_thr, boxes=boxes)

@@ -10,7 +10,12 @@ import torch
 from mmpose.apis import inference_topdown, init_model
 from mmpose.evaluation.functional.nms import oks_iou
 
-from mipnet_mmpose.apis import config_merge_settings, draw_mipnet_result, inference_mipnet
+from mipnet_mmpose.apis import (
+    config_merge_settings,
+    draw_mipnet_result,
+    inference_mipnet,
+    set_test_time,
+)
 from mipnet_mmpose.evaluation import MultiInstanceCocoMetric
 from mipnet_mmpose.evaluation.functional import merge_instance_poses
 from tests.conftest import SAMPLE, SAMPLE_CONFIG
@@ -98,7 +103,7 @@ def test_oks_areas_are_the_box_scales_not_the_box_areas(model):
     xyxy_areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     scale_areas = np.array([(h * 1.25) ** 2 * 3 / 4 for h in (861, 783)])  # as above
     previous = model.test_num_instances
-    model.set_test_time(num_instances=1)  # one pose per box
+    set_test_time(model, num_instances=1)  # one pose per box
     try:
         poses = inference_mipnet(model, IMAGE, boxes, nms_mode='none')
         first, second = [np.concatenate([r['keypoints'], np.array(r['keypoint_scores'])[:, None]],
@@ -108,7 +113,7 @@ def test_oks_areas_are_the_box_scales_not_the_box_areas(model):
         assert oks[0] < oks[1]
         records = inference_mipnet(model, IMAGE, boxes, nms_thr=float(np.mean(oks)))
     finally:
-        model.set_test_time(num_instances=previous)
+        set_test_time(model, num_instances=previous)
     # With the scale areas the two poses overlap by more than the threshold: one is dropped.
     assert [r['kept_after_nms'] for r in records].count(True) == 1
 

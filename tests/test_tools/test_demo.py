@@ -1,6 +1,8 @@
-"""tools/demo.py on the sample model (random weights) and a real OCHuman image."""
+"""tools/demo.py on the sample model (random weights): a real OCHuman image, the folder of
+sample images, a video made of them, and the webcam argument."""
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,14 +16,13 @@ from mmdet.structures import DetDataSample
 from mmengine.structures import InstanceData
 
 from tests.conftest import REPO, SAMPLE, SAMPLE_CONFIG, load_tool
+from tests.test_tools.sample_video import OCHUMAN_IMAGES, count_frames, write_sample_video
 
 TOOL = REPO / 'tools' / 'demo.py'
 IMAGE = str(SAMPLE / 'ochuman' / '003896.jpg')  # 602 x 900
 OCHUMAN_ANN = str(SAMPLE / 'ochuman' / 'test_ochuman.json')
 CONFIG = str(SAMPLE_CONFIG)
-
-
-
+STOCK_CONFIG = str(REPO / 'configs' / 'experiments' / 'crowd_evidence_stock-hrnet_n1.py')
 
 demo = load_tool(TOOL, 'mipnet_demo_cli')
 
@@ -173,11 +174,13 @@ def test_boxes_from_file_and_detection_filters(det_file):
 
 
 @pytest.mark.parametrize('args, message', [
-    (['missing.jpg'], 'image not found: missing.jpg'),
+    (['missing.jpg'], 'input not found: missing.jpg (give an image, a folder of images, '
+                      'a video file or a webcam index)'),
     ([IMAGE, '--config', 'nope.py'], 'config not found: nope.py'),
     ([IMAGE, '--checkpoint', 'nope.pth'], 'checkpoint not found: nope.pth'),
     ([IMAGE, '--bbox-file', 'nope.json', '--image-id', '3'], 'bbox file not found: nope.json'),
-    ([IMAGE, '--bbox-file', OCHUMAN_ANN], '--bbox-file needs --image-id, or --ann-file'),
+    ([IMAGE, '--bbox-file', OCHUMAN_ANN], f'bbox file {OCHUMAN_ANN} is not a detection '
+     'results list'),
 ])
 def test_clear_errors(args, message, tmp_path, capsys):
     argv = args + ([] if '--config' in args else ['--config', CONFIG])
@@ -241,3 +244,125 @@ def test_undecodable_image_is_a_one_line_error(tmp_path, capsys, damage):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f'error: image {image} cannot be decoded')
     assert not out.exists()
+
+
+def write_dets(path: Path, dets: list) -> str:
+    path.write_text(json.dumps(dets))
+    return str(path)
+
+
+def test_single_image_detection_file_needs_no_image_id(det_file, tmp_path):
+    only_image_3 = [d for d in json.loads(Path(det_file[0]).read_text()) if d['image_id'] == 3]
+    bbox_file = write_dets(tmp_path / 'one_image.json', only_image_3)
+    torch.manual_seed(0)
+    assert demo.main([IMAGE, '--config', CONFIG, '--bbox-file', bbox_file, '--out-dir',
+                      str(tmp_path / 'out'), '--device', 'cpu']) == 0
+    result, _ = read_outputs(tmp_path / 'out')
+    assert [(p['box_index'], p['lambda']) for p in result['poses']] == \
+        [(0, 0), (0, 1), (1, 0), (1, 1)]
+    assert [p['bbox_score'] for p in result['poses']] == [0.95, 0.95, 0.9, 0.9]
+
+
+def test_detection_file_of_many_images_needs_an_id(det_file, tmp_path, capsys):
+    assert demo.main([IMAGE, '--config', CONFIG, '--bbox-file', det_file[0], '--out-dir',
+                      str(tmp_path)]) == 1
+    assert (f'--bbox-file {det_file[0]} holds the detections of 2 images: give --image-id '
+            '(one image) or --ann-file') in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.fixture(scope='module')
+def gt_dets_of_all_images(tmp_path_factory):
+    """Every OCHuman sample GT box as a detection (score 0.9) of its image id."""
+    anns = json.loads(Path(OCHUMAN_ANN).read_text())['annotations']
+    path = tmp_path_factory.mktemp('gt_dets') / 'gt_dets.json'
+    return write_dets(path, [dict(image_id=a['image_id'], category_id=1, bbox=a['bbox'],
+                                  score=0.9) for a in anns])
+
+
+def test_folder_with_progress_bar(gt_dets_of_all_images, tmp_path, capsys):
+    """The folder of sample images (and their annotation JSON, skipped): one picture and one
+    JSON per image, boxes found by file name, a progress bar with frames per second."""
+    folder = str(SAMPLE / 'ochuman')
+    torch.manual_seed(0)
+    assert demo.main([folder, '--config', CONFIG, '--bbox-file', gt_dets_of_all_images,
+                      '--ann-file', OCHUMAN_ANN, '--out-dir', str(tmp_path),
+                      '--device', 'cpu']) == 0
+    out = capsys.readouterr().out
+    assert '3/3' in out and 'task/s' in out  # mmengine's ProgressBar: frames per second
+    assert re.search(r'3 frames in [\d.]+ s = [\d.]+ frames/s \(median frame \d+ ms = '
+                     r'[\d.]+ frames/s; boxes: bbox_file', out)
+    boxes_per_image = {'003799': 1, '000817': 2, '003896': 2}  # the GT boxes of each image
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        f'{stem}.{ext}' for stem in boxes_per_image for ext in ('json', 'png'))
+    for stem, num_boxes in boxes_per_image.items():
+        result = json.loads((tmp_path / f'{stem}.json').read_text())
+        assert result['image'].endswith(f'{stem}.jpg') and result['box_source'] == 'bbox_file'
+        assert [p['lambda'] for p in result['poses']] == [0, 1] * num_boxes
+        assert all(isinstance(p['kept_after_nms'], bool) for p in result['poses'])
+        picture = mmcv.imread(str(tmp_path / f'{stem}.png'))
+        assert picture.shape[:2] == mmcv.imread(result['image']).shape[:2]
+
+
+def test_video_with_per_frame_detections(tmp_path, capsys):
+    """A video written here from the sample images: a drawn video of as many frames and one
+    JSON per frame; the detection file's image_id is the frame number."""
+    video = tmp_path / 'clip.mp4'
+    write_sample_video(video, size=(200, 300))
+    dets = [dict(image_id=0, category_id=1, bbox=[10, 10, 120, 250], score=0.9),
+            dict(image_id=0, category_id=1, bbox=[60, 20, 130, 260], score=0.8),
+            dict(image_id=2, category_id=1, bbox=[20, 30, 150, 260], score=0.7)]
+    bbox_file = write_dets(tmp_path / 'frame_dets.json', dets)
+    out = tmp_path / 'out'
+    torch.manual_seed(0)
+    assert demo.main([str(video), '--config', CONFIG, '--bbox-file', bbox_file,
+                      '--out-dir', str(out), '--device', 'cpu']) == 0
+    printed = capsys.readouterr().out
+    assert '3/3' in printed and 'task/s' in printed
+    assert count_frames(out / 'clip.mp4') == (3, (200, 300))
+    frames = [json.loads((out / 'clip' / f'{i:06d}.json').read_text()) for i in range(3)]
+    assert [f['frame'] for f in frames] == [0, 1, 2]
+    assert all(f['video'] == str(video) and f['num_instances'] == 2 for f in frames)
+    assert [(p['box_index'], p['lambda']) for p in frames[0]['poses']] == \
+        [(0, 0), (0, 1), (1, 0), (1, 1)]
+    assert frames[1]['poses'] == []  # nobody detected in frame 1: no poses, frame still drawn
+    assert [p['bbox'] for p in frames[2]['poses']] == [[20, 30, 170, 290]] * 2
+    assert [p['bbox_score'] for p in frames[2]['poses']] == [0.7, 0.7]
+
+
+def test_video_whole_frame_stock_model_and_max_frames(tmp_path):
+    """The stock twin (one pose per box, λ = 0) runs the same path; --max-frames stops early."""
+    video = tmp_path / 'clip.mp4'
+    write_sample_video(video, size=(160, 240))
+    out = tmp_path / 'out'
+    assert demo.main([str(video), '--config', STOCK_CONFIG, '--max-frames', '2',
+                      '--out-dir', str(out), '--device', 'cpu']) == 0
+    assert count_frames(out / 'clip.mp4') == (2, (160, 240))
+    assert sorted(p.name for p in (out / 'clip').iterdir()) == ['000000.json', '000001.json']
+    frame = json.loads((out / 'clip' / '000001.json').read_text())
+    assert frame['box_source'] == 'whole_image' and frame['num_instances'] == 1
+    assert [(p['lambda'], p['bbox'], p['kept_after_nms']) for p in frame['poses']] == \
+        [(0, [0, 0, 160, 240], True)]
+
+
+def test_webcam_argument(tmp_path, capsys):
+    """A camera index is taken as a webcam (none here: the error says so)."""
+    assert demo.webcam_index('0') == 0 and demo.webcam_index('webcam:3') == 3
+    assert demo.webcam_index('webcam') == 0 and demo.webcam_index('clip.mp4') is None
+    assert demo.main(['webcam:7', '--config', CONFIG, '--out-dir', str(tmp_path / 'out'),
+                      '--device', 'cpu']) == 1
+    assert 'cannot open the camera 7 with OpenCV' in capsys.readouterr().err
+
+
+def test_image_id_is_for_one_image(gt_dets_of_all_images, tmp_path, capsys):
+    folder = str(SAMPLE / 'ochuman')
+    assert demo.main([folder, '--config', CONFIG, '--bbox-file', gt_dets_of_all_images,
+                      '--image-id', '3', '--out-dir', str(tmp_path)]) == 1
+    assert f'--image-id names one image, the folder {folder} has 3' in capsys.readouterr().err
+    video = tmp_path / 'clip.mp4'
+    write_sample_video(video)
+    assert demo.main([str(video), '--config', CONFIG, '--bbox-file', gt_dets_of_all_images,
+                      '--image-id', '3', '--out-dir', str(tmp_path / 'out')]) == 1
+    assert "a video's detections have the frame number (0-based) as image_id" in \
+        capsys.readouterr().err
+    assert len(OCHUMAN_IMAGES) == 3

@@ -1,0 +1,416 @@
+"""MMPose's 2D pose inferencer for MIPNet models: λ poses per box, merged as the metric.
+
+MMPose's ``MMPoseInferencer`` builds its own ``Pose2DInferencer``, which merges
+an image's per-box predictions by concatenation only: a MIPNet model then gives
+n unmerged poses per box with no λ, no OKS-NMS across the λ poses, drawn as
+unrelated people. :class:`MIPNetInferencer` is that inferencer with the
+evaluation's merge (:func:`~mipnet_mmpose.apis.merge_mipnet_samples`) and the
+λ drawing; it is registered in MMPose's ``INFERENCERS`` as
+``'MIPNetInferencer'`` and ``'mipnet-pose-estimation'``.
+"""
+import os.path as osp
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import mmcv
+import mmengine
+import numpy as np
+import torch
+from mmengine.config import Config, ConfigDict
+from mmengine.fileio import join_path
+from mmengine.infer.infer import ModelType
+from mmengine.utils import mkdir_or_exist
+from mmpose.apis.inference import dataset_meta_from_config
+from mmpose.apis.inferencers import Pose2DInferencer
+from mmpose.apis.inferencers.utils import default_det_models
+from mmpose.registry import DATASETS, INFERENCERS
+from mmpose.structures import PoseDataSample
+from torch import nn
+
+from ..visualization import draw_merged_poses, readable_sizes
+from .inference import _image_size, merge_mipnet_samples, pose_records, usable_box_rows
+from .test_time import set_test_time, test_time_from_config
+
+InputType = Union[str, np.ndarray]
+ConfigType = Union[Config, ConfigDict]
+
+#: Metainfo key of a packed box sample: the box's number among the image's
+#: boxes (its ``box_index``); -1 marks a stand-in for an image with no usable box.
+BOX_INDEX_KEY = 'mipnet_box_index'
+
+
+def complete_inference_config(cfg: ConfigType) -> ConfigType:
+    """Add the top-level keys MMPose's inferencers read, where a config lacks them.
+
+    ``Pose2DInferencer`` reads ``cfg.data_mode`` (top-down or bottom-up) and
+    ``cfg.dataset_type`` (whose MMPose module, e.g. ``body``, picks the default
+    person detector). MMPose's own configs set both; a config built from
+    scratch (as the sample configs) need not. Every MIPNet model is top-down;
+    the dataset type is the first MMPose dataset class the test (else val,
+    else train) dataset derives from, e.g. ``OCHumanDataset`` for
+    ``MultiInstanceOCHumanDataset``, so the default detector is MMPose's.
+
+    Args:
+        cfg (Config | ConfigDict): The model config; changed in place.
+
+    Returns:
+        Config | ConfigDict: ``cfg``.
+    """
+    if 'data_mode' not in cfg:
+        cfg.data_mode = 'topdown'
+    if 'dataset_type' not in cfg:
+        cfg.dataset_type = _mmpose_dataset_type(cfg)
+    return cfg
+
+
+def _mmpose_dataset_type(cfg: ConfigType) -> str:
+    for loader in ('test_dataloader', 'val_dataloader', 'train_dataloader'):
+        dataset_type = (cfg.get(loader) or {}).get('dataset', {}).get('type')
+        if isinstance(dataset_type, str):
+            return mmpose_base_dataset(dataset_type)
+    raise ValueError(f'config {getattr(cfg, "filename", None) or "(in memory)"} has no '
+                     'dataset_type and no test_dataloader.dataset.type to take it from: add '
+                     "dataset_type = 'CocoDataset' (or the dataset's MMPose type) to it")
+
+
+def mmpose_base_dataset(dataset_type: str) -> str:
+    """The first MMPose dataset class a registered dataset type derives from.
+
+    Args:
+        dataset_type (str): e.g. ``'MultiInstanceOCHumanDataset'``.
+
+    Returns:
+        str: e.g. ``'OCHumanDataset'``; ``dataset_type`` itself when it is
+        MMPose's or derives from no MMPose dataset.
+    """
+    for base in getattr(DATASETS.get(dataset_type), '__mro__', ()):
+        if base.__module__.startswith('mmpose.datasets') and \
+                DATASETS.get(base.__name__) is base:
+            return base.__name__
+    return dataset_type
+
+
+def default_detector_type(dataset_type: str) -> str:
+    """The key of MMPose's ``default_det_models`` for a dataset type, e.g. ``'body'``.
+
+    MMPose takes it from the dataset class's module
+    (``mmpose.datasets.datasets.body.coco_dataset`` -> ``'body'``); ours live
+    in ``mipnet_mmpose.datasets``, so the MMPose class they derive from is
+    asked instead.
+    """
+    module = DATASETS.get(mmpose_base_dataset(dataset_type)).__module__
+    return module.split('datasets.')[-1].split('.')[0].lower()
+
+
+@INFERENCERS.register_module(name='mipnet-pose-estimation')
+@INFERENCERS.register_module()
+class MIPNetInferencer(Pose2DInferencer):
+    """MMPose's ``Pose2DInferencer`` for MIPNet: every (box, λ) pose, merged as the metric.
+
+    Each image (or video / webcam frame) is run as MMPose's inferencer runs
+    it: person boxes from ``bboxes``, else from the detector (``det_model``,
+    by default MMPose's for the config's dataset), else the whole image; the
+    model predicts n poses per box (λ = 0..n-1). Unlike the stock inferencer,
+    the poses of the image are then merged as
+    :class:`MultiInstanceCocoMetric` merges them (see
+    :func:`~mipnet_mmpose.apis.merge_mipnet_samples`: rescoring, λ>0 score
+    decay, the NMS of the config's ``test_evaluator`` with its threshold and
+    OKS areas, or none under the CrowdPose protocol), every pose is kept in
+    the output with its ``lambda``, ``box_index`` and ``kept_after_nms``, and
+    the picture shows the kept poses coloured by λ (as
+    :class:`MultiInstanceVisualizationHook` draws them). A stock top-down
+    model works too (one pose per box, λ = 0).
+
+    Calling it is MMPose's: a generator of one result per image,
+    ``{'predictions': [records], 'visualization': [...]}`` where the records
+    are those of :func:`~mipnet_mmpose.apis.inference_mipnet` (with
+    ``return_datasamples=True``, the merged :class:`PoseDataSample`).
+
+    Args:
+        model (str | Config | dict): The config file or object (an MMPose
+            model alias works too). ``data_mode`` and ``dataset_type`` are
+            filled in where it lacks them (:func:`complete_inference_config`).
+        weights (str, optional): The checkpoint. Unlike MMPose's loading, every
+            weight of the model must come from it
+            (:class:`CheckpointMismatchError` otherwise). None: random weights.
+        device (str, optional): e.g. ``'cpu'``. Defaults to MMEngine's choice.
+        scope (str): The registry scope. Defaults to ``'mmpose'``.
+        det_model (str, optional): An MMDetection config, model alias, or
+            ``'whole_image'`` (no detector: each image is one box, unless
+            ``bboxes`` are given). None: MMPose's default person detector for
+            the dataset (downloaded on first use).
+        det_weights (str, optional): The detector's checkpoint.
+        det_cat_ids (int | tuple, optional): Detector labels kept as persons.
+        num_instances (int, optional): n, poses per box, at most the model's N.
+            None: the config's (``MultiInstanceTestHook``) or the model's.
+        lambda_score_decay (float, optional): Score factor of λ>0 poses. None:
+            the config's or the model's.
+        show_progress (bool): MMPose's progress display. Defaults to False.
+
+    Call keywords, besides MMPose's (``bbox_thr``, ``nms_thr``: the detector's
+    score threshold and box NMS; ``bboxes``: per input, boxes (B, 4) xyxy or
+    (B, 5) with scores, used as given, in place of the detector;
+    ``vis_out_dir``, ``pred_out_dir``, ``out_dir``, ``show``, ``kpt_thr``,
+    ``radius``, ``thickness``, ``draw_bbox``, ``return_vis``):
+
+    - ``pose_nms_mode`` (str): ``'oks_nms'``, ``'soft_oks_nms'`` or
+      ``'none'`` in place of the config's ``test_evaluator.nms_mode``.
+    - ``pose_nms_thr`` (float): OKS threshold in place of the config's.
+    """
+
+    preprocess_kwargs: set = {'bbox_thr', 'nms_thr', 'bboxes'}
+    forward_kwargs: set = {'pose_nms_mode', 'pose_nms_thr'}
+    visualize_kwargs: set = {
+        'return_vis', 'show', 'wait_time', 'draw_bbox', 'radius', 'thickness', 'kpt_thr',
+        'vis_out_dir', 'black_background'
+    }
+    postprocess_kwargs: set = {'pred_out_dir', 'return_datasample'}
+
+    def __init__(self,
+                 model: Union[ModelType, str],
+                 weights: Optional[str] = None,
+                 device: Optional[str] = None,
+                 scope: Optional[str] = 'mmpose',
+                 det_model: Optional[Union[ModelType, str]] = None,
+                 det_weights: Optional[str] = None,
+                 det_cat_ids: Optional[Union[int, Tuple]] = None,
+                 num_instances: Optional[int] = None,
+                 lambda_score_decay: Optional[float] = None,
+                 show_progress: bool = False) -> None:
+        # Named in a checkpoint mismatch error (_load_weights_to_model gets the
+        # loaded checkpoint only).
+        self._weights_path = weights
+        super().__init__(model=model, weights=weights, device=device, scope=scope,
+                         det_model=det_model, det_weights=det_weights,
+                         det_cat_ids=det_cat_ids, show_progress=show_progress)
+        if num_instances is not None or lambda_score_decay is not None:
+            # Raises for a stock model (one pose per box), checks n against N.
+            set_test_time(self.model, num_instances=num_instances,
+                          lambda_score_decay=lambda_score_decay)
+
+    def _init_model(self, cfg: ConfigType, weights: Optional[str],
+                    device: str = 'cpu') -> nn.Module:
+        """MMEngine's model building, then the config's MIPNet test-time settings."""
+        model = super()._init_model(cfg, weights, device)
+        # After building: with model=None the config came from the checkpoint.
+        complete_inference_config(cfg)
+        if hasattr(model, 'set_test_time'):
+            # The config's test-time hook owns n and the λ>0 score decay.
+            set_test_time(model, **test_time_from_config(cfg))
+        return model
+
+    def _init_detector(self,
+                       det_model: Optional[Union[ModelType, str]] = None,
+                       det_weights: Optional[str] = None,
+                       det_cat_ids: Optional[Union[int, Tuple]] = None,
+                       device: Optional[str] = None) -> None:
+        """MMPose's detector set-up, with its default detector for our dataset types.
+
+        MMPose picks the default detector by the module of ``cfg.dataset_type``,
+        which for a MIPNet dataset (``MultiInstanceCocoDataset``) names no
+        object type: it would silently run without a detector.
+        """
+        if det_model is None:
+            defaults = default_det_models.get(default_detector_type(self.cfg.dataset_type))
+            if defaults is None:
+                det_model = 'whole_image'
+            else:
+                det_model, det_weights, det_cat_ids = (defaults['model'], defaults['weights'],
+                                                       defaults['cat_ids'])
+        super()._init_detector(det_model=det_model, det_weights=det_weights,
+                               det_cat_ids=det_cat_ids, device=device)
+
+    def _load_weights_to_model(self, model: nn.Module, checkpoint: Optional[dict],
+                               cfg: Optional[ConfigType]) -> None:
+        """MMPose's loading, after checking the checkpoint fills every weight."""
+        if checkpoint is not None:
+            from ..models.utils.checkpoint_fit import check_checkpoint_fits
+            check_checkpoint_fits(model, checkpoint, source=str(self._weights_path),
+                                  config=getattr(cfg, 'filename', None))
+        super()._load_weights_to_model(model, checkpoint, cfg)
+        if getattr(model, 'dataset_meta', None) is None:
+            # MMPose reads the train dataset's only, which a ConcatDataset has not.
+            model.dataset_meta = (dataset_meta_from_config(cfg, dataset_mode='test')
+                                  or dataset_meta_from_config(cfg, dataset_mode='val'))
+        if model.dataset_meta is None:
+            raise ValueError(f'config {getattr(cfg, "filename", None) or "(in memory)"}: no '
+                             'dataset metainfo (keypoints, skeleton, sigmas) in the checkpoint '
+                             'nor in its train/test/val dataset; give test_dataloader.dataset '
+                             'a type with METAINFO or a metainfo')
+
+    def preprocess_single(self,
+                          input: InputType,
+                          index: int,
+                          bbox_thr: float = 0.3,
+                          nms_thr: float = 0.3,
+                          bboxes: Union[Sequence, np.ndarray] = ()) -> List[dict]:
+        """The packed box samples of one image, each tagged with its box number.
+
+        Args:
+            input (str | np.ndarray): An image file or BGR array (H, W, 3).
+            index (int): The input's number (names an array input).
+            bbox_thr (float): The detector's score threshold.
+            nms_thr (float): The detector boxes' IoU NMS threshold.
+            bboxes (array-like): Boxes (B, 4) xyxy or (B, 5) xyxy + score,
+                used as given (no threshold, no NMS; a box that is not finite
+                or has no area is dropped with a warning). Empty: MMPose's way
+                (the detector's boxes, else the whole image).
+
+        Returns:
+            list[dict]: The pipeline's output per box; each data sample's
+            metainfo has the box number (its row in ``bboxes``, or in the
+            detector's kept boxes) under :data:`BOX_INDEX_KEY`.
+        """
+        boxes = np.asarray(bboxes if bboxes is not None else (), dtype=np.float64)
+        if boxes.size == 0:
+            data_infos = super().preprocess_single(input, index, bbox_thr=bbox_thr,
+                                                   nms_thr=nms_thr)
+            for row, data_info in enumerate(data_infos):
+                data_info['data_samples'].set_metainfo({BOX_INDEX_KEY: row})
+            return data_infos
+        if boxes.ndim != 2 or boxes.shape[1] not in (4, 5):
+            raise ValueError(f'bboxes[{index}] must be (B, 4) xyxy boxes or (B, 5) with their '
+                             f'scores, got shape {boxes.shape}')
+        scores = boxes[:, 4] if boxes.shape[1] == 5 else np.ones(len(boxes))
+        rows = usable_box_rows(boxes[:, :4], scores, f'MIPNetInferencer (input {index})')
+        if isinstance(input, str):
+            image_info = dict(img_path=input)
+        else:
+            image_info = dict(img=input, img_path=f'{index}.jpg'.rjust(10, '0'))
+        image_info.update(self.model.dataset_meta)
+        data_infos = []
+        # No usable box: one whole-image stand-in keeps the image's metainfo
+        # through the model; its poses are dropped in forward().
+        for row in rows.tolist() if len(rows) else [-1]:
+            box = boxes[row, :4] if row >= 0 else np.array(
+                [0, 0, *_image_size(input)], dtype=np.float64)
+            data_info = self.pipeline(dict(image_info, bbox=box[None].astype(np.float32),
+                                           bbox_score=np.array([scores[row] if row >= 0 else 1],
+                                                               np.float32)))
+            data_info['data_samples'].set_metainfo({BOX_INDEX_KEY: row})
+            data_infos.append(data_info)
+        return data_infos
+
+    @torch.no_grad()
+    def forward(self, inputs: Union[dict, tuple], pose_nms_mode: Optional[str] = None,
+                pose_nms_thr: Optional[float] = None) -> List[PoseDataSample]:
+        """Predict every box of one image and merge the poses as the metric.
+
+        Args:
+            inputs (dict | tuple): The collated box samples of one image.
+            pose_nms_mode (str, optional): Overrides the config's ``nms_mode``.
+            pose_nms_thr (float, optional): Overrides the config's ``nms_thr``.
+
+        Returns:
+            list[PoseDataSample]: One merged sample (see
+            :func:`~mipnet_mmpose.apis.merge_mipnet_samples`).
+        """
+        samples = self.model.test_step(inputs)
+        used = [s for s in samples if s.metainfo.get(BOX_INDEX_KEY, 0) >= 0]
+        merged = merge_mipnet_samples(
+            self.model, used, box_indices=[s.metainfo.get(BOX_INDEX_KEY, 0) for s in used],
+            nms_mode=pose_nms_mode, nms_thr=pose_nms_thr)
+        if samples and not used:
+            merged.set_metainfo(samples[0].metainfo)
+        return [merged]
+
+    def visualize(self,
+                  inputs: list,
+                  preds: List[PoseDataSample],
+                  return_vis: bool = False,
+                  show: bool = False,
+                  draw_bbox: bool = True,
+                  wait_time: float = 0,
+                  radius: Optional[int] = None,
+                  thickness: Optional[int] = None,
+                  kpt_thr: float = 0.3,
+                  vis_out_dir: str = '',
+                  window_name: str = '',
+                  black_background: bool = False,
+                  **kwargs) -> List[np.ndarray]:
+        """Draw the kept poses of each image, one colour per λ, with a legend.
+
+        Args:
+            inputs (list): The images (files or BGR arrays).
+            preds (list[PoseDataSample]): The merged samples of :meth:`forward`.
+            return_vis (bool): Return the pictures. Defaults to False.
+            show (bool): Show them in a window. Defaults to False.
+            draw_bbox (bool): Draw the input boxes in white. Defaults to True.
+            wait_time (float): Seconds a shown picture stays (0: until a key).
+            radius (int, optional): Joint radius. None: from the image size.
+            thickness (int, optional): Limb width. None: from the image size.
+            kpt_thr (float): Keypoints scored below are not drawn.
+                Defaults to 0.3.
+            vis_out_dir (str): Folder (or, for a video, file) to write the
+                pictures to; empty: not written.
+            window_name (str): Title of the window. Defaults to the image name.
+            black_background (bool): Draw on black instead of the image.
+
+        Returns:
+            list[np.ndarray]: The RGB pictures (H, W, 3) with ``return_vis``,
+            else an empty list.
+        """
+        if not (return_vis or show or vis_out_dir):
+            return []
+        pictures = []
+        for single_input, pred in zip(inputs, preds):
+            if isinstance(single_input, str):
+                image = mmcv.imread(single_input, channel_order='rgb')
+            else:
+                image = mmcv.bgr2rgb(single_input)
+            if black_background:
+                image = image * 0
+            auto_radius, auto_width = readable_sizes(image.shape)
+            self.visualizer.radius = auto_radius if radius is None else radius
+            self.visualizer.line_width = auto_width if thickness is None else thickness
+            picture = draw_merged_poses(self.visualizer, image, pred.pred_instances,
+                                        kpt_thr=kpt_thr, draw_boxes=draw_bbox)
+            img_name = osp.basename(pred.metainfo['img_path'])
+            if show:
+                # Video frames must not wait for a key press.
+                self.visualizer.show(picture, win_name=window_name or img_name,
+                                     wait_time=1e-5 if self._video_input else wait_time)
+            if vis_out_dir:
+                self.save_visualization(picture, vis_out_dir, img_name=img_name)
+            pictures.append(picture)
+        return pictures if return_vis else []
+
+    def postprocess(self,
+                    preds: List[PoseDataSample],
+                    visualization: List[np.ndarray],
+                    return_datasample: Optional[bool] = None,
+                    return_datasamples: bool = False,
+                    pred_out_dir: str = '') -> Dict[str, list]:
+        """Pack the results; write one JSON of pose records per image.
+
+        Args:
+            preds (list[PoseDataSample]): The merged samples of :meth:`forward`.
+            visualization (list[np.ndarray]): The pictures of :meth:`visualize`.
+            return_datasample (bool, optional): MMPose's deprecated spelling
+                of ``return_datasamples``.
+            return_datasamples (bool): Return the merged samples instead of
+                the records. Defaults to False.
+            pred_out_dir (str): Folder for ``<image stem>.json`` (the records
+                of the image); for a video or webcam, MMPose's single
+                ``<video stem>.json`` of ``{"frame_id", "instances"}``,
+                written at the end. Empty: nothing written.
+
+        Returns:
+            dict: ``predictions`` (one list of records, or one merged sample,
+            per image) and ``visualization``.
+        """
+        if return_datasample is not None:
+            return_datasamples = return_datasample
+        records = [pose_records(pred) for pred in preds]
+        if pred_out_dir:
+            for image_records, pred in zip(records, preds):
+                if self._video_input:
+                    # MMPose's _finalize_video_processing writes them at the end.
+                    self.video_info['predictions'].append(image_records)
+                else:
+                    mkdir_or_exist(pred_out_dir)
+                    stem = osp.splitext(osp.basename(pred.metainfo['img_path']))[0]
+                    mmengine.dump(image_records, join_path(pred_out_dir, stem + '.json'),
+                              indent='  ')
+        return dict(predictions=list(preds) if return_datasamples else records,
+                    visualization=visualization)
+

@@ -1,0 +1,225 @@
+"""MIPNet models in MMPose's inferencer and inference_topdown, on real sample images and video."""
+import json
+
+import mmcv
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmpose.apis import MMPoseInferencer, inference_topdown
+from mmpose.apis.inferencers.utils import default_det_models
+from mmpose.registry import INFERENCERS
+
+from mipnet_mmpose.apis import (
+    MIPNetInferencer,
+    complete_inference_config,
+    draw_mipnet_result,
+    inference_mipnet,
+    merge_mipnet_samples,
+    pose_records,
+)
+from mipnet_mmpose.apis.inferencer import default_detector_type, mmpose_base_dataset
+from mipnet_mmpose.models.utils.checkpoint_fit import CheckpointMismatchError
+from tests.conftest import REPO, SAMPLE_CONFIG, SAMPLE_TEST_EPOCHS
+from tests.test_apis.test_inference import BOXES, IMAGE, metric_kept
+from tests.test_tools.sample_video import count_frames, write_sample_video
+
+GT_XYXY = [[0, 39, 601, 900], [84, 45, 600, 828]]  # the image's two GT boxes (xywh + xy)
+N = 2  # the sample config's num_instances
+
+
+def make_inferencer(config=str(SAMPLE_CONFIG), **kwargs) -> MIPNetInferencer:
+    torch.manual_seed(0)  # the same random weights in every build
+    return MIPNetInferencer(config, device='cpu', det_model='whole_image', **kwargs)
+
+
+@pytest.fixture(scope='module')
+def inferencer():
+    return make_inferencer()
+
+
+def test_registered_in_mmpose_inferencers():
+    assert INFERENCERS.get('MIPNetInferencer') is MIPNetInferencer
+    assert INFERENCERS.get('mipnet-pose-estimation') is MIPNetInferencer
+
+
+def test_two_gt_boxes_trained_model(sample_training, tmp_path):
+    """The trained sample model: 2 boxes x N poses with λ and NMS flags, written as MMPose does."""
+    work_dir, _ = sample_training
+    inferencer = MIPNetInferencer(str(SAMPLE_CONFIG),
+                                  weights=str(work_dir / f'epoch_{SAMPLE_TEST_EPOCHS}.pth'),
+                                  device='cpu', det_model='whole_image')
+    scored = np.concatenate([GT_XYXY, [[0.9], [0.8]]], axis=1)  # (B, 5): boxes and scores
+    result = next(inferencer(IMAGE, bboxes=[scored], out_dir=str(tmp_path)))
+    (records, ) = result['predictions']
+    assert [(r['box_index'], r['lambda']) for r in records] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    assert [r['bbox'] for r in records[::N]] == GT_XYXY
+    assert [r['bbox_score'] for r in records] == pytest.approx([0.9, 0.9, 0.8, 0.8])
+    assert all(isinstance(r['kept_after_nms'], bool) for r in records)
+    assert any(r['kept_after_nms'] for r in records)
+    # The same poses, scores and flags as inference_mipnet on the same model.
+    direct = inference_mipnet(inferencer.model, IMAGE, GT_XYXY, bbox_scores=[0.9, 0.8])
+    np.testing.assert_allclose([r['keypoints'] for r in records],
+                               [r['keypoints'] for r in direct], atol=1e-3)
+    assert [r['score'] for r in records] == pytest.approx([r['score'] for r in direct])
+    assert [r['kept_after_nms'] for r in records] == [r['kept_after_nms'] for r in direct]
+    # MMPose's output layout: one picture and one JSON of records per image.
+    written = json.loads((tmp_path / 'predictions' / '003896.json').read_text())
+    assert written == json.loads(json.dumps(records))
+    picture = mmcv.imread(str(tmp_path / 'visualizations' / '003896.jpg'))
+    assert picture.shape == (900, 602, 3)
+
+
+def test_inference_topdown_then_merge_is_the_metrics_merge(inferencer, tmp_path):
+    """MMPose's inference_topdown gives N poses per box with λ; merging them flags the poses
+    the metric keeps, and the inferencer returns the same."""
+    model = inferencer.model
+    samples = inference_topdown(model, IMAGE, np.asarray(BOXES, np.float32))
+    assert len(samples) == len(BOXES)
+    for sample in samples:
+        assert sample.pred_instances.lambdas.tolist() == list(range(N))
+    merged = merge_mipnet_samples(model, samples)
+    pred = merged.pred_instances
+    assert len(pred) == len(BOXES) * N
+    assert pred.box_indices.tolist() == np.repeat(np.arange(len(BOXES)), N).tolist()
+    assert pred.lambdas.tolist() == list(range(N)) * len(BOXES)
+    kept = sorted((int(b), int(lam)) for b, lam, k in
+                  zip(pred.box_indices, pred.lambdas, pred.kept_after_nms) if k)
+    assert kept == metric_kept(model, BOXES, tmp_path)
+    assert len(kept) < len(BOXES) * N  # the near-duplicate boxes lose poses
+
+    (records, ) = next(inferencer(IMAGE, bboxes=[BOXES]))['predictions']
+    assert records == pose_records(merged)
+
+
+def test_datasamples_and_pose_nms_mode(inferencer):
+    result = next(inferencer(IMAGE, bboxes=[BOXES], return_datasamples=True))
+    (merged, ) = result['predictions']
+    pred = merged.pred_instances
+    assert merged.img_path == IMAGE
+    assert pred.keypoints.shape == (len(BOXES) * N, 17, 2)
+    assert pred.kept_after_nms.dtype == bool and not pred.kept_after_nms.all()
+    # λ>0 poses rank with the decayed box score (0.5 by default).
+    assert pred.bbox_scores.tolist() == [1.0, 0.5] * len(BOXES)
+    # The CrowdPose protocol's "no NMS", as a call keyword: every pose kept.
+    (records, ) = next(inferencer(IMAGE, bboxes=[BOXES], pose_nms_mode='none'))['predictions']
+    assert all(r['kept_after_nms'] for r in records)
+    (records, ) = next(inferencer(IMAGE, bboxes=[BOXES], pose_nms_thr=0.0))['predictions']
+    assert sum(r['kept_after_nms'] for r in records) < sum(pred.kept_after_nms)
+
+
+def test_config_settings_nms_mode_none_and_test_time(tmp_path):
+    """The config owns the merge (test_evaluator) and the test-time n and decay (the hook)."""
+    cfg = Config.fromfile(str(SAMPLE_CONFIG))
+    cfg.test_evaluator.nms_mode = 'none'
+    cfg.default_hooks.multi_instance_test.lambda_score_decay = 0.25
+    inferencer = make_inferencer(cfg)
+    result = next(inferencer(IMAGE, bboxes=[BOXES], return_datasamples=True))
+    pred = result['predictions'][0].pred_instances
+    assert pred.kept_after_nms.all()
+    assert pred.bbox_scores.tolist() == [1.0, 0.25] * len(BOXES)
+    # An explicit n: one pose (λ = 0) per box.
+    single = make_inferencer(num_instances=1)
+    (records, ) = next(single(IMAGE, bboxes=[GT_XYXY]))['predictions']
+    assert [(r['box_index'], r['lambda']) for r in records] == [(0, 0), (1, 0)]
+    with pytest.raises(ValueError, match='num_instances=3'):
+        make_inferencer(num_instances=3)
+
+
+def test_picture_is_the_kept_poses_coloured_by_lambda(inferencer):
+    """The inferencer draws what draw_mipnet_result draws (tested to show the kept poses only)."""
+    result = next(inferencer(IMAGE, bboxes=[BOXES], return_vis=True, kpt_thr=0.0))
+    (picture, ) = result['visualization']
+    (records, ) = next(inferencer(IMAGE, bboxes=[BOXES]))['predictions']
+    expected = draw_mipnet_result(inferencer.model, IMAGE, records, kpt_thr=0.0)
+    assert picture.shape == (900, 602, 3)
+    np.testing.assert_array_equal(picture, expected)
+    assert not np.array_equal(picture, mmcv.imread(IMAGE, channel_order='rgb'))
+
+
+def test_whole_image_and_bad_boxes(inferencer):
+    (records, ) = next(inferencer(IMAGE))['predictions']  # no boxes, no detector
+    assert [(r['box_index'], r['lambda'], r['bbox']) for r in records] == \
+        [(0, lam, [0, 0, 602, 900]) for lam in range(N)]
+    with pytest.warns(UserWarning, match=r'dropped 1 of 3 boxes .* \(rows 1\)'):
+        (records, ) = next(inferencer(IMAGE, bboxes=[[GT_XYXY[0], [5, 5, 5, 50],
+                                                      GT_XYXY[1]]]))['predictions']
+    assert sorted({r['box_index'] for r in records}) == [0, 2]
+    with pytest.warns(UserWarning, match='dropped 1 of 1 boxes'):
+        result = next(inferencer(IMAGE, bboxes=[[[np.nan, 0, 10, 10]]], return_vis=True))
+    assert result['predictions'] == [[]]  # no pose, still a picture
+    assert result['visualization'][0].shape == (900, 602, 3)
+    with pytest.raises(ValueError, match=r'bboxes\[0\] must be \(B, 4\) xyxy boxes or \(B, 5\)'):
+        next(inferencer(IMAGE, bboxes=[[1, 2, 3]]))
+
+
+def test_video_input(inferencer, tmp_path):
+    video = tmp_path / 'clip.mp4'
+    write_sample_video(video)
+    results = list(inferencer(str(video), out_dir=str(tmp_path / 'out')))
+    assert len(results) == 3
+    for result in results:
+        (records, ) = result['predictions']
+        assert [r['lambda'] for r in records] == list(range(N))  # whole frame, N poses
+    assert count_frames(tmp_path / 'out' / 'visualizations' / 'clip.mp4') == (3, (200, 300))
+    frames = json.loads((tmp_path / 'out' / 'predictions' / 'clip.json').read_text())
+    assert [f['frame_id'] for f in frames] == [0, 1, 2]
+    assert all([r['lambda'] for r in f['instances']] == [0, 1] for f in frames)
+
+
+def test_checkpoint_must_fill_every_weight(inferencer, tmp_path):
+    state = dict(inferencer.model.state_dict())
+    dropped = next(key for key in state if key.startswith('head.'))
+    del state[dropped]
+    path = tmp_path / 'partial.pth'
+    torch.save(dict(state_dict=state, meta=dict(dataset_meta=inferencer.model.dataset_meta)),
+               path)
+    with pytest.raises(CheckpointMismatchError, match='1 key\\(s\\) missing from the checkpoint'):
+        make_inferencer(weights=str(path))
+
+
+CONFIGS = sorted(str(p.relative_to(REPO)) for p in (REPO / 'configs').glob('**/*.py')
+                 if '_base_' not in p.parts)
+
+
+@pytest.mark.parametrize('config', CONFIGS)
+def test_every_config_gets_the_inferencer_keys_and_a_person_detector(config):
+    """Each config has MMPose's data_mode/dataset_type or gets them from its dataset, and its
+    dataset type gives MMPose's default person detector (a MIPNet dataset type too)."""
+    cfg = complete_inference_config(Config.fromfile(str(REPO / config)))
+    assert cfg.data_mode == 'topdown'
+    assert default_detector_type(cfg.dataset_type) == 'body', cfg.dataset_type
+
+
+def test_default_detector_of_our_dataset_types():
+    assert mmpose_base_dataset('MultiInstanceOCHumanDataset') == 'OCHumanDataset'
+    assert mmpose_base_dataset('MultiInstanceCrowdPoseDataset') == 'CrowdPoseDataset'
+    assert mmpose_base_dataset('CocoDataset') == 'CocoDataset'
+    # MMPose's own lookup (by the class's module) finds no object type for ours; this finds
+    # 'body', whose default is MMPose's RTMDet person detector.
+    assert default_detector_type('MultiInstanceCocoDataset') == 'body'
+    assert default_det_models['body']['model'].endswith('rtmdet_m_640-8xb32_coco-person.py')
+
+
+def test_stock_mmpose_inferencer_runs_the_sample_config():
+    """MMPose's own inferencer does not fail on our config (it does not merge: N poses per box,
+    no λ; MIPNetInferencer is the one that merges)."""
+    torch.manual_seed(0)
+    inferencer = MMPoseInferencer(pose2d=str(SAMPLE_CONFIG), device='cpu',
+                                  det_model='whole_image')
+    (poses, ) = next(inferencer(IMAGE))['predictions']
+    assert len(poses) == N
+    assert all(np.shape(p['keypoints']) == (17, 2) for p in poses)
+
+
+@pytest.mark.parametrize('config, expected', [
+    # Full-size MIPNet, CrowdPose protocol: no NMS, every (box, λ) pose kept.
+    ('configs/mipnet_hrnet-w32_3xb32-210e_crowdpose-256x192.py',
+     [(0, 0, True), (0, 1, True), (1, 0, True), (1, 1, True)]),
+    # The stock twin of the sample model (TopdownPoseEstimator): one pose per box, λ = 0.
+    ('configs/experiments/crowd_evidence_stock-hrnet_n1.py', [(0, 0, True), (1, 0, True)]),
+])
+def test_other_configs_run(config, expected):
+    inferencer = make_inferencer(str(REPO / config))
+    (records, ) = next(inferencer(IMAGE, bboxes=[GT_XYXY]))['predictions']
+    assert [(r['box_index'], r['lambda'], r['kept_after_nms']) for r in records] == expected
