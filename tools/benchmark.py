@@ -67,7 +67,8 @@ class ModelSpec:
         key (str): Short name used on the command line and in the JSON.
         name (str): Name shown in the table.
         stock_config (str): MMPose config of the stock model (``mmpose::`` path).
-        mip_config (str): This repo's MIPNet config, relative to the repo root.
+        mip_config (str, optional): This repo's MIPNet config, relative to the repo
+            root; None converts the stock config (``mipnet_mmpose.convert_config``).
         param_limit (float, optional): Target of MIPNet N=2 params / stock params.
         infer_limit (float, optional): Target of the shared-trunk N=2 latency /
             stock latency at batch >= 8.
@@ -77,7 +78,7 @@ class ModelSpec:
     key: str
     name: str
     stock_config: str
-    mip_config: str
+    mip_config: Optional[str]
     param_limit: Optional[float] = None
     infer_limit: Optional[float] = None
     tiny: bool = False
@@ -94,6 +95,12 @@ SPECS: Dict[str, ModelSpec] = {
         ModelSpec('r50', 'ResNet-50 256x192',
                   _STOCK + 'td-hm_res50_8xb64-210e_coco-256x192.py',
                   'configs/mipnet_res50_4xb32-140e_coco-256x192.py'),
+        # MIPNet on other MMPose families, converted from MMPose's own configs.
+        ModelSpec('rtm-m', 'RTMPose-m 256x192',
+                  'mmpose::body_2d_keypoint/rtmpose/coco/rtmpose-m_8xb256-420e_coco-256x192.py',
+                  'configs/mipnet_rtmpose-m_8xb256-420e_coco-256x192.py'),
+        ModelSpec('hrformer-s', 'HRFormer-S 256x192',
+                  _STOCK + 'td-hm_hrformer-small_8xb32-210e_coco-256x192.py', None),
         # A narrow HRNet for the tests: the same code paths in a fraction of a second.
         ModelSpec('tiny', 'tiny HRNet 128x96',
                   _STOCK + 'td-hm_hrnet-w32_8xb64-210e_coco-256x192.py',
@@ -125,7 +132,11 @@ def model_config(spec: ModelSpec, num_instances: Optional[int]) -> Config:
     if num_instances is None:
         cfg = get_config(spec.stock_config)
     else:
-        cfg = Config.fromfile(str(REPO / spec.mip_config))
+        if spec.mip_config is None:
+            from mipnet_mmpose import convert_config
+            cfg = convert_config(get_config(spec.stock_config))
+        else:
+            cfg = Config.fromfile(str(REPO / spec.mip_config))
         cfg.model.num_instances = num_instances
         cfg.model.lambda_encoding = 'one_hot' if num_instances <= 2 else 'binary'
     cfg.model.backbone.init_cfg = None  # random weights: nothing to download
@@ -339,7 +350,10 @@ def _authors_forward(built: Built, n: int) -> Callable[[Tensor], Tensor]:
     def forward(x: Tensor) -> Tensor:
         outs = [model.head(model.backbone(x, lambdas=torch.full(
             (x.shape[0], ), lam, dtype=torch.long, device=x.device))) for lam in range(n)]
-        return torch.stack(outs, dim=1).flatten(0, 1)
+        if isinstance(outs[0], Tensor):
+            return torch.stack(outs, dim=1).flatten(0, 1)
+        # Coordinate heads (SimCC, RTMCC) return a tuple per forward.
+        return tuple(torch.stack(parts, dim=1).flatten(0, 1) for parts in zip(*outs))
 
     return forward
 
@@ -359,9 +373,15 @@ def _inference_case(forward: Callable[[Tensor], Tensor], x: Tensor, flip_indices
         heatmaps = forward(x)
         times = {'flip_off': clock.since(start)}
         if flip and not warmup:  # the flipped forward has the same shapes: no warm-up
-            flipped = flip_heatmaps(forward(x.flip(-1)), flip_mode='heatmap',
-                                    flip_indices=flip_indices, shift_heatmap=False)
-            heatmaps = (heatmaps + flipped) * 0.5
+            flipped = forward(x.flip(-1))
+            if isinstance(heatmaps, Tensor):
+                flipped = flip_heatmaps(flipped, flip_mode='heatmap',
+                                        flip_indices=flip_indices, shift_heatmap=False)
+                heatmaps = (heatmaps + flipped) * 0.5
+            else:
+                # SimCC vectors: averaged as MMPose does after flipping them back
+                # (the flip-back is an index permutation, not timed here).
+                heatmaps = tuple((a + b) * 0.5 for a, b in zip(heatmaps, flipped))
             times['flip_on'] = clock.since(start)
         return times
 
