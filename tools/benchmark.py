@@ -16,7 +16,13 @@ repeat (so that machine noise hits all of them alike), the median of repeated ru
    of MIPNet N=2 with the shared trunk and of the authors' duplicated batch, with
    the peak memory of each measured in a fresh subprocess;
 4. the test-time tail: OKS-NMS and COCO evaluation per 10,000 poses built by
-   jittering the real poses of the bundled COCO sample annotations.
+   jittering the real poses of the bundled COCO sample annotations;
+5. the data side (``tools/analysis/data_cost.py``): load time and peak memory of
+   the stock and the multi-instance data set on a COCO-scale annotation file
+   replicated from the bundled sample (each load in a fresh subprocess, also with 8
+   DataLoader workers), and the CPU cost per sample of the stock and our training
+   and validation pipelines on the real sample images. Not in --smoke unless asked
+   for with --sections (it has its own test).
 
 It prints a table, marks each target PASS or MISS, and writes everything to
 ``--json``. See docs/benchmark.md for the latest results.
@@ -747,6 +753,33 @@ def measure_tail(target_poses: int, repeats: int, log: Callable[[str], None]) ->
 
 
 # ------------------------------------------------------------------------------------
+# 5. the data side: loading at COCO scale and the input pipelines
+# ------------------------------------------------------------------------------------
+
+
+def _data_cost():
+    """``tools/analysis/data_cost.py`` as a module (``tools/`` is no package)."""
+    import importlib.util
+    name = 'mipnet_data_cost_tool'
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            name, REPO / 'tools' / 'analysis' / 'data_cost.py')
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
+
+
+def measure_data(args: argparse.Namespace, log: Callable[[str], None]) -> dict:
+    """The data section: see ``tools/analysis/data_cost.py`` (smaller with --smoke)."""
+    smoke = args.smoke
+    persons = args.data_persons or (2_000 if smoke else _data_cost().DEFAULT_PERSONS)
+    return _data_cost().measure(
+        ['load', 'pipeline'], source=args.data_source, persons=persons,
+        repeats=args.repeats, workers=2 if smoke else 8, worker_batches=2 if smoke else 4,
+        pipeline_repeats=1 if smoke else max(3, args.repeats), clock=args.clock)
+
+
+# ------------------------------------------------------------------------------------
 # targets and the table
 # ------------------------------------------------------------------------------------
 
@@ -785,6 +818,8 @@ def evaluate_targets(report: dict, clock: str = 'wall') -> List[dict]:
             f' (measured at batch {train["batch"]}, target is at {TRAIN_TARGET_BATCH})'
         add(f'{SPECS[TRAIN_TARGET_MODEL].name} batch {train["batch"]}: train step '
             f'shared / stock{note}', train['ratios'][clock]['shared/stock'], TRAIN_LIMIT)
+    if report.get('data'):  # load time, peak RSS, total PSS with workers (data_cost.py)
+        targets += _data_cost().targets(report['data'], clock)
     return targets
 
 
@@ -886,6 +921,9 @@ def format_report(report: dict) -> str:
                   f'{t["kept_after_nms"]} poses kept)',
                   f'   stock CocoMetric, the lambda=0 poses only   '
                   f'{t["stock_eval_s_per_10k"]:.2f}', '']
+    if report.get('data'):
+        lines += ['5. Data loading and the input pipeline (stock MMPose data set vs ours)',
+                  _data_cost().format_table(report['data'], clock, with_targets=False), '']
     lines.append(f'Targets (time ratios on the {clock} clock)')
     for t in report['targets']:
         mark = 'n/a ' if t['passed'] is None else ('PASS' if t['passed'] else 'MISS')
@@ -938,8 +976,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--warmup', type=int, help='untimed runs of each case first')
     parser.add_argument('--tail-poses', type=int, help='poses for the NMS/evaluation tail')
     parser.add_argument('--sections', nargs='+',
-                        choices=['complexity', 'inference', 'training', 'tail'],
-                        default=['complexity', 'inference', 'training', 'tail'])
+                        choices=['complexity', 'inference', 'training', 'tail', 'data'],
+                        help='default: all (--smoke: all but data)')
+    parser.add_argument('--data-persons', type=int,
+                        help='person annotations of the data section\'s scaled file '
+                        '(default 153486; --smoke 2000)')
+    parser.add_argument('--data-source', default='crowdpose', choices=['crowdpose', 'coco'],
+                        help='the bundled annotation file the data section replicates')
     parser.add_argument('--probe-memory', help=argparse.SUPPRESS)  # internal: one subprocess
     args = parser.parse_args(argv)
     preset = PRESETS['smoke' if args.smoke else 'quick' if args.quick else 'full']
@@ -948,6 +991,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
             setattr(args, key, value)
     if args.train_models is None:
         args.train_models = args.models[:1]
+    if args.sections is None:
+        args.sections = ['complexity', 'inference', 'training', 'tail'] + (
+            [] if args.smoke else ['data'])
     return args
 
 
@@ -1024,6 +1070,9 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     if 'tail' in sections:
         log(f'tail: ~{args.tail_poses} poses')
         report['tail'] = measure_tail(args.tail_poses, args.repeats, log)
+    if 'data' in sections:
+        log('data: loading at COCO scale and the input pipelines')
+        report['data'] = measure_data(args, log)
     report['targets'] = evaluate_targets(report, args.clock)
     report['meta']['wall_s'] = time.perf_counter() - started
     report['meta']['loadavg_end'] = _loadavg()

@@ -16,13 +16,17 @@ builtin types and registries may re-raise them unchanged.
 import json
 import logging
 import math
+import os
 import os.path as osp
 import re
+import stat
 from collections import Counter, OrderedDict
 from contextlib import contextmanager
+from itertools import chain
 from numbers import Real
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Type
 
+import numpy as np
 from mmengine.fileio import exists, load
 from mmengine.logging import print_log
 
@@ -71,7 +75,6 @@ def check_image_decodes(img_path: str, where: str) -> None:
         where (str): What uses it, e.g. the dataset and config fields
     """
     import cv2
-    import numpy as np
     from mmengine.fileio import get
     try:
         content = get(img_path)
@@ -98,7 +101,10 @@ def is_local_path(path: str) -> bool:
     Returns:
         bool: ``False`` for URIs with a scheme other than ``file``
     """
-    match = re.match(r'^([a-zA-Z][a-zA-Z0-9+.-]*)://', str(path))
+    path = str(path)
+    if '://' not in path:  # the common case, without a regex per image
+        return True
+    match = re.match(r'^([a-zA-Z][a-zA-Z0-9+.-]*)://', path)
     return match is None or match.group(1).lower() == 'file'
 
 
@@ -290,6 +296,76 @@ def describe_bad_annotation(ann: dict,
             return (f'annotation id {ann_id}: `keypoints` of keypoint '
                     f'{index} has visibility {v!r}, expected 0, 1 or 2')
     return None
+
+
+# Annotations checked per block by find_bad_annotations: bounds the float64
+# copy of the keypoints (about 3 MiB a block at K = 17).
+_CHECK_BLOCK = 8192
+
+
+def find_bad_annotations(annotations: Sequence[dict],
+                         num_keypoints: int) -> List[int]:
+    """Indices of the annotations :func:`describe_bad_annotation` rejects.
+
+    The same result as calling :func:`describe_bad_annotation` on every
+    annotation, in one vectorised pass: at COCO scale (150,000 persons, 8
+    million numbers) the per-value Python checks took longer than the stock
+    loading itself. Annotations whose ``bbox`` and ``keypoints`` are lists of
+    the right length holding plain JSON numbers (``int`` or ``float``, so no
+    ``bool``, text or ``None``) are checked as one array per block; the
+    others, and those the array check rejects, go through
+    :func:`describe_bad_annotation` itself, which has the final say.
+
+    Args:
+        annotations (Sequence[dict]): The raw annotations of a file
+        num_keypoints (int): The keypoint number K of the dataset
+
+    Returns:
+        list[int]: The indices of the bad annotations, ascending
+    """
+    length = 3 * num_keypoints
+    suspects: List[int] = []
+    for begin in range(0, len(annotations), _CHECK_BLOCK):
+        indices, keypoints, bboxes = [], [], []
+        for index in range(begin, min(begin + _CHECK_BLOCK, len(annotations))):
+            ann = annotations[index]
+            if type(ann) is not dict:
+                suspects.append(index)
+                continue
+            if 'bbox' not in ann or 'keypoints' not in ann:
+                continue  # the stock parser skips it; so does the check
+            kpts, bbox = ann['keypoints'], ann['bbox']
+            if (type(kpts) is list and len(kpts) == length
+                    and type(bbox) is list and len(bbox) == 4):
+                indices.append(index)
+                keypoints.append(kpts)
+                bboxes.append(bbox)
+            else:
+                suspects.append(index)
+        if not indices:
+            continue
+        # ``type`` and not ``isinstance``: a bool is an int to numpy but no
+        # coordinate or flag to describe_bad_annotation.
+        types = set(map(type, chain.from_iterable(keypoints)))
+        types.update(map(type, chain.from_iterable(bboxes)))
+        if not types <= {int, float}:
+            suspects.extend(indices)
+            continue
+        try:
+            # fromiter on the flat values: faster than np.array on the lists
+            kpt = np.fromiter(chain.from_iterable(keypoints), dtype=np.float64,
+                              count=len(indices) * length).reshape(-1, num_keypoints, 3)
+            box = np.fromiter(chain.from_iterable(bboxes), dtype=np.float64,
+                              count=len(indices) * 4).reshape(-1, 4)
+        except OverflowError:  # an int beyond float64: let the exact check say
+            suspects.extend(indices)
+            continue
+        good = (np.isfinite(box).all(axis=1)
+                & np.isfinite(kpt[..., :2]).all(axis=(1, 2))
+                & np.isin(kpt[..., 2], (0, 1, 2)).all(axis=1))
+        suspects.extend(np.asarray(indices)[~good].tolist())
+    return sorted(index for index in suspects
+                  if describe_bad_annotation(annotations[index], num_keypoints))
 
 
 def _is_id(value: object) -> bool:
@@ -693,13 +769,21 @@ def check_images_exist(img_paths: Iterable[str], ann_file: str,
         MissingImagesError: If any local image is absent
     """
     unique = list(OrderedDict.fromkeys(img_paths))
-    missing = [
-        path for path in unique if is_local_path(path) and not osp.isfile(path)
-    ]
-    empty = [
-        path for path in unique
-        if is_local_path(path) and path not in missing and osp.getsize(path) == 0
-    ]
+    missing, empty = [], []
+    for path in unique:
+        if not is_local_path(path):
+            continue
+        # One stat per image (as osp.isfile, following links): a COCO-scale
+        # training set has 64,000 of them.
+        try:
+            status = os.stat(path)
+        except (OSError, ValueError):
+            missing.append(path)
+            continue
+        if not stat.S_ISREG(status.st_mode):
+            missing.append(path)
+        elif status.st_size == 0:
+            empty.append(path)
     if empty:
         raise UnreadableImageError(
             f'{len(empty)} of the {len(unique)} images needed by the samples of '

@@ -10,8 +10,8 @@ import json
 import logging
 import os
 import tempfile
-from collections import defaultdict
-from typing import Dict, List, Optional, Tuple
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Set, Tuple
 
 import numpy as np
 from mmengine.logging import print_log
@@ -31,6 +31,7 @@ from .input_checks import (
     describe_bad_annotation,
     describe_skipped_categories,
     explain_json_errors,
+    find_bad_annotations,
     find_bad_records,
     load_json_file,
     log_detection_summary,
@@ -42,10 +43,13 @@ from .input_checks import (
     split_by_category,
     warn_suspicious_detections,
 )
-from .neighbours import order_neighbours
+from .neighbours import neighbour_index
 
 NEIGHBOUR_KEYS = ('neighbor_keypoints', 'neighbor_keypoints_visible',
                   'neighbor_bboxes')
+# The key of a stored data info that says where its neighbours are in the
+# dataset's NeighbourTable; get_data_info replaces it by NEIGHBOUR_KEYS.
+NEIGHBOUR_SPAN_KEY = 'neighbor_span'
 
 
 def empty_neighbours(num_keypoints: int) -> Dict[str, np.ndarray]:
@@ -65,6 +69,57 @@ def empty_neighbours(num_keypoints: int) -> Dict[str, np.ndarray]:
         neighbor_bboxes=np.zeros((0, 4), dtype=np.float32))
 
 
+def _has_no_area(info: Dict) -> bool:
+    """Whether a parsed instance's (1, 4) xyxy box has no positive area."""
+    bbox = info.get('bbox')
+    if bbox is None:
+        return False
+    x1, y1, x2, y2 = bbox[0]
+    return x2 - x1 <= 0 or y2 - y1 <= 0  # the stock validity test's
+
+
+@dataclass
+class NeighbourTable:
+    """The neighbours of all samples of a dataset, stored once.
+
+    Each person that is some sample's neighbour has one row; each sample
+    stores only ``(start, stop)`` (under :data:`NEIGHBOUR_SPAN_KEY`), its
+    neighbours being rows ``order[start:stop]``, nearest first. Per-sample
+    neighbour arrays would hold every person of an image of P persons P - 1
+    times and cost three pickled numpy headers per sample in mmengine's
+    serialised data list; these flat arrays are shared by DataLoader workers
+    as they are (fork, copy-on-write: nothing in them is written).
+
+    Note:
+        - stored person number: R
+        - neighbour entries of all samples: T
+        - keypoint number: K
+
+    Attributes:
+        keypoints (np.ndarray): (R, K, 2) float32, image space
+        keypoints_visible (np.ndarray): (R, K) float32
+        bboxes (np.ndarray): (R, 4) float32, xyxy
+        order (np.ndarray): (T, ) int32, rows of the three arrays above
+    """
+
+    keypoints: np.ndarray
+    keypoints_visible: np.ndarray
+    bboxes: np.ndarray
+    order: np.ndarray
+
+    def take(self, start: int, stop: int) -> Dict[str, np.ndarray]:
+        """The neighbour fields of the sample whose span is ``(start, stop)``.
+
+        Returns:
+            dict: ``neighbor_keypoints`` (M, K, 2), ``neighbor_keypoints_visible``
+            (M, K) and ``neighbor_bboxes`` (M, 4), float32 copies, M = stop - start
+        """
+        rows = self.order[start:stop]
+        return dict(neighbor_keypoints=self.keypoints[rows],
+                    neighbor_keypoints_visible=self.keypoints_visible[rows],
+                    neighbor_bboxes=self.bboxes[rows])
+
+
 class MultiInstanceDatasetMixin:
     """Adds the other GT persons of the image to each top-down sample.
 
@@ -80,6 +135,11 @@ class MultiInstanceDatasetMixin:
     With a ``bbox_file`` (detections: no GT persons) and in bottom-up mode
     (all persons are in the sample already) the three fields are present
     with M = 0, so pipelines need not branch.
+
+    The fields are attached by :meth:`get_data_info`; the stored data list
+    (``data_list`` / mmengine's serialised bytes) holds only each sample's
+    span in :attr:`neighbour_table` (see :class:`NeighbourTable`), so that
+    the data list costs about what the stock one does.
 
     Bad inputs fail at load time with a message naming the file, the config
     field and the fix (see :mod:`.input_checks`): a missing or unparsable
@@ -105,6 +165,7 @@ class MultiInstanceDatasetMixin:
         """The stock loading; a failure inside it on a malformed record of
         ``ann_file`` is explained by naming the records (see
         :func:`.input_checks.find_bad_records`)."""
+        self.neighbour_table: Optional[NeighbourTable] = None
         try:
             return super().load_data_list()
         except (DatasetInputError, DatasetFileNotFoundError):
@@ -122,6 +183,10 @@ class MultiInstanceDatasetMixin:
     def _load_annotations(self) -> Tuple[List[dict], List[dict]]:
         """Load the GT annotations, explaining a missing or malformed file."""
         self._require_ann_file()
+        # While the stock loader parses the file: the Python ids of its bad
+        # annotations, found in one pass on the first parse_data_info call.
+        self._bad_annotations: Optional[Set[int]] = None
+        self._checking_file = True
         try:
             with explain_json_errors(self.ann_file, 'ann_file',
                                      AnnotationFileError):
@@ -134,6 +199,8 @@ class MultiInstanceDatasetMixin:
                 raise
             kind = message.split("'")[1] if message.count("'") >= 2 else '?'
             raise not_a_coco_dict_error(kind, self.ann_file) from err
+        finally:
+            self._checking_file, self._bad_annotations = False, None
         # Without these keys xtcocotools builds an empty index, and the
         # dataset would silently have no samples.
         check_coco_keys(self.coco.dataset, self.ann_file,
@@ -171,14 +238,32 @@ class MultiInstanceDatasetMixin:
         The stock parser reshapes ``keypoints`` to (1, -1, 3): a wrong length
         either fails there with a bare reshape error or, worse, passes with
         a wrong K and fails in a transform much later.
+
+        While :meth:`_load_annotations` parses ``self.coco``'s annotations,
+        all of them are checked at once on the first call (see
+        :func:`.input_checks.find_bad_annotations`), and an annotation fails
+        here if it is one of the bad ones: the same annotations fail, at the
+        same point, as when each is checked on its own, in a fraction of the
+        time.
         """
         ann = raw_data_info['raw_ann_info']
         # ``_metainfo``, not the ``metainfo`` property: that one deep-copies
         # the whole meta information on every call (once per annotation).
         num_keypoints = self._metainfo['num_keypoints']
-        if describe_bad_annotation(ann, num_keypoints):
+        coco = getattr(self, 'coco', None)
+        if getattr(self, '_checking_file', False) and coco is not None:
+            if self._bad_annotations is None:
+                annotations = coco.dataset.get('annotations', [])
+                self._bad_annotations = {
+                    id(annotations[index])
+                    for index in find_bad_annotations(annotations, num_keypoints)
+                }
+            # The stock loader hands over the file's own annotation dicts.
+            bad = id(ann) in self._bad_annotations
+        else:
+            bad = describe_bad_annotation(ann, num_keypoints) is not None
+        if bad:
             # Report every bad annotation of the file at once.
-            coco = getattr(self, 'coco', None)
             annotations = (coco.dataset.get('annotations', [])
                            if coco is not None else [ann])
             raise_bad_annotations(annotations, num_keypoints, self.ann_file,
@@ -186,14 +271,25 @@ class MultiInstanceDatasetMixin:
         return super().parse_data_info(raw_data_info)
 
     def _get_topdown_data_infos(self, instance_list: List[Dict]) -> List[Dict]:
-        """Organize the data list in top-down mode, adding neighbours."""
+        """Organize the data list in top-down mode, indexing the neighbours."""
+        data_list = super()._get_topdown_data_infos(instance_list)
         # The stock filter drops persons whose box, clipped to the image, has
         # no area. Say so: otherwise they silently vanish from training. The
         # stock validity test without the box tells those that would
-        # otherwise have been samples.
+        # otherwise have been samples. Only the dropped ones are tested: the
+        # stock filter keeps the order, so one walk along both lists finds
+        # them (were it to reorder, every instance would be tested: slower,
+        # still right).
+        dropped, kept = [], iter(data_list)
+        next_kept = next(kept, None)
+        for info in instance_list:
+            if info is next_kept:
+                next_kept = next(kept, None)
+            else:
+                dropped.append(info)
         no_area = [
-            info['id'] for info in instance_list
-            if not self._is_valid_instance(info) and self._is_valid_instance(
+            info['id'] for info in dropped
+            if _has_no_area(info) and self._is_valid_instance(
                 {k: v for k, v in info.items() if k != 'bbox'})
         ]
         if no_area:
@@ -203,49 +299,62 @@ class MultiInstanceDatasetMixin:
                 'height (after clipping to the image), annotation ids '
                 f'{shorten(no_area)}; fix their `bbox` to keep them.',
                 logger='current', level=logging.WARNING)
-        data_list = super()._get_topdown_data_infos(instance_list)
-
-        # The stock validity test reads the annotation's ``num_keypoints``,
-        # which can disagree with the visibility flags (CrowdPose); a
-        # neighbour without any labelled keypoint gives no target, so it is
-        # not a candidate either way.
-        by_image = defaultdict(list)
-        for data_info in data_list:
-            if np.any(data_info['keypoints_visible'] > 0):
-                by_image[data_info['img_id']].append(data_info)
-
-        num_keypoints = self._metainfo['num_keypoints']
-        for data_info in data_list:
-            data_info.update(empty_neighbours(num_keypoints))
-            persons = by_image[data_info['img_id']]
-            own = [i for i, p in enumerate(persons) if p is data_info]
-            if not own:
-                # Own person has no labelled keypoint; still give it the
-                # others, ordered from its box.
-                persons = persons + [data_info]
-                own = [len(persons) - 1]
-            if len(persons) < 2:
-                continue
-            bboxes = np.concatenate([p['bbox'] for p in persons], axis=0)
-            order = order_neighbours(bboxes, own[0])
-            data_info['neighbor_keypoints'] = np.stack(
-                [persons[i]['keypoints'][0, :, :2] for i in order]).astype(
-                    np.float32)
-            data_info['neighbor_keypoints_visible'] = np.stack(
-                [persons[i]['keypoints_visible'][0] for i in order]).astype(
-                    np.float32)
-            data_info['neighbor_bboxes'] = bboxes[order].astype(np.float32)
+        self._index_neighbours(data_list)
         return data_list
 
-    def _get_bottomup_data_infos(self, instance_list: List[Dict],
-                                 image_list: List[Dict]) -> List[Dict]:
-        """Organize the data list in bottom-up mode (M = 0 neighbours)."""
-        data_list = super()._get_bottomup_data_infos(instance_list,
-                                                     image_list)
-        num_keypoints = self._metainfo['num_keypoints']
-        for data_info in data_list:
-            data_info.update(empty_neighbours(num_keypoints))
-        return data_list
+    def _index_neighbours(self, data_list: List[Dict]) -> None:
+        """Build :attr:`neighbour_table` and give each sample its span.
+
+        A sample's neighbours are the other samples of its image with a
+        labelled keypoint: the stock validity test reads the annotation's
+        ``num_keypoints``, which can disagree with the visibility flags
+        (CrowdPose), and a neighbour without any labelled keypoint gives no
+        target. A sample without one is no neighbour but still gets the
+        others, ordered from its own box.
+        """
+        if not data_list:
+            return
+        # Whole arrays, then one vectorised pass (neighbour_index).
+        image_index: Dict = {}
+        groups = np.fromiter(
+            (image_index.setdefault(info['img_id'], len(image_index))
+             for info in data_list), dtype=np.int64, count=len(data_list))
+        bboxes = np.concatenate([info['bbox'] for info in data_list]).astype(np.float32)
+        visible = np.concatenate([info['keypoints_visible'] for info in data_list])
+        keypoints = np.concatenate([info['keypoints'] for info in data_list])
+        persons, order, offsets = neighbour_index(groups, np.any(visible > 0, axis=1), bboxes)
+        self.neighbour_table = NeighbourTable(
+            keypoints=keypoints[persons, :, :2].astype(np.float32),
+            keypoints_visible=visible[persons].astype(np.float32),
+            bboxes=bboxes[persons],
+            order=order)
+        for info, start, stop in zip(data_list, offsets[:-1].tolist(), offsets[1:].tolist()):
+            if stop > start:
+                info[NEIGHBOUR_SPAN_KEY] = (start, stop)
+
+    def get_data_info(self, idx: int) -> dict:
+        """The stock data info of a sample, with its neighbour fields.
+
+        Args:
+            idx (int): The index of the sample
+
+        Returns:
+            dict: The data info, with ``neighbor_keypoints`` (M, K, 2),
+            ``neighbor_keypoints_visible`` (M, K) and ``neighbor_bboxes``
+            (M, 4), float32
+        """
+        data_info = super().get_data_info(idx)
+        span = data_info.pop(NEIGHBOUR_SPAN_KEY, None)
+        if span is None:
+            data_info.update(empty_neighbours(self._metainfo['num_keypoints']))
+        elif getattr(self, 'neighbour_table', None) is None:
+            raise RuntimeError(
+                f'Sample {idx} of {type(self).__name__} has neighbours in '
+                f'`{NEIGHBOUR_SPAN_KEY}` but the dataset has no neighbour_table '
+                '(was its data list built by another dataset?).')
+        else:
+            data_info.update(self.neighbour_table.take(*span))
+        return data_info
 
     def _load_detection_results(self) -> List[dict]:
         """Load detections (M = 0 neighbours: no GT persons are known).
@@ -279,9 +388,6 @@ class MultiInstanceDatasetMixin:
             data_list = super()._load_detection_results()
         else:
             data_list = self._load_kept_detections(kept)
-        num_keypoints = self._metainfo['num_keypoints']
-        for data_info in data_list:
-            data_info.update(empty_neighbours(num_keypoints))
         return data_list
 
     def _load_kept_detections(self, kept: List[dict]) -> List[dict]:

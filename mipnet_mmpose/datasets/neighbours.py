@@ -2,11 +2,14 @@
 
 MIPNet's targets for a person box are the box's own person followed by the
 other persons of the image, nearest first, that have enough labelled
-keypoints inside the box. The two primitives live here, free of MMPose
-state: ordering the others by distance (used by the datasets) and counting
-keypoints inside a box (used by the instance histogram tool with the GT box;
+keypoints inside the box. The primitives live here, free of MMPose state:
+ordering the others by distance (for one person, and for every sample of a
+data set at once, as the datasets do) and counting keypoints inside a box
+(used by the instance histogram tool with the GT box;
 :class:`BuildInstanceSlots` tests the crop with the authors' border rule).
 """
+from typing import Tuple
+
 import numpy as np
 
 
@@ -86,3 +89,73 @@ def order_neighbours(bboxes: np.ndarray, index: int) -> np.ndarray:
                       dtype=np.int64)
     sq_dist = np.sum((centres[others] - centres[index])**2, axis=1)
     return others[np.argsort(sq_dist, kind='stable')]
+
+
+def neighbour_index(groups: np.ndarray, candidate: np.ndarray,
+                    bboxes: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Order the neighbours of every sample of a data set, all images at once.
+
+    The neighbours of a sample are the candidates of its image other than
+    itself, ordered as :func:`order_neighbours` orders them (squared distance
+    between box centres, ties in sample order). One vectorised pass instead
+    of one :func:`order_neighbours` call per sample: at COCO scale (150,000
+    samples) the per-sample calls alone took seconds.
+
+    Note:
+        - sample number: S
+        - neighbour number of sample s: M_s; T = sum of all M_s
+        - number of samples that are someone's neighbour: R
+
+    Args:
+        groups (np.ndarray): The image of each sample as an integer in
+            ``[0, G)``, in shape (S, )
+        candidate (np.ndarray): Whether each sample's person may be another
+            sample's neighbour, in shape (S, ), bool
+        bboxes (np.ndarray): The boxes ``[x1, y1, x2, y2]`` of the samples,
+            in shape (S, 4)
+
+    Returns:
+        tuple:
+        - persons (np.ndarray): The samples that are someone's neighbour,
+          ascending, in shape (R, ), int64
+        - order (np.ndarray): Each sample's neighbours in turn, nearest
+          first, as indices into ``persons``, in shape (T, ), int32
+        - offsets (np.ndarray): Sample s's neighbours are
+          ``order[offsets[s]:offsets[s + 1]]``, in shape (S + 1, ), int64
+    """
+    groups = np.asarray(groups, dtype=np.int64).reshape(-1)
+    candidate = np.asarray(candidate, dtype=bool).reshape(-1)
+    num_samples = groups.shape[0]
+    if candidate.shape != (num_samples, ):
+        raise ValueError(f'candidate must have shape ({num_samples},), got '
+                         f'{candidate.shape}')
+    if num_samples and groups.min() < 0:
+        raise ValueError('groups must be non-negative')
+    centres = box_centres(bboxes)
+    if centres.shape[0] != num_samples:
+        raise ValueError(f'bboxes must have shape ({num_samples}, 4), got '
+                         f'{np.shape(bboxes)}')
+
+    # The candidates grouped by image, each image's in sample order.
+    cands = np.flatnonzero(candidate)
+    cands = cands[np.argsort(groups[cands], kind='stable')]
+    counts = np.bincount(groups[cands],
+                         minlength=int(groups.max()) + 1 if num_samples else 0)
+    starts = np.cumsum(counts) - counts
+    # One (sample, candidate of its image) pair per candidate, itself left out.
+    per_sample = counts[groups] if num_samples else np.zeros(0, np.int64)
+    pair_sample = np.repeat(np.arange(num_samples), per_sample)
+    within = np.arange(pair_sample.shape[0]) - np.repeat(
+        np.cumsum(per_sample) - per_sample, per_sample)
+    pair_other = cands[np.repeat(starts[groups], per_sample) + within] \
+        if num_samples else np.zeros(0, np.int64)
+    keep = pair_other != pair_sample
+    pair_sample, pair_other = pair_sample[keep], pair_other[keep]
+    # The same float64 arithmetic as order_neighbours, so the same order.
+    sq_dist = np.sum((centres[pair_other] - centres[pair_sample])**2, axis=1)
+    # lexsort is stable: by sample, then distance, then candidate order.
+    pair_other = pair_other[np.lexsort((sq_dist, pair_sample))]
+    offsets = np.zeros(num_samples + 1, dtype=np.int64)
+    np.cumsum(np.bincount(pair_sample, minlength=num_samples), out=offsets[1:])
+    persons, order = np.unique(pair_other, return_inverse=True)
+    return persons.astype(np.int64), order.astype(np.int32).reshape(-1), offsets
