@@ -24,6 +24,7 @@ import sys
 import time
 import traceback
 from collections import OrderedDict
+from importlib.util import find_spec
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -102,17 +103,9 @@ def stock_on_sample(path: str) -> Config:
     return cfg
 
 
-def _importable(package: str) -> bool:
-    try:
-        __import__(package)
-        return True
-    except ImportError:
-        return False
-
-
 def _missing_package(transform: dict) -> bool:
     package = OPTIONAL_TRANSFORMS.get(_type(transform))
-    return package is not None and not _importable(package)
+    return package is not None and find_spec(package) is None
 
 
 def check_family(path: str, num_instances: int = 2, batch: int = 2) -> dict:
@@ -144,7 +137,7 @@ def check_family(path: str, num_instances: int = 2, batch: int = 2) -> dict:
             model = MODELS.build(cfg.model)
         except (ImportError, KeyError) as e:
             scope = _type(cfg.model.backbone).split('.')[0]
-            if '.' in _type(cfg.model.backbone) and not _importable(scope):
+            if '.' in _type(cfg.model.backbone) and find_spec(scope) is None:
                 row['reason'] = f'needs {scope}, not installed here (pip install {scope})'
             else:
                 row['reason'] = f'cannot be built here: {str(e).splitlines()[0][:200]}'

@@ -7,6 +7,7 @@ from mmpose.models.backbones import HRNet, ResNet
 from mmpose.registry import MODELS
 from torch import nn
 
+from ...utils.mixin_class import made_on_demand, with_mixin
 from .mip_hrnet import hrnet_sites
 from .mip_resnet import resnet_sites
 from .multi_instance_mixin import MIMBSite, MultiInstanceBackboneMixin
@@ -21,37 +22,16 @@ MULTI_STAGE_BACKBONES = ('CPM', 'HourglassNet', 'HourglassAENet', 'MSPN', 'RSN')
 #: before it is shared.
 AUTO_SITE_SHARE = 0.5
 
-_CLASSES: Dict[type, type] = {}
-
-
 def multi_instance_class(cls: type) -> type:
-    """``MultiInstance<Name>``: the stock backbone class with the MIMB mixin.
-
-    Made once per class and kept as an attribute of this module, so that models
-    of it pickle and deep-copy like any other.
-    """
-    if issubclass(cls, MultiInstanceBackboneMixin):
-        return cls
-    if cls not in _CLASSES:
-        name = f'MultiInstance{cls.__name__}'
-        made = type(name, (MultiInstanceBackboneMixin, cls), {'__module__': __name__,
-                                                             '__qualname__': name})
-        _CLASSES[cls] = made
-        globals()[name] = made
-    return _CLASSES[cls]
+    """``MultiInstance<Name>``: the stock backbone class with the MIMB mixin."""
+    return with_mixin(MultiInstanceBackboneMixin, cls, __name__)
 
 
 def __getattr__(name: str) -> type:
     """``MultiInstance<Name>`` classes on demand, so a pickled model of one loads in
-    a fresh process (the class is made when its stock backbone is first wrapped)."""
-    if name.startswith('MultiInstance'):
-        stock = name[len('MultiInstance'):]
-        for scope in ('mmpose', 'mmdet'):
-            registry = MODELS if scope == 'mmpose' else _mmdet_models()
-            cls = registry.get(stock) if registry is not None else None
-            if cls is not None:
-                return multi_instance_class(cls)
-    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+    a fresh process (mmdet's registry is read only if mmpose's has no such class)."""
+    return made_on_demand(name, MultiInstanceBackboneMixin, __name__,
+                          (get() for get in (lambda: MODELS, _mmdet_models)))
 
 
 def _mmdet_models():

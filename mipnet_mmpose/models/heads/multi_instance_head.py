@@ -1,7 +1,7 @@
 """Any MMPose top-down head, trained on N instances per box."""
 import copy
 from contextlib import ExitStack
-from typing import Any, Dict, List, Tuple
+from typing import Any, List, Tuple
 
 import torch
 from mmengine.structures import PixelData
@@ -11,12 +11,10 @@ from mmpose.utils.typing import ConfigType, OptSampleList
 from torch import Tensor, nn
 
 from ...utils import check_int_at_least
+from ...utils.mixin_class import made_on_demand, with_mixin
 
 #: Heads of multi-stage models: they take one target per stage.
 MULTI_STAGE_HEADS = ('CPMHead', 'MSPNHead')
-
-_CLASSES: Dict[type, type] = {}
-
 
 class MultiInstanceHeadMixin:
     """Trains a stock head on the N instance slots of every box, through its own loss.
@@ -206,24 +204,12 @@ def _to_float32(value: Any) -> Any:
 
 def multi_instance_head_class(cls: type) -> type:
     """``MultiInstance<Name>``: the stock head class with the multi-instance mixin."""
-    if issubclass(cls, MultiInstanceHeadMixin):
-        return cls
-    if cls not in _CLASSES:
-        name = f'MultiInstance{cls.__name__}'
-        made = type(name, (MultiInstanceHeadMixin, cls), {'__module__': __name__,
-                                                          '__qualname__': name})
-        _CLASSES[cls] = made
-        globals()[name] = made
-    return _CLASSES[cls]
+    return with_mixin(MultiInstanceHeadMixin, cls, __name__)
 
 
 def __getattr__(name: str) -> type:
     """``MultiInstance<Name>`` head classes on demand (for unpickling)."""
-    if name.startswith('MultiInstance'):
-        cls = MODELS.get(name[len('MultiInstance'):])
-        if cls is not None:
-            return multi_instance_head_class(cls)
-    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+    return made_on_demand(name, MultiInstanceHeadMixin, __name__, (MODELS, ))
 
 
 def check_not_multi_stage_head(head_type: str) -> None:
