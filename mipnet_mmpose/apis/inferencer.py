@@ -26,6 +26,7 @@ from mmpose.registry import DATASETS, INFERENCERS
 from mmpose.structures import PoseDataSample
 from torch import nn
 
+from ..datasets.decoded_image_cache import image_cache_for
 from ..visualization import draw_merged_poses, readable_sizes
 from .inference import _image_size, merge_mipnet_samples, pose_records, usable_box_rows
 from .test_time import set_test_time, test_time_from_config
@@ -277,15 +278,19 @@ class MIPNetInferencer(Pose2DInferencer):
         else:
             image_info = dict(img=input, img_path=f'{index}.jpg'.rjust(10, '0'))
         image_info.update(self.model.dataset_meta)
+        # the image file decoded once for all its boxes, not once per box
+        image_cache = image_cache_for(self.pipeline) if isinstance(input, str) else None
         data_infos = []
         # No usable box: one whole-image stand-in keeps the image's metainfo
         # through the model; its poses are dropped in forward().
         for row in rows.tolist() if len(rows) else [-1]:
             box = boxes[row, :4] if row >= 0 else np.array(
                 [0, 0, *_image_size(input)], dtype=np.float64)
-            data_info = self.pipeline(dict(image_info, bbox=box[None].astype(np.float32),
-                                           bbox_score=np.array([scores[row] if row >= 0 else 1],
-                                                               np.float32)))
+            box_info = dict(image_info, bbox=box[None].astype(np.float32),
+                            bbox_score=np.array([scores[row] if row >= 0 else 1], np.float32))
+            if image_cache is not None:
+                image_cache.fill(box_info)
+            data_info = self.pipeline(box_info)
             data_info['data_samples'].set_metainfo({BOX_INDEX_KEY: row})
             data_infos.append(data_info)
         return data_infos

@@ -18,6 +18,7 @@ from mmengine.logging import print_log
 from mmpose.datasets import CocoDataset, CrowdPoseDataset, OCHumanDataset
 from mmpose.registry import DATASETS
 
+from .decoded_image_cache import DecodedImageCache, image_cache_for
 from .input_checks import (
     AnnotationFileError,
     DatasetFileNotFoundError,
@@ -151,7 +152,24 @@ class MultiInstanceDatasetMixin:
     of non-positive size) and detection boxes (other category, unknown
     image, non-finite score or box, non-positive size) are dropped with a
     logged count. Valid inputs load exactly as with the stock dataset.
+
+    In test mode (top-down) each image is decoded once for all its
+    consecutive samples instead of once per box (see
+    :class:`DecodedImageCache`); the pipeline output is unchanged.
+
+    Args:
+        reuse_decoded_images (bool): Decode each test image once for its
+            consecutive samples. Defaults to True.
+        *args, **kwargs: Those of the stock dataset.
     """
+
+    def __init__(self, *args, reuse_decoded_images: bool = True, **kwargs) -> None:
+        # read by prepare_data; set before the stock __init__, which may
+        # already fetch samples
+        self.reuse_decoded_images = reuse_decoded_images
+        self._decoded_images: Optional[DecodedImageCache] = None
+        self._decoded_images_decided = False
+        super().__init__(*args, **kwargs)
 
     def _require_ann_file(self) -> None:
         """Raise if ``ann_file`` does not exist, naming the fields to check."""
@@ -407,14 +425,39 @@ class MultiInstanceDatasetMixin:
             self.bbox_file = original
             os.remove(path)
 
+    def _image_cache(self) -> Optional[DecodedImageCache]:
+        """The cache that decodes each image once for its consecutive
+        samples, or None where it does not apply.
+
+        Test-mode top-down sets only (one sample per box, grouped by image,
+        read in order); training samples come shuffled, so a cache would
+        hardly ever hit. Needs a pipeline that starts with a file-loading
+        transform (MMPose's ``LoadImage``), which decodes the misses.
+        """
+        if not self._decoded_images_decided:
+            if self.reuse_decoded_images and self.test_mode and self.data_mode == 'topdown':
+                self._decoded_images = image_cache_for(self.pipeline)
+            self._decoded_images_decided = True
+        return self._decoded_images
+
     def prepare_data(self, idx: int):
         """Run the pipeline on a sample; a broken image names its path.
+
+        In test mode each image is decoded once for all its consecutive
+        samples (see :meth:`_image_cache`); the pipeline's ``LoadImage``
+        gets the decoded array instead of the path.
 
         The stock ``LoadImage`` fails on an empty or truncated image with a
         bare ``cv2.error`` or ``failed to load image`` inside the data loader.
         """
         try:
-            return super().prepare_data(idx)
+            cache = self._image_cache()
+            if cache is None:
+                return super().prepare_data(idx)
+            # BaseCocoStyleDataset.prepare_data, with the image filled in
+            data_info = cache.fill(self.get_data_info(idx))
+            data_info['dataset'] = self
+            return self.pipeline(data_info)
         except Exception:
             img_path = self.get_data_info(idx).get('img_path')
             if img_path:

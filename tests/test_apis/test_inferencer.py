@@ -108,6 +108,24 @@ def test_datasamples_and_pose_nms_mode(inferencer):
     assert sum(r['kept_after_nms'] for r in records) < sum(pred.kept_after_nms)
 
 
+def test_image_file_decoded_once_for_all_its_boxes(inferencer, monkeypatch):
+    decodes = []
+    imfrombytes = mmcv.imfrombytes
+
+    def counted(*args, **kwargs):
+        decodes.append(1)
+        return imfrombytes(*args, **kwargs)
+
+    monkeypatch.setattr(mmcv, 'imfrombytes', counted)
+    (from_file, ) = next(inferencer(IMAGE, bboxes=[BOXES], return_datasamples=True))[
+        'predictions']
+    assert len(BOXES) > 1 and len(decodes) == 1
+    (from_array, ) = next(inferencer(mmcv.imread(IMAGE), bboxes=[BOXES],
+                                     return_datasamples=True))['predictions']
+    assert np.array_equal(from_file.pred_instances.keypoints,
+                          from_array.pred_instances.keypoints)
+
+
 def test_config_settings_nms_mode_none_and_test_time(tmp_path):
     """The config owns the merge (test_evaluator) and the test-time n and decay (the hook)."""
     cfg = Config.fromfile(str(SAMPLE_CONFIG))
