@@ -16,6 +16,7 @@ import pytest
 import torch
 from mmpose.datasets import CocoDataset, CrowdPoseDataset, OCHumanDataset
 from mmpose.datasets.datasets.utils import parse_pose_metainfo
+from mmpose.evaluation.functional import oks_nms as mmpose_oks_nms
 from mmpose.evaluation.metrics import CocoMetric
 from mmpose.registry import METRICS
 
@@ -166,6 +167,34 @@ def test_holds_n_poses_per_box_before_nms(num_lambdas: int, tmp_path: Path):
     metric = _coco_metric()
     _evaluate(metric, samples)
     assert sum(metric.last_lambda_stats['produced'].values()) == num_lambdas * num_boxes
+
+
+@pytest.mark.parametrize('nms_mode', ['oks_nms', 'none'])
+def test_results_file_is_the_stock_one_plus_lambda(nms_mode: str, tmp_path: Path):
+    data = _load(COCO_ANN)
+    samples = _gt_injected_samples(data, 2, shift=40.0)
+    metric = _coco_metric(nms_mode=nms_mode, outfile_prefix=str(tmp_path / 'ours'))
+    written = []
+    ours = metric.results2json
+
+    def spy(keypoints, outfile_prefix):  # the real method, its input kept
+        written.append(copy.deepcopy(keypoints))
+        return ours(keypoints, outfile_prefix)
+
+    metric.results2json = spy
+    _evaluate(metric, samples)
+    (keypoints, ) = written
+    if nms_mode == 'oks_nms':  # applied inside results2json: MMPose's own, for the reference
+        keypoints = {img_id: [recs[k] for k in mmpose_oks_nms(
+            recs, metric.nms_thr, sigmas=metric.dataset_meta['sigmas'])]
+            for img_id, recs in keypoints.items()}
+    CocoMetric.results2json(metric, keypoints, str(tmp_path / 'stock'))
+    got = _load(tmp_path / 'ours.keypoints.json')
+    want = _load(tmp_path / 'stock.keypoints.json')
+    assert len(got) == len(want) == sum(len(recs) for recs in keypoints.values()) > 10
+    lambdas = [rec['lambda'] for recs in keypoints.values() for rec in recs]
+    assert [entry.pop('lambda') for entry in got] == lambdas and set(lambdas) == {0, 1}
+    assert got == want  # same fields, values and order as MMPose's file
 
 
 def test_stock_metric_keeps_one_pose_per_box(tmp_path: Path):
