@@ -164,12 +164,15 @@ class MultiInstanceDatasetMixin:
     """
 
     def __init__(self, *args, reuse_decoded_images: bool = True, **kwargs) -> None:
-        # read by prepare_data; set before the stock __init__, which may
-        # already fetch samples
-        self.reuse_decoded_images = reuse_decoded_images
-        self._decoded_images: Optional[DecodedImageCache] = None
-        self._decoded_images_decided = False
         super().__init__(*args, **kwargs)
+        # Test-mode top-down sets only (one sample per box, grouped by image,
+        # read in order); training samples come shuffled, so a cache would
+        # hardly ever hit. None also where the pipeline does not start with a
+        # file-loading transform (MMPose's LoadImage) to decode the misses.
+        self.image_cache: Optional[DecodedImageCache] = (
+            image_cache_for(self.pipeline)
+            if reuse_decoded_images and self.test_mode and self.data_mode == 'topdown'
+            else None)
 
     def _require_ann_file(self) -> None:
         """Raise if ``ann_file`` does not exist, naming the fields to check."""
@@ -425,37 +428,21 @@ class MultiInstanceDatasetMixin:
             self.bbox_file = original
             os.remove(path)
 
-    def _image_cache(self) -> Optional[DecodedImageCache]:
-        """The cache that decodes each image once for its consecutive
-        samples, or None where it does not apply.
-
-        Test-mode top-down sets only (one sample per box, grouped by image,
-        read in order); training samples come shuffled, so a cache would
-        hardly ever hit. Needs a pipeline that starts with a file-loading
-        transform (MMPose's ``LoadImage``), which decodes the misses.
-        """
-        if not self._decoded_images_decided:
-            if self.reuse_decoded_images and self.test_mode and self.data_mode == 'topdown':
-                self._decoded_images = image_cache_for(self.pipeline)
-            self._decoded_images_decided = True
-        return self._decoded_images
-
     def prepare_data(self, idx: int):
         """Run the pipeline on a sample; a broken image names its path.
 
         In test mode each image is decoded once for all its consecutive
-        samples (see :meth:`_image_cache`); the pipeline's ``LoadImage``
+        samples (:attr:`image_cache`); the pipeline's ``LoadImage``
         gets the decoded array instead of the path.
 
         The stock ``LoadImage`` fails on an empty or truncated image with a
         bare ``cv2.error`` or ``failed to load image`` inside the data loader.
         """
         try:
-            cache = self._image_cache()
-            if cache is None:
+            if self.image_cache is None:
                 return super().prepare_data(idx)
             # BaseCocoStyleDataset.prepare_data, with the image filled in
-            data_info = cache.fill(self.get_data_info(idx))
+            data_info = self.image_cache.fill(self.get_data_info(idx))
             data_info['dataset'] = self
             return self.pipeline(data_info)
         except Exception:

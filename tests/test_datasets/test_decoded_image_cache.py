@@ -42,19 +42,19 @@ def test_detection_test_set_decodes_each_image_once_with_identical_samples():
                                   want['data_samples'].metainfo[key]), key
     images = [cached.get_data_info(i)['img_path'] for i in range(len(cached))]
     # the detections come grouped by image: one decode per image
-    assert cached._image_cache().decodes == len(set(images)) == 4
-    assert uncached._image_cache() is None
+    assert cached.image_cache.decodes == len(set(images)) == 4
+    assert uncached.image_cache is None
 
 
 def test_only_test_mode_top_down_sets_reuse_images():
     train = MultiInstanceCocoDataset(**COCO, pipeline=TEST_PIPELINE)
-    assert train._image_cache() is None  # shuffled training samples would hardly hit
+    assert train.image_cache is None  # shuffled training samples would hardly hit
     bottomup = MultiInstanceCocoDataset(**COCO, data_mode='bottomup', test_mode=True,
                                         pipeline=TEST_PIPELINE)
-    assert bottomup._image_cache() is None
+    assert bottomup.image_cache is None
     custom = MultiInstanceCocoDataset(**COCO, bbox_file=DET_FILE, test_mode=True,
                                       pipeline=TEST_PIPELINE[1:])
-    assert custom._image_cache() is None  # no loading transform to decode with
+    assert custom.image_cache is None  # no loading transform to decode with
 
 
 def test_runner_test_dataloader_batches_equal_without_reuse():
