@@ -15,9 +15,17 @@
 # the `_det` config tests with the AP_H_56 detector boxes instead.
 _base_ = ['mmpose::body_2d_keypoint/topdown_heatmap/coco/td-hm_hrnet-w32_8xb64-210e_coco-256x192.py']
 
-# Download MMPose's checkpoint first (see docs/reproduce.md); MIMB weights start
+# The start checkpoint: a COCO HRNet-W32 256x192 pose model; MIMB weights start
 # from their init (mmengine reports them as missing keys, nothing else).
-load_from = 'checkpoints/td-hm_hrnet-w32_8xb64-210e_coco-256x192-81c58e40_20220909.pth'
+#   authors: HRNet's own release, pose_hrnet_w32_256x192.pth (TEST.MODEL_FILE of
+#     scripts/train/lambda/train.sh line 36), converted with
+#     tools/convert_official_ckpt.py --release (see docs/reproduce.md);
+#   mmpose: MMPose's HRNet-W32 model (same architecture and data; its AP differs
+#     by a few tenths). Choose with --cfg-options load_from=...
+start_checkpoints = dict(
+    authors='checkpoints/pose_hrnet_w32_256x192_mmpose.pth',
+    mmpose='checkpoints/td-hm_hrnet-w32_8xb64-210e_coco-256x192-81c58e40_20220909.pth')
+load_from = start_checkpoints['authors']
 
 # The authors' boxes per step: GPUs x boxes per GPU. --auto-scale-lr scales the
 # lr from this batch when you train on another number of GPUs.
@@ -55,8 +63,17 @@ model = dict(
 # body with p 0.3 on persons with > 8 labelled keypoints, upper body first when
 # randn() < 0.5 (p 0.6915) and > 2 upper keypoints; scale clip(1 + 0.35 n, 0.65,
 # 1.35), rotation clip(45 n, -90, 90) with p 0.6, no shift; flip p 0.5. Then the
-# instance slots (the paper's neighbour rule; keypoints outside the crop get no
-# target, as the authors) and one heatmap set per instance.
+# instance slots (keypoints outside the crop get no target, as the authors) and one
+# heatmap set per instance.
+# The other persons of a box, two rules (BuildInstanceSlots):
+#   authors (used here): the N-1 nearest other persons, each replaced by the box's
+#     own person when at most 3 of its labelled keypoints lie in the crop
+#     (lib/dataset/coco_lambda.py lines 215-230, JointsLambdaDataset.py lines
+#     214-218; N=3/4: JointsLambdaGeneralDataset.py lines 259-268, 397-412);
+#   paper: the nearest N-1 of the other persons with >= 3 labelled keypoints in the
+#     crop (the *_paper-selection config).
+neighbour_rules = dict(authors=dict(selection='authors', min_keypoints=4),
+                       paper=dict(selection='paper', min_keypoints=3))
 train_pipeline = [
     dict(type='LoadImage'),
     dict(type='GetBBoxCenterScale'),
@@ -67,8 +84,8 @@ train_pipeline = [
          shift_prob=0.),
     dict(type='TopdownAffine', input_size=codec['input_size'],
          use_udp=codec['type'] == 'UDPHeatmap'),
-    dict(type='BuildInstanceSlots', num_instances=num_instances, min_keypoints=3,
-         selection='paper', drop_outside_crop=True, use_udp=codec['type'] == 'UDPHeatmap'),
+    dict(type='BuildInstanceSlots', num_instances=num_instances, **neighbour_rules['authors'],
+         drop_outside_crop=True, use_udp=codec['type'] == 'UDPHeatmap'),
     dict(type='GenerateTarget',
          encoder=dict(type='MultiInstanceCodec', encoder=codec)),
     dict(type='PackPoseInputs'),

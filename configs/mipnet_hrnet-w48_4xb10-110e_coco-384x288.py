@@ -8,8 +8,15 @@
 #   mim train mmpose configs/mipnet_hrnet-w48_4xb10-110e_coco-384x288.py --launcher pytorch --gpus 4
 _base_ = ['./mipnet_hrnet-w32_3xb32-110e_coco-256x192.py']
 
-# Download MMPose's COCO checkpoint first (see docs/reproduce.md); MIMB weights start from their init.
-load_from = 'checkpoints/td-hm_hrnet-w48_8xb32-210e_coco-384x288-c161b7de_20220915.pth'
+# The start checkpoint, a COCO HRNet-W48 384x288 pose model (see the W32 config):
+#   authors: HRNet's release pose_hrnet_w48_384x288.pth (TEST.MODEL_FILE of
+#     scripts/train/lambda/coco/train.sh line 40), converted with
+#     tools/convert_official_ckpt.py --release;
+#   mmpose: MMPose's HRNet-W48 384x288 model (--cfg-options load_from=...).
+start_checkpoints = dict(
+    authors='checkpoints/pose_hrnet_w48_384x288_mmpose.pth',
+    mmpose='checkpoints/td-hm_hrnet-w48_8xb32-210e_coco-384x288-c161b7de_20220915.pth')
+load_from = start_checkpoints['authors']
 
 num_gpus, boxes_per_gpu = 4, 10
 auto_scale_lr = dict(base_batch_size=num_gpus * boxes_per_gpu)

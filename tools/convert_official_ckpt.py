@@ -1,6 +1,7 @@
-"""Convert the MIPNet authors' checkpoint into this plugin's layout.
+"""Convert the MIPNet authors' checkpoint, or the HRNet/SimpleBaseline release they
+start from, into this plugin's layout.
 
-    python tools/convert_official_ckpt.py SRC DST --config CONFIG [--allow-pickle]
+    python tools/convert_official_ckpt.py SRC DST --config CONFIG [--release] [--allow-pickle]
 
 SRC is a checkpoint of the authors' code (GitHub rawalkhirodkar/MIPNet), e.g.
 their released HRNet-W48 384x288 N=2 model; CONFIG the plugin config of the
@@ -9,6 +10,15 @@ one). Every key is renamed (see mipnet_mmpose/models/utils/official_ckpt.py),
 checked against the model built from CONFIG (all keys present, same shapes,
 nothing left over) and DST is written atomically as an mmengine checkpoint
 that ``mim test``/``load_from``/MMPoseInferencer load.
+
+With --release, SRC is a single-person release (e.g. HRNet's
+pose_hrnet_w32_256x192.pth, the authors' start checkpoint) and DST the MMPose
+HRNet + HeatmapHead checkpoint (the config's model with N=1, no MIMB) that the
+config's ``load_from`` names, e.g.
+
+    python tools/convert_official_ckpt.py pose_hrnet_w32_256x192.pth \
+        checkpoints/pose_hrnet_w32_256x192_mmpose.pth --release \
+        --config configs/mipnet_hrnet-w32_3xb32-110e_coco-256x192.py
 """
 import argparse
 import os
@@ -24,6 +34,7 @@ import mipnet_mmpose  # noqa: F401 (registers the MIPNet modules)
 from mipnet_mmpose.models.utils.official_ckpt import (
     OfficialCheckpointError,
     convert_official_checkpoint,
+    release_model_cfg,
 )
 
 
@@ -35,15 +46,22 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--config', required=True,
                         help='plugin config building the same architecture (its N and '
                         'lambda encoding are recorded in the checkpoint)')
+    parser.add_argument('--release', action='store_true',
+                        help='SRC is a single-person release (HRNet / SimpleBaseline, no '
+                        'SE-lambda block): write it for the N=1 model, i.e. MMPose\'s '
+                        'backbone + HeatmapHead, the start checkpoint of load_from')
     parser.add_argument('--allow-pickle', action='store_true',
                         help='unpickle arbitrary objects in SRC (only for files you '
                         'trust; the authors\' checkpoints do not need it)')
     return parser.parse_args(argv)
 
 
-def build_model(config: str) -> nn.Module:
-    """The estimator of ``config``, without loading any pretrained weights."""
+def build_model(config: str, release: bool = False) -> nn.Module:
+    """The estimator of ``config`` (its N=1 version with ``release``), without
+    loading any pretrained weights."""
     cfg = Config.fromfile(config)
+    if release:
+        cfg.model = release_model_cfg(cfg.model)
     init_default_scope(cfg.get('default_scope', 'mmpose'))
     # Every weight comes from SRC: skip the ImageNet/COCO init downloads.
     cfg.model.backbone.init_cfg = None
@@ -56,7 +74,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if os.path.abspath(args.src) == os.path.abspath(args.dst):
         print('error: DST must differ from SRC', file=sys.stderr)
         return 1
-    model = build_model(args.config)
+    model = build_model(args.config, release=args.release)
     try:
         meta = convert_official_checkpoint(
             args.src, args.dst, model, extra_meta=dict(mipnet_config=args.config),

@@ -7,6 +7,9 @@ from torch import Tensor, nn
 
 from ..utils import check_int_at_least
 
+#: Std of the normal init of the MIMB Linear layers in the authors' HRNet.
+AUTHORS_HRNET_INIT_STD = 0.001
+
 #: Named encodings of the instance selector λ, and the integer each is recorded as in checkpoints.
 LAMBDA_ENCODINGS = {'one_hot': 0, 'binary': 1}
 
@@ -110,8 +113,12 @@ class MIMB(BaseModule):
         num_instances (int): Number N of values λ can take.
         lambda_encoding (str): ``'one_hot'`` (default) or ``'binary'``.
         reduction (int): Hidden width is ``channels // reduction``. Defaults to 4.
-        init_std (float): Std of the normal init of the linear layers (bias 0),
-            0.001 as in the authors' code.
+        init_std (float, optional): Std of the normal init of the linear
+            layers (bias 0): 0.001, the authors' HRNet init
+            (``pose_hrnet_se_lambda.py`` lines 540-544). None keeps PyTorch's
+            default ``nn.Linear`` init (uniform, with bias), as the authors'
+            ResNet models, whose ``init_weights`` does not touch their Linear
+            layers (``pose_resnet_se_lambda.py`` lines 268-309).
         layout (str): ``'nchw'`` for (B, C, H, W) feature maps (default) or
             ``'nlc'`` for (B, L, C) tokens (transformer backbones): pooling is
             over H, W or L, the gate scales C either way. Not a weight: the same
@@ -123,7 +130,7 @@ class MIMB(BaseModule):
                  num_instances: int,
                  lambda_encoding: str = 'one_hot',
                  reduction: int = 4,
-                 init_std: float = 0.001,
+                 init_std: Optional[float] = AUTHORS_HRNET_INIT_STD,
                  layout: str = 'nchw',
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
@@ -147,7 +154,7 @@ class MIMB(BaseModule):
         self.lambda_gate = nn.Sequential(
             nn.Linear(code_size, hidden), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True),
             nn.Linear(hidden, channels))
-        for module in self.modules():
+        for module in self.modules() if init_std is not None else ():
             if isinstance(module, nn.Linear):
                 nn.init.normal_(module.weight, std=init_std)
                 if module.bias is not None:

@@ -204,3 +204,34 @@ def test_weights_and_outputs_match_the_code_before_the_generic_sites():
         outputs = model.eval()(stored['input'], num_instances=2)
     for ours, theirs in zip(outputs, stored['outputs']):
         torch.testing.assert_close(ours, theirs, rtol=0, atol=0)
+
+
+def _mimb_linears(backbone):
+    return [m for name, m in backbone.named_modules()
+            if 'mimb' in name and isinstance(m, torch.nn.Linear)]
+
+
+def test_mimb_init_per_family_is_the_authors():
+    """ResNet family: PyTorch's default Linear init (pose_resnet_se_lambda.py
+    init_weights never touches Linear layers); HRNet: normal(0.001), bias 0
+    (pose_hrnet_se_lambda.py lines 540-544)."""
+    torch.manual_seed(0)
+    resnets = [_resnet(), MODELS.build(dict(type='MultiInstanceBackbone',
+                                            backbone=dict(type='ResNetV1d', depth=18)))]
+    for backbone in resnets:
+        assert backbone.mimb_init_std is None
+        for layer in _mimb_linears(backbone):
+            assert float(layer.weight.std()) > 0.01
+            if layer.bias is not None:
+                assert torch.count_nonzero(layer.bias) > 0
+    hrnet = _hrnet()
+    assert hrnet.mimb_init_std == 0.001
+    for layer in _mimb_linears(hrnet):
+        assert float(layer.weight.std()) < 0.002
+        if layer.bias is not None:
+            assert torch.count_nonzero(layer.bias) == 0
+    # Either family takes an explicit init.
+    assert all(float(layer.weight.std()) < 0.002
+               for layer in _mimb_linears(_resnet(mimb_init_std=0.001)))
+    with pytest.raises(ValueError, match='mimb_init_std'):
+        _resnet(mimb_init_std=-1.0)

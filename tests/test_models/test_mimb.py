@@ -91,3 +91,18 @@ def test_mimb_rejects_bad_lambdas(lambdas, error):
 def test_mimb_rejects_wrong_channels():
     with pytest.raises(ValueError, match='expects \\(B, 8, H, W\\)'):
         MIMB(8, 2)(torch.randn(2, 4, 2, 2), torch.tensor([0, 1]))
+
+
+def test_mimb_init_none_keeps_pytorch_default_linear_init():
+    """The authors' ResNet models leave their SE-λ Linear layers at PyTorch's default
+    (uniform within ±1/sqrt(fan_in), with a bias), not normal(0.001)."""
+    torch.manual_seed(0)
+    mimb = MIMB(256, num_instances=2, init_std=None)
+    for layer in (mimb.se_gate[0], mimb.se_gate[2], mimb.lambda_gate[0], mimb.lambda_gate[3]):
+        bound = layer.in_features ** -0.5
+        assert layer.weight.abs().max() <= bound
+        # Uniform on ±bound has std bound/sqrt(3): far from normal(0.001).
+        assert abs(float(layer.weight.std()) - bound / 3 ** 0.5) < 0.2 * bound
+        if layer.bias is not None:
+            assert torch.count_nonzero(layer.bias) == layer.out_features
+            assert layer.bias.abs().max() <= bound

@@ -1,4 +1,5 @@
-"""Converting the MIPNet authors' checkpoints (tools/convert_official_ckpt.py).
+"""Converting the MIPNet authors' checkpoints and the HRNet releases they start
+from (tools/convert_official_ckpt.py).
 
 No checkpoint of the authors is downloaded: their state-dict names and shapes
 are written down here as data (:func:`authors_hrnet_keys`,
@@ -9,7 +10,10 @@ plus ``{stage3,stage4}_se.se_layers.{i}`` (HRNet) or ``layer{3,4}_se.se_layers.0
 (ResNet) SE-λ blocks with ``fc`` (two bias-free Linear) and ``fc_lambda``
 (Linear(2, C/4), BatchNorm1d, ReLU, Linear) submodules. These enumerations
 model the authors' tree independently of MMPose's, so the shapes cross-check
-the renaming rules.
+the renaming rules. The HRNet releases (``pose_hrnet_w32_256x192.pth``,
+``pose_hrnet_w48_384x288.pth``, the authors' start checkpoints) are HRNet's own
+``lib/models/pose_hrnet.py`` state dict: the same tree without SE-λ blocks
+(``authors_hrnet_keys(se_modules=(False,) * 4)``).
 """
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
@@ -26,15 +30,20 @@ from mipnet_mmpose.models.utils.official_ckpt import (
     OfficialCheckpointError,
     convert_official_state_dict,
     extract_state_dict,
+    is_single_person_release,
     load_official_state_dict,
     map_official_key,
+    release_model_cfg,
 )
-from tests.conftest import REPO, SAMPLE_CONFIG, load_tool, small_hrnet_extra
+from tests.conftest import REPO, SAMPLE_CONFIG, load_tool, small_hrnet_extra, stock_model_cfg
 
 Shape = Tuple[int, ...]
 KeyList = List[Tuple[str, Shape]]
 
 W48_CONFIG = REPO / 'configs' / 'mipnet_hrnet-w48_4xb10-110e_coco-384x288.py'
+W32_CONFIG = REPO / 'configs' / 'mipnet_hrnet-w32_3xb32-110e_coco-256x192.py'
+#: HRNet's own model (pose_hrnet.py) has no SE-λ block.
+NO_SE = (False, False, False, False)
 RES50_CONFIG = REPO / 'configs' / 'mipnet_res50_4xb32-140e_coco-256x192.py'
 
 
@@ -423,3 +432,68 @@ def test_cli_converts_for_the_sample_config(tmp_path, capsys):
     assert tool.main([str(bad), str(dst), '--config', str(SAMPLE_CONFIG)]) == 1
     assert 'extra.weight (1,)' in capsys.readouterr().err
     assert dst.read_bytes() == before
+
+
+@pytest.mark.parametrize('config, widths', [(W32_CONFIG, (32, 64, 128, 256)),
+                                            (W48_CONFIG, (48, 96, 192, 384))],
+                         ids=['w32_256x192', 'w48_384x288'])
+def test_hrnet_release_converts_onto_mmpose_hrnet_and_heatmap_head(config, widths):
+    """HRNet's pose_hrnet_w{32,48} release onto MMPose's stock HRNet + HeatmapHead of
+    the config (strictly, every tensor on its counterpart); the config's MIPNet
+    model then starts from it with only the MIMB weights missing."""
+    cfg = Config.fromfile(str(config))
+    cfg.model.backbone.init_cfg = None
+    source = random_state_dict(authors_hrnet_keys(widths=widths, se_modules=NO_SE), seed=2)
+    assert is_single_person_release(source)
+
+    stock = MODELS.build(stock_model_cfg(cfg.model))
+    assert type(stock).__name__ == 'TopdownPoseEstimator'
+    assert type(stock.backbone).__name__ == 'HRNet'
+    assert type(stock.head).__name__ == 'HeatmapHead'
+    converted = convert_official_state_dict(source, stock)
+    stock.load_state_dict(converted, strict=True)
+    ours = stock.state_dict()
+    for name in source:
+        assert torch.equal(ours[map_official_key(name, HRNET_RULES)], source[name]), name
+    assert sum(v.numel() for v in source.values()) == sum(v.numel() for v in ours.values())
+
+    # What the tool's --release writes: the config's model with N=1, the same keys.
+    single = MODELS.build(release_model_cfg(cfg.model))
+    assert list(convert_official_state_dict(source, single)) == list(converted)
+
+    mipnet = MODELS.build(cfg.model)
+    result = mipnet.load_state_dict(converted, strict=False)
+    assert not result.unexpected_keys
+    assert result.missing_keys and all(
+        '.mimb_' in k or k == 'backbone.mip_meta' for k in result.missing_keys)
+    assert torch.equal(mipnet.backbone.stage4[0].fuse_layers[0][1][0].weight,
+                       source['stage4.0.fuse_layers.0.1.0.weight'])
+    # Converting a release for the N=2 model says what to do.
+    message = _error(source, mipnet)
+    assert 'single-person release' in message and '--release' in message
+
+
+def test_cli_converts_an_hrnet_release_for_load_from(tmp_path, capsys):
+    tool = _load_tool()
+    source = random_state_dict(authors_hrnet_keys(
+        widths=(16, 32, 64, 128), modules=(1, 1, 1), blocks=1, layer1=(32, 1),
+        se_modules=NO_SE), seed=3)
+    src = tmp_path / 'pose_hrnet_small.pth'
+    torch.save(source, src)  # the releases are bare state dicts
+    dst = tmp_path / 'pose_hrnet_small_mmpose.pth'
+    assert tool.main([str(src), str(dst), '--config', str(SAMPLE_CONFIG)]) == 1
+    assert '--release' in capsys.readouterr().err
+    assert not dst.exists()
+    assert tool.main([str(src), str(dst), '--config', str(SAMPLE_CONFIG), '--release']) == 0
+    assert 'num_instances=1' in capsys.readouterr().out
+    checkpoint = torch.load(dst, map_location='cpu', weights_only=True)
+    assert checkpoint['meta']['num_instances'] == 1
+    # MMPose's own estimator of the sample config loads it strictly ...
+    cfg = Config.fromfile(str(SAMPLE_CONFIG))
+    stock = MODELS.build(stock_model_cfg(cfg.model))
+    load_checkpoint(stock, str(dst), map_location='cpu', strict=True)
+    assert torch.equal(stock.head.final_layer.bias, source['final_layer.bias'])
+    # ... and the sample's MIPNet model starts from it (load_from is not strict).
+    mipnet = build_from_config(SAMPLE_CONFIG)
+    load_checkpoint(mipnet, str(dst), map_location='cpu', strict=False)
+    assert torch.equal(mipnet.backbone.conv1.weight, source['conv1.weight'])

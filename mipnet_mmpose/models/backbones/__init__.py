@@ -6,10 +6,10 @@ from .multi_instance_backbone import (
     check_not_multi_stage,
     default_mimb_sites,
 )
-from .multi_instance_mixin import MIMBSite, MultiInstanceBackboneMixin
+from .multi_instance_mixin import MIMBSite, MultiInstanceBackboneMixin, family_mimb_init_std
 
 __all__ = [
     'MIPHRNet', 'MIPResNet', 'MIMBSite', 'MultiInstanceBackboneMixin',
     'build_multi_instance_backbone', 'default_mimb_sites', 'check_not_multi_stage',
-    'MULTI_STAGE_BACKBONES'
+    'MULTI_STAGE_BACKBONES', 'family_mimb_init_std'
 ]

@@ -1,5 +1,5 @@
 """HRNet with Multi-Instance Modulation Blocks (MIPNet's main backbone)."""
-from typing import List
+from typing import List, Union
 
 from mmpose.models.backbones import HRNet
 from mmpose.registry import MODELS
@@ -33,6 +33,9 @@ class MIPHRNet(MultiInstanceBackboneMixin, HRNet):
             is built and the backbone is exactly :class:`HRNet`. Defaults to 2.
         lambda_encoding (str): ``'one_hot'`` or ``'binary'``. Defaults to ``'one_hot'``.
         mimb_reduction (int): MIMB hidden width divisor r. Defaults to 4.
+        mimb_init_std (float | None | str): Init of the MIMB Linear layers:
+            a normal std, None for PyTorch's default, or ``'family'``
+            (default): normal(0.001), the authors' HRNet init.
         modulate_output (bool): Also modulate the final high-resolution output.
             Defaults to True.
         **kwargs: Other arguments of :class:`HRNet`.
@@ -48,8 +51,10 @@ class MIPHRNet(MultiInstanceBackboneMixin, HRNet):
                  num_instances: int = 2,
                  lambda_encoding: str = 'one_hot',
                  mimb_reduction: int = 4,
+                 mimb_init_std: Union[float, None, str] = 'family',
                  modulate_output: bool = True,
                  **kwargs):
         super().__init__(extra, **kwargs)
-        self._init_multi_instance(num_instances, lambda_encoding, mimb_reduction)
+        self._init_multi_instance(num_instances, lambda_encoding, mimb_reduction,
+                                  mimb_init_std)
         self._attach_sites(hrnet_sites(modulate_output))

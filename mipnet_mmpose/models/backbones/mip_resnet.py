@@ -1,5 +1,5 @@
 """ResNet (SimpleBaseline) with Multi-Instance Modulation Blocks."""
-from typing import List, Sequence
+from typing import List, Sequence, Union
 
 from mmpose.models.backbones import ResNet
 from mmpose.registry import MODELS
@@ -32,6 +32,9 @@ class MIPResNet(MultiInstanceBackboneMixin, ResNet):
         num_instances (int): N. With 1 no MIMB is built. Defaults to 2.
         lambda_encoding (str): ``'one_hot'`` or ``'binary'``. Defaults to ``'one_hot'``.
         mimb_reduction (int): MIMB hidden width divisor r. Defaults to 4.
+        mimb_init_std (float | None | str): Init of the MIMB Linear layers:
+            a normal std, None for PyTorch's default, or ``'family'``
+            (default): None, PyTorch's default Linear init, as the authors' ResNet models.
         mimb_before_layers (Sequence[int]): 1-based indices of the ResNet layers
             that get a MIMB on their input. Defaults to (3, 4) as the authors'
             scripts ("the last two ResNet blocks"); (4,) is their other choice.
@@ -43,10 +46,12 @@ class MIPResNet(MultiInstanceBackboneMixin, ResNet):
                  num_instances: int = 2,
                  lambda_encoding: str = 'one_hot',
                  mimb_reduction: int = 4,
+                 mimb_init_std: Union[float, None, str] = 'family',
                  mimb_before_layers: Sequence[int] = (3, 4),
                  **kwargs):
         super().__init__(depth, **kwargs)
-        self._init_multi_instance(num_instances, lambda_encoding, mimb_reduction)
+        self._init_multi_instance(num_instances, lambda_encoding, mimb_reduction,
+                                  mimb_init_std)
         sites = resnet_sites(len(self.res_layers), mimb_before_layers)
         self.mimb_before_layers = tuple(int(s.module[len('layer'):]) for s in sites)
         self._attach_sites(sites)

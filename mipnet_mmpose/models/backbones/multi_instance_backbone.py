@@ -60,7 +60,8 @@ def build_multi_instance_backbone(backbone: dict,
                                   num_instances: int = 2,
                                   lambda_encoding: str = 'one_hot',
                                   mimb_reduction: int = 4,
-                                  sites: Optional[Sequence[Union[str, dict]]] = None
+                                  sites: Optional[Sequence[Union[str, dict]]] = None,
+                                  mimb_init_std: Union[float, None, str] = 'family'
                                   ) -> nn.Module:
     """Build any registered backbone with MIMBs at named sites.
 
@@ -80,6 +81,10 @@ def build_multi_instance_backbone(backbone: dict,
             ``['stage4']`` (input) or ``['stage4:output']`` or
             ``[dict(module='stage4', on='input')]``. Defaults to
             :func:`default_mimb_sites`.
+        mimb_init_std (float | None | str): Init of the MIMB Linear layers;
+            ``'family'`` (default): the authors' for the family (see
+            :func:`family_mimb_init_std`: PyTorch's default for ResNets,
+            normal(0.001) otherwise).
 
     Returns:
         nn.Module: The backbone.
@@ -88,7 +93,7 @@ def build_multi_instance_backbone(backbone: dict,
     module = MODELS.build(copy.deepcopy(backbone))
     check_not_multi_stage(type(module).__name__)
     module.__class__ = multi_instance_class(type(module))
-    module._init_multi_instance(num_instances, lambda_encoding, mimb_reduction)
+    module._init_multi_instance(num_instances, lambda_encoding, mimb_reduction, mimb_init_std)
     module._attach_sites(sites if sites is not None else default_mimb_sites(module))
     return module
 

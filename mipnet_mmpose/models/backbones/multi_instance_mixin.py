@@ -7,6 +7,7 @@ from torch import Tensor, nn
 
 from ...utils import check_int_at_least
 from ..mimb import (
+    AUTHORS_HRNET_INIT_STD,
     LAMBDA_ENCODINGS,
     MIMB,
     check_lambda_encoding,
@@ -57,6 +58,28 @@ class MIMBSite(NamedTuple):
         return site
 
 
+def family_mimb_init_std(backbone: nn.Module) -> Optional[float]:
+    """The MIMB Linear init of the authors' model of this backbone's family.
+
+    ResNet and its variants: None, PyTorch's default ``nn.Linear`` init (their
+    ``pose_resnet_se_lambda.init_weights``, lines 268-309, initialises only
+    convolutions, BN and deconvolutions). Every other family: normal(0.001),
+    bias 0 (their HRNet, ``pose_hrnet_se_lambda.py`` lines 540-544).
+    """
+    from mmpose.models.backbones import ResNet
+    return None if isinstance(backbone, ResNet) else AUTHORS_HRNET_INIT_STD
+
+
+def check_mimb_init_std(value) -> Optional[float]:
+    """``mimb_init_std`` as given, or a clear error."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ValueError(f"mimb_init_std={value!r} must be 'family', None (PyTorch's "
+                         'default Linear init) or a positive std of a normal init')
+    return float(value)
+
+
 class MultiInstanceBackboneMixin:
     """Turns a stock MMPose backbone into a λ-conditioned one without touching its code.
 
@@ -88,12 +111,15 @@ class MultiInstanceBackboneMixin:
     lambda_encoding: str
 
     def _init_multi_instance(self, num_instances: int, lambda_encoding: str,
-                             mimb_reduction: int) -> None:
+                             mimb_reduction: int,
+                             mimb_init_std: Union[float, None, str] = 'family') -> None:
         num_instances = check_int_at_least('num_instances', num_instances, 1)
         check_lambda_encoding(lambda_encoding)
         self.num_instances = num_instances
         self.lambda_encoding = lambda_encoding
         self.mimb_reduction = mimb_reduction
+        self.mimb_init_std = family_mimb_init_std(self) if mimb_init_std == 'family' \
+            else check_mimb_init_std(mimb_init_std)
         self.mimb_sites: Tuple[MIMBSite, ...] = ()
         self._outputs_before_sites: Tuple[int, ...] = ()
         self._call_codes: Optional[Tensor] = None
@@ -144,7 +170,8 @@ class MultiInstanceBackboneMixin:
             layouts = shapes[site][:site.max_branches]
             mimbs = nn.ModuleList(
                 MIMB(channels, self.num_instances, self.lambda_encoding, self.mimb_reduction,
-                     layout=layout) for channels, layout in layouts)
+                     init_std=self.mimb_init_std, layout=layout)
+                for channels, layout in layouts)
             if hasattr(self, site.attribute):
                 raise ValueError(f'{type(self).__name__} already has an attribute '
                                  f'{site.attribute!r}: give the MIMB site another name')

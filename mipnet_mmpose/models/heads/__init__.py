@@ -2,6 +2,7 @@ from .multi_instance_head import (
     MULTI_STAGE_HEADS,
     MultiInstanceHeadMixin,
     build_multi_instance_head,
+    check_loss_lambdas,
     check_not_multi_stage_head,
     split_instance_targets,
 )
@@ -9,5 +10,6 @@ from .multi_instance_heatmap_head import MultiInstanceHeatmapHead
 
 __all__ = [
     'MultiInstanceHeatmapHead', 'MultiInstanceHeadMixin', 'build_multi_instance_head',
-    'check_not_multi_stage_head', 'split_instance_targets', 'MULTI_STAGE_HEADS'
+    'check_not_multi_stage_head', 'check_loss_lambdas', 'split_instance_targets',
+    'MULTI_STAGE_HEADS'
 ]

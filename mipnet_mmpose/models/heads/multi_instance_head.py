@@ -1,7 +1,7 @@
 """Any MMPose top-down head, trained on N instances per box."""
 import copy
 from contextlib import ExitStack
-from typing import Any, List, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.structures import PixelData
@@ -34,11 +34,19 @@ class MultiInstanceHeadMixin:
     ``loss_<name>`` and ``<name>_lambda{i}`` for accuracies: names without
     "loss", so mmengine does not add them to the total).
 
+    With ``loss_lambdas`` set, only the rows of those λ enter the loss (every
+    row is still computed, so the backbone's batch statistics see all N, as in
+    the authors' N=3 code, ``lib/core/train_general.py`` lines 86-109, which
+    runs λ = 0, 1, 2 and sums the losses of λ = 0 and 1 only); the other λ
+    are still logged.
+
     Prediction is the stock per-row decoding (flip test included); grouping the
     rows into instances is the estimator's job.
     """
 
     num_instances: int
+    #: The λ whose slots enter the training loss; None: all N.
+    loss_lambdas: Optional[Tuple[int, ...]] = None
 
     def _loss_forwards(self) -> List[Tuple[nn.Module, str]]:
         """The forward methods the stock ``loss`` calls, as (module, name).
@@ -76,7 +84,14 @@ class MultiInstanceHeadMixin:
                 f'{type(self).__name__}(num_instances={n}) got {rows} feature rows for '
                 f'{len(batch_data_samples)} samples; expected {len(samples)}. The backbone '
                 'must run every box with all N values of λ (the estimator does).')
-        losses = self._stock_loss(preds, feats, samples, train_cfg)
+        if self.loss_lambdas is None:
+            losses = self._stock_loss(preds, feats, samples, train_cfg)
+        else:
+            # Rows (box, λ) of the trained λ only, in row order.
+            keep = [row for row in range(rows) if row % n in self.loss_lambdas]
+            index = torch.tensor(keep, device=_first_tensor(preds[0]).device)
+            losses = self._stock_loss([_rows(p, index) for p in preds], feats,
+                                      [samples[row] for row in keep], train_cfg)
         if n > 1:
             with torch.no_grad():
                 for i in range(n):
@@ -87,6 +102,41 @@ class MultiInstanceHeadMixin:
                         losses[_lambda_key(key, i)] = value.detach() \
                             if isinstance(value, Tensor) else value
         return losses
+
+    def loss_of_lambda(self,
+                       feats: Tuple[Tensor],
+                       batch_data_samples: OptSampleList,
+                       lambda_value: int,
+                       train_cfg: ConfigType = {}) -> dict:
+        """The stock losses of B feature rows that all have λ = ``lambda_value``.
+
+        For training one λ per optimizer step (the estimator's
+        ``optimizer_step_per_lambda``): the rows are compared with slot
+        ``lambda_value`` of every sample's targets.
+
+        Args:
+            feats (Tuple[Tensor]): Features with B rows, one per box.
+            batch_data_samples (List[:obj:`PoseDataSample`]): B samples with N
+                instance targets each.
+            lambda_value (int): The λ of every row, in [0, N).
+            train_cfg (dict): The stock head's training config.
+
+        Returns:
+            dict: The stock losses and accuracies (stock names).
+        """
+        n = self.num_instances
+        if not 0 <= lambda_value < n:
+            raise ValueError(f'lambda_value={lambda_value} must lie in [0, {n - 1}]')
+        samples = split_instance_targets(batch_data_samples, n, type(self).__name__)
+        samples = samples[lambda_value::n]
+        preds = [getattr(module, name)(feats) for module, name in self._loss_forwards()]
+        rows = _first_tensor(preds[0]).shape[0]
+        if rows != len(samples):
+            raise ValueError(
+                f'{type(self).__name__}.loss_of_lambda got {rows} feature rows for '
+                f'{len(samples)} samples: the backbone must run every box once, with '
+                f'lambda={lambda_value}')
+        return self._stock_loss(preds, feats, samples, train_cfg)
 
     def _stock_loss(self, preds: list, feats: Any, samples: List[PoseDataSample],
                     train_cfg: ConfigType) -> dict:
@@ -187,7 +237,8 @@ def _first_tensor(value: Any) -> Tensor:
     return value if isinstance(value, Tensor) else _first_tensor(value[0])
 
 
-def _rows(value: Any, rows: slice, detach: bool = False) -> Any:
+def _rows(value: Any, rows: Any, detach: bool = False) -> Any:
+    """The rows (a slice or an index tensor) of a tensor or a nest of them."""
     if isinstance(value, Tensor):
         value = value[rows]
         return value.detach() if detach else value
@@ -222,8 +273,26 @@ def check_not_multi_stage_head(head_type: str) -> None:
             'SimCCHead, RegressionHead, RLEHead, ViPNASHead, VisPredictHead)')
 
 
+def check_loss_lambdas(loss_lambdas: Optional[Sequence[int]],
+                       num_instances: int) -> Optional[Tuple[int, ...]]:
+    """``loss_lambdas`` as a sorted tuple (None when it names all N), or a clear error."""
+    if loss_lambdas is None:
+        return None
+    values = list(loss_lambdas) if isinstance(loss_lambdas, (list, tuple)) else None
+    if not values or any(isinstance(v, bool) or not isinstance(v, int) or
+                         not 0 <= v < num_instances for v in values) or \
+            len(set(values)) != len(values):
+        raise ValueError(
+            f'loss_lambdas={loss_lambdas!r} must be distinct λ values in '
+            f'[0, {num_instances - 1}] (num_instances={num_instances}), e.g. (0, 1) for '
+            "the authors' N=3 training; None trains every slot")
+    values = tuple(sorted(values))
+    return None if values == tuple(range(num_instances)) else values
+
+
 @MODELS.register_module(name='MultiInstanceHead')
-def build_multi_instance_head(head: dict, num_instances: int = 2) -> nn.Module:
+def build_multi_instance_head(head: dict, num_instances: int = 2,
+                              loss_lambdas: Optional[Sequence[int]] = None) -> nn.Module:
     """Build any registered top-down head as a multi-instance head.
 
     The stock head is built from its config and becomes an instance of
@@ -233,6 +302,8 @@ def build_multi_instance_head(head: dict, num_instances: int = 2) -> nn.Module:
     Args:
         head (dict): The stock head config.
         num_instances (int): N. Defaults to 2.
+        loss_lambdas (Sequence[int], optional): The λ whose slots enter the
+            loss; None (default) trains all N.
     """
     check_not_multi_stage_head(head.get('type', ''))
     num_instances = check_int_at_least('num_instances', num_instances, 1)
@@ -240,6 +311,7 @@ def build_multi_instance_head(head: dict, num_instances: int = 2) -> nn.Module:
     check_not_multi_stage_head(type(module).__name__)
     module.__class__ = multi_instance_head_class(type(module))
     module.num_instances = num_instances
+    module.loss_lambdas = check_loss_lambdas(loss_lambdas, num_instances)
     return module
 
 

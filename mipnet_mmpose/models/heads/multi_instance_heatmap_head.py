@@ -1,9 +1,11 @@
 """Heatmap head trained on N instances per box (MIPNet's HRNet/ResNet head)."""
+from typing import Optional, Sequence
+
 from mmpose.models.heads import HeatmapHead
 from mmpose.registry import MODELS
 
 from ...utils import check_int_at_least
-from .multi_instance_head import MultiInstanceHeadMixin
+from .multi_instance_head import MultiInstanceHeadMixin, check_loss_lambdas
 
 
 @MODELS.register_module()
@@ -17,9 +19,13 @@ class MultiInstanceHeatmapHead(MultiInstanceHeadMixin, HeatmapHead):
 
     Args:
         num_instances (int): N. Defaults to 2; the estimator sets it.
+        loss_lambdas (Sequence[int], optional): The λ whose slots enter the
+            loss; None (default) trains all N. The estimator sets it.
         **kwargs: Arguments of :class:`HeatmapHead`.
     """
 
-    def __init__(self, num_instances: int = 2, **kwargs):
+    def __init__(self, num_instances: int = 2,
+                 loss_lambdas: Optional[Sequence[int]] = None, **kwargs):
         super().__init__(**kwargs)
         self.num_instances = check_int_at_least('num_instances', num_instances, 1)
+        self.loss_lambdas = check_loss_lambdas(loss_lambdas, self.num_instances)

@@ -1,6 +1,6 @@
 """Top-down estimator that predicts N poses per person box."""
 import copy
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -13,12 +13,15 @@ from mmpose.utils.typing import (
     InstanceList,
     OptConfigType,
     OptMultiConfig,
+    OptSampleList,
     PixelDataList,
     SampleList,
 )
 from torch import Tensor
 
 from ...utils import check_int_at_least
+from ..heads.multi_instance_head import check_loss_lambdas
+from .per_lambda_step import train_step_per_lambda
 
 #: Score factor of poses with λ > 0, the authors' value.
 DEFAULT_LAMBDA_SCORE_DECAY = 0.5
@@ -42,7 +45,11 @@ class MultiInstanceTopdownPoseEstimator(TopdownPoseEstimator):
     top-down head trains on all N instances through its own loss).
 
     Training runs every box with all N values of λ in one step (the backbone
-    computes its λ-independent trunk once per box). Prediction runs λ = 0..n-1
+    computes its λ-independent trunk once per box), all N slots in the loss.
+    Two options train as the authors' N=3 and N=4 code instead:
+    ``loss_lambdas`` keeps only some slots in the loss, and
+    ``optimizer_step_per_lambda`` makes one forward, backward and optimizer
+    update per λ per batch. Prediction runs λ = 0..n-1
     for every box (flip test per λ as MMPose does) and returns, per data sample,
     n instances with ``lambdas`` (n,), ``keypoints`` (n, K, 2),
     ``keypoint_scores`` (n, K), ``bboxes`` (n, 4) and ``bbox_scores`` (n,): the
@@ -66,6 +73,27 @@ class MultiInstanceTopdownPoseEstimator(TopdownPoseEstimator):
         mimb_sites (list, optional): MIMB sites for a stock backbone, e.g.
             ``['stage4']``; None uses the family's default.
         mimb_reduction (int): MIMB hidden width divisor. Defaults to 4.
+        loss_lambdas (Sequence[int], optional): The λ whose slots enter the
+            training loss; the rows of the other λ are still computed (the
+            batch statistics see them) and logged. None (default) trains all
+            N. ``(0, 1)`` with N=3 is the authors' N=3 training
+            (``lib/core/train_general.py`` lines 99-109: the λ=2 loss is
+            computed but left out of ``pose_loss``).
+        optimizer_step_per_lambda (bool): Train one λ at a time: per batch,
+            for λ = 0..N-1 (or the ``loss_lambdas``), one forward of every box
+            with that λ, its slot's loss, backward and optimizer update (the
+            authors' N=4 training, ``train_general.py`` lines 236-270: four
+            Adam updates per batch, the λ gate's BatchNorm1d seeing one code
+            per step). Defaults to False. Distributed training needs the model
+            wrapper ``MultiInstanceDistributedDataParallel``
+            (``model_wrapper_cfg``), which does the same steps.
+        forward_per_lambda (bool): In the one-step training, run the whole
+            network once per λ (every box with one λ code per forward), then
+            take the loss of all rows in one update. Batch norm then
+            normalises one λ at a time, as in the authors' N=3 run
+            (DataParallel cut their 3 x 60 duplicated rows into one λ per
+            GPU, ``train_general.py`` lines 62-86). Defaults to False (the
+            trunk runs once per box, all λ in one forward).
         Other arguments: as :class:`TopdownPoseEstimator`.
     """
 
@@ -81,8 +109,16 @@ class MultiInstanceTopdownPoseEstimator(TopdownPoseEstimator):
                  num_instances: int = 2,
                  lambda_encoding: str = 'one_hot',
                  mimb_sites: Optional[Sequence[Union[str, dict]]] = None,
-                 mimb_reduction: int = 4):
+                 mimb_reduction: int = 4,
+                 loss_lambdas: Optional[Sequence[int]] = None,
+                 optimizer_step_per_lambda: bool = False,
+                 forward_per_lambda: bool = False):
         n = check_int_at_least('num_instances', num_instances, 1)
+        loss_lambdas = check_loss_lambdas(loss_lambdas, n)
+        for name, flag in (('optimizer_step_per_lambda', optimizer_step_per_lambda),
+                           ('forward_per_lambda', forward_per_lambda)):
+            if not isinstance(flag, bool):
+                raise ValueError(f'{name} must be a bool, got {flag!r}')
         for key in ('num_instances', 'lambda_score_decay'):
             if key in (test_cfg or {}):
                 raise ValueError(
@@ -93,12 +129,15 @@ class MultiInstanceTopdownPoseEstimator(TopdownPoseEstimator):
         backbone = multi_instance_backbone_cfg(backbone, n, lambda_encoding,
                                                mimb_sites, mimb_reduction)
         if head is not None:
-            head = multi_instance_head_cfg(head, n)
+            head = multi_instance_head_cfg(head, n, loss_lambdas)
         super().__init__(backbone=backbone, neck=neck, head=head, train_cfg=train_cfg,
                          test_cfg=test_cfg, data_preprocessor=data_preprocessor,
                          init_cfg=init_cfg, metainfo=metainfo)
         self.num_instances = n
         self.lambda_encoding = lambda_encoding
+        self.loss_lambdas = loss_lambdas
+        self.optimizer_step_per_lambda = optimizer_step_per_lambda
+        self.forward_per_lambda = forward_per_lambda
         self._test_num_instances: Optional[int] = None
         self._lambda_score_decay = DEFAULT_LAMBDA_SCORE_DECAY
 
@@ -147,17 +186,73 @@ class MultiInstanceTopdownPoseEstimator(TopdownPoseEstimator):
             x = self.neck(x)
         return x
 
-    def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
-        """Losses of all N instances of every box (see the head).
+    @property
+    def trained_lambdas(self) -> Tuple[int, ...]:
+        """The λ whose slots enter the training loss."""
+        return self.loss_lambdas or tuple(range(self.num_instances))
+
+    def forward(self, inputs: Tensor, data_samples: OptSampleList = None,
+                mode: str = 'tensor', train_lambda: Optional[int] = None):
+        """The stock forward; ``train_lambda`` (mode ``'loss'`` only) runs
+        every box with that one λ (see :meth:`loss`)."""
+        if train_lambda is None:
+            return super().forward(inputs, data_samples, mode)
+        if mode != 'loss':
+            raise ValueError(f"train_lambda is for mode='loss', not mode={mode!r}")
+        return self.loss(inputs, data_samples, train_lambda=train_lambda)
+
+    def loss(self, inputs: Tensor, data_samples: SampleList,
+             train_lambda: Optional[int] = None) -> dict:
+        """Losses of the trained instances of every box (see the head).
+
+        Args:
+            inputs (Tensor): Images in shape (B, 3, H, W).
+            data_samples (list): B samples with N instance targets each.
+            train_lambda (int, optional): Run every box with this λ only and
+                return the losses of its slot (one step of
+                ``optimizer_step_per_lambda``). None: all N λ in one pass.
 
         A non-finite loss stops training here, before the optimizer step, so
         no NaN weights are ever written to a checkpoint (see
         :func:`check_finite_losses`).
         """
-        feats = self.extract_feat(inputs, self.num_instances)
-        losses = self.head.loss(feats, data_samples, train_cfg=self.train_cfg)
+        if train_lambda is None:
+            if self.optimizer_step_per_lambda:
+                raise RuntimeError(
+                    'this model trains one λ per optimizer step '
+                    '(optimizer_step_per_lambda=True): train it through its train_step, '
+                    "and in distributed training set model_wrapper_cfg=dict(type="
+                    "'MultiInstanceDistributedDataParallel') so the wrapper does the same")
+            if self.forward_per_lambda:
+                feats = _interleave([self._features_of_lambda(inputs, i)
+                                     for i in range(self.num_instances)])
+            else:
+                feats = self.extract_feat(inputs, self.num_instances)
+            losses = self.head.loss(feats, data_samples, train_cfg=self.train_cfg)
+        else:
+            if train_lambda not in self.trained_lambdas:
+                raise ValueError(f'train_lambda={train_lambda!r} is not one of the trained '
+                                 f'λ {self.trained_lambdas}')
+            feats = self._features_of_lambda(inputs, train_lambda)
+            losses = self.head.loss_of_lambda(feats, data_samples, train_lambda,
+                                              train_cfg=self.train_cfg)
         check_finite_losses(losses, inputs, data_samples)
         return losses
+
+    def _features_of_lambda(self, inputs: Tensor, lambda_value: int) -> Tuple[Tensor]:
+        """Features (B rows) of every box with one λ."""
+        lambdas = torch.full((inputs.shape[0], ), lambda_value, dtype=torch.long,
+                             device=inputs.device)
+        feats = self.backbone(inputs, lambdas=lambdas)
+        return self.neck(feats) if self.with_neck else feats
+
+    def train_step(self, data: Union[dict, tuple, list],
+                   optim_wrapper) -> Dict[str, Tensor]:
+        """mmengine's train step; with ``optimizer_step_per_lambda`` one
+        update per trained λ (:func:`train_step_per_lambda`)."""
+        if not self.optimizer_step_per_lambda:
+            return super().train_step(data, optim_wrapper)
+        return train_step_per_lambda(self, self, data, optim_wrapper)
 
     def predict(self, inputs: Tensor, data_samples: SampleList) -> SampleList:
         """n poses per box; see the class docstring for the fields."""
@@ -293,16 +388,27 @@ def multi_instance_backbone_cfg(backbone: ConfigType, num_instances: int,
     return dict(type='MultiInstanceBackbone', backbone=cfg, sites=sites, **common)
 
 
-def multi_instance_head_cfg(head: ConfigType, num_instances: int) -> dict:
+def multi_instance_head_cfg(head: ConfigType, num_instances: int,
+                            loss_lambdas: Optional[Sequence[int]] = None) -> dict:
     """The config of the head trained on N instances, from a stock one."""
     cfg = dict(copy.deepcopy(head))
-    if 'num_instances' in cfg:
-        raise ValueError('model.head.num_instances is set: N is set once, on the estimator '
-                         '(model.num_instances); remove it from the head')
+    for key in ('num_instances', 'loss_lambdas'):
+        if key in cfg:
+            raise ValueError(f'model.head.{key} is set: it is set once, on the estimator '
+                             f'(model.{key}); remove it from the head')
     kind = cfg.get('type')
+    common = dict(num_instances=num_instances, loss_lambdas=loss_lambdas)
     if kind in _MULTI_INSTANCE_HEADS or (kind in _NAMED_HEADS and '_scope_' not in cfg):
-        return dict(cfg, type=_NAMED_HEADS.get(kind, kind), num_instances=num_instances)
-    return dict(type='MultiInstanceHead', head=cfg, num_instances=num_instances)
+        return dict(cfg, type=_NAMED_HEADS.get(kind, kind), **common)
+    return dict(type='MultiInstanceHead', head=cfg, **common)
+
+
+def _interleave(per_lambda: list):
+    """N features of B rows each (one per λ) -> one of B*N rows in (box, λ) order."""
+    first = per_lambda[0]
+    if isinstance(first, Tensor):
+        return torch.stack(per_lambda, dim=1).flatten(0, 1)
+    return type(first)(_interleave(list(parts)) for parts in zip(*per_lambda))
 
 
 def _concat(arrays: list):

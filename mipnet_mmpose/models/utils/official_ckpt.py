@@ -1,4 +1,5 @@
-"""Convert the MIPNet authors' checkpoints into this plugin's state-dict layout.
+"""Convert the MIPNet authors' checkpoints (and the single-person releases they
+start from) into this plugin's state-dict layout.
 
 The authors' code (GitHub ``rawalkhirodkar/MIPNet``, ``lib/models/``) builds
 the original HRNet / SimpleBaseline module tree with the λ-conditioned
@@ -31,6 +32,13 @@ training pairs the code [1, 0] with the box's own person and [0, 1] with the
 nearest other person (their evaluation script calls these ``lambda_val`` 1 and
 0, and decays the score of the latter): exactly our one-hot λ=0 and λ=1, so the
 converted weights need no reordering.
+
+The authors' COCO HRNet runs start from HRNet's own release
+(``pose_hrnet_w32_256x192.pth``, ``pose_hrnet_w48_384x288.pth`` of GitHub
+``leoxiaobin/deep-high-resolution-net.pytorch``, ``lib/models/pose_hrnet.py``):
+the same names without the SE-λ blocks. Such a release converts onto the
+N=1 model of a config (:func:`release_model_cfg`), i.e. MMPose's ``HRNet`` +
+``HeatmapHead``.
 """
 import os
 import pickle
@@ -94,11 +102,42 @@ RESNET_RULES: Tuple[Rule, ...] = tuple(
         (r'(layer[1-4]\..+)', r'backbone.\1'),
     ])
 
-#: Rules per backbone type of our configs.
+#: Rules per backbone type. The single-person releases the authors start from
+#: (HRNet's ``pose_hrnet_w{32,48}_*.pth``, SimpleBaseline's ``pose_resnet_*.pth``)
+#: have the same names without the SE-λ blocks: they convert onto MMPose's stock
+#: ``HRNet``/``ResNet`` + ``HeatmapHead`` (or our backbones built with N=1) with the
+#: same rules.
 RULES_BY_BACKBONE: Dict[str, Tuple[Rule, ...]] = {
     'MIPHRNet': HRNET_RULES,
     'MIPResNet': RESNET_RULES,
+    'HRNet': HRNET_RULES,
+    'ResNet': RESNET_RULES,
 }
+
+#: What every SE-λ block's keys contain; a checkpoint without it is a single-person release.
+_SE_LAMBDA_MARK = '_se.se_layers.'
+
+
+def is_single_person_release(source: Mapping[str, Tensor]) -> bool:
+    """True when the checkpoint has no SE-λ block (an HRNet/SimpleBaseline release)."""
+    return not any(_SE_LAMBDA_MARK in key for key in source)
+
+
+def release_model_cfg(model_cfg: Mapping) -> dict:
+    """The single-person (N=1) version of a MIPNet model config.
+
+    An N=1 :class:`MultiInstanceTopdownPoseEstimator` is MMPose's HRNet/ResNet
+    and ``HeatmapHead`` with their stock parameter names and no MIMB, so a
+    release converted for it is a stock MMPose checkpoint: MMPose's own
+    estimator loads it strictly, and the N>1 MIPNet model of the same config
+    starts from it with ``load_from`` (only its MIMB keys missing).
+    """
+    cfg = dict(model_cfg)
+    if cfg.get('type') == 'MultiInstanceTopdownPoseEstimator':
+        cfg.update(num_instances=1)
+        for key in ('loss_lambdas', 'optimizer_step_per_lambda', 'lambda_encoding'):
+            cfg.pop(key, None)
+    return cfg
 
 
 class OfficialCheckpointError(ValueError):
@@ -245,6 +284,11 @@ def convert_official_state_dict(
             if items:
                 lines.append(f'{len(items)} {title}:')
                 lines.extend(f'  {item}' for item in items)
+        if is_single_person_release(source) and getattr(model.backbone, 'num_instances', 1) > 1:
+            lines.append('The checkpoint has no SE-λ block: it is a single-person release '
+                         '(HRNet / SimpleBaseline), the start checkpoint of a MIPNet run. '
+                         'Convert it for the N=1 model (tools/convert_official_ckpt.py '
+                         '--release, or release_model_cfg) and give it as load_from.')
         raise OfficialCheckpointError('\n'.join(lines))
     for key in CONVERTER_FILLED_KEYS:
         if key in target:
