@@ -95,3 +95,25 @@ def test_row_matches_built_config(setting, config, key, ours):
         assert value == expected and type(value) is type(expected) or (
             isinstance(expected, float) and value == expected), \
             f'{setting}: {key} is {value!r}, the guide says {expected!r}'
+
+
+def test_table_states_the_authors_training_options():
+    """The options that make the N=3/N=4 configs train as the authors', their neighbour
+    rule and the CrowdPose detector-box NMS each have a row (checked above)."""
+    keys = {(row[1], row[2]) for row in ROWS}
+    n3, n4 = ('mipnet-n3_hrnet-w32_3xb20-110e_coco-256x192',
+              'mipnet-n4_hrnet-w48_3xb16-110e_coco-384x288')
+    for config, key in [
+            (f'{n3}.py', 'model.loss_lambdas'), (f'{n3}.py', 'model.forward_per_lambda'),
+            (f'{n3}_all-slots.py', 'model.loss_lambdas'),
+            (f'{n4}.py', 'model.optimizer_step_per_lambda'),
+            (f'{n4}.py', 'model_wrapper_cfg.type'),
+            (f'{n4}_all-slots.py', 'model.optimizer_step_per_lambda'),
+            ('mipnet_hrnet-w32_3xb32-210e_crowdpose-256x192_trainval-test.py',
+             'test_evaluator.nms_mode'),
+            ('mipnet_hrnet-w32_3xb32-110e_coco-256x192.py', 'load_from')]:
+        assert (config, key) in keys, (config, key)
+    selections = {row[1] for row in ROWS if row[2].endswith('[type=BuildInstanceSlots].selection')}
+    assert {'mipnet_hrnet-w32_3xb32-110e_coco-256x192.py',
+            'mipnet_res50_4xb32-140e_coco-256x192.py',
+            'mipnet_hrnet-w32_3xb32-210e_crowdpose-256x192.py'} <= selections
