@@ -80,9 +80,8 @@ def test_test_run_reads_the_checkpoint_once_and_draws_every_image(tmp_path, monk
     assert sorted(str(p.relative_to(shown)) for p in shown.rglob('*.png')) == \
         ['003799.png', 'a/x.png', 'b/x.png']
     # The visualizer's backends got them too (here the local one).
-    backend = sorted(str(p.relative_to(log_dir)) for p in log_dir.rglob('vis_image/**/*.png'))
-    assert backend == ['vis_data/vis_image/test/003799_0.png', 'vis_data/vis_image/test/a/x_0.png',
-                       'vis_data/vis_image/test/b/x_0.png']
+    backend = sorted(p.name for p in (log_dir / 'vis_data' / 'vis_image').glob('*.png'))
+    assert backend == ['test_003799_0.png', 'test_a__x_0.png', 'test_b__x_0.png']
     # The inputs are unchanged.
     for name, renamed in RENAMED.items():
         assert (tmp_path / 'data' / renamed).read_bytes() == (OCHUMAN / name).read_bytes()

@@ -1,4 +1,5 @@
 """Pictures of every image's poses after val/test, one colour per λ."""
+import os
 import os.path as osp
 from collections import defaultdict
 from typing import Any, Dict, List, Optional, Sequence
@@ -41,7 +42,7 @@ class MultiInstanceVisualizationHook(Hook):
     CocoMetric's defaults are used, with a warning. It draws one picture per
     image with the kept poses coloured by λ, hands it to the runner's
     visualizer (``add_image``: each of its backends, local files, TensorBoard,
-    W&B, receives it, named ``{val|test}/<image>``) and writes it to
+    W&B, receives it, named ``{val|test}_<image>``, folders joined by ``__``) and writes it to
     ``{work_dir}/{out_dir}/{val_<epoch>|test}/<image>.png``, where
     ``<image>`` is the image's path below the folder common to the run's
     images (``a/x.jpg`` and ``b/x.jpg`` get two pictures).
@@ -184,8 +185,10 @@ class MultiInstanceVisualizationHook(Hook):
             image = mmcv.imfrombytes(get(img_path), channel_order='rgb')
             drawn = draw_multi_instance_poses(visualizer, image, poses[kept], self.kpt_thr,
                                               boxes=np.unique(poses.bboxes, axis=0))
-            # Every backend of the runner's visualizer (local, TensorBoard, W&B).
-            visualizer.add_image(f"{run_name.split('_')[0]}/{stem}", drawn, step=step)
+            # Every backend of the runner's visualizer (local, TensorBoard, W&B); one
+            # flat name (mmengine's local backend makes no subfolders).
+            visualizer.add_image(f"{run_name.split('_')[0]}_{stem.replace(os.sep, '__')}",
+                                 drawn, step=step)
             mmcv.imwrite(mmcv.rgb2bgr(drawn), osp.join(folder, stem + '.png'))
         runner.logger.info(
             f'Pose pictures of {len(self._poses)} images written to {folder} (poses merged '
