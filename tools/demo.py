@@ -42,7 +42,6 @@ pose model, merge, drawing, writing).
 """
 import argparse
 import json
-import logging
 import mimetypes
 import os
 import os.path as osp
@@ -246,8 +245,6 @@ def box_provider(args: argparse.Namespace, kind: str, images: List[str],
         (B, ), or ``(None, None)`` for the whole image.
     """
     if args.bbox_file:
-        from mmengine.logging import print_log
-
         from mipnet_mmpose.apis.detection_file import DetectionFile, image_ids_by_name
         dets = DetectionFile(args.bbox_file)
         cat_id = FILE_PERSON_ID if args.det_cat_id is None else args.det_cat_id
@@ -276,10 +273,9 @@ def box_provider(args: argparse.Namespace, kind: str, images: List[str],
             ids = {images[0]: dets.only_image_id()}
             # Nothing ties that id to this image: say so (boxes outside the
             # image are dropped with a warning when predicting).
-            print_log(f'--bbox-file {args.bbox_file} holds the detections of one image '
-                      f'(image_id {ids[images[0]]}), used for {images[0]} without a check; '
-                      'give --image-id or --ann-file to match them by id',
-                      logger='current', level=logging.WARNING)
+            print(f'warning: --bbox-file {args.bbox_file} holds the detections of one image '
+                  f'(image_id {ids[images[0]]}), used for {images[0]} without a check; give '
+                  '--image-id or --ann-file to match them by id', file=sys.stderr)
         else:
             held = len(dets.by_id)
             raise DemoError(f'--bbox-file {args.bbox_file} holds the detections of {held} '

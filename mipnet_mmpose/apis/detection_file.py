@@ -7,12 +7,11 @@ the file and the record, not a numpy error (or a silently scrambled box)
 while predicting.
 """
 import json
-import logging
 import os.path as osp
+import warnings
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
-from mmengine.logging import print_log
 
 #: Category id of a person in COCO-format detection files.
 FILE_PERSON_ID = 1
@@ -111,8 +110,8 @@ class DetectionFile:
                 without one are kept).
             bbox_thr (float): Keep records scoring at least this.
             required (bool): Raise when the image has no record of the
-                category; False warns (through the current logger, as
-                ``mim test`` warns about its data) and gives no boxes.
+                category; False warns (a ``UserWarning``, as the inference
+                API warns about unusable boxes) and gives no boxes.
             image (str): The image, named in the warning.
 
         Returns:
@@ -128,8 +127,7 @@ class DetectionFile:
                        f'{self.path} (its image ids: {shown})')
             if required:
                 raise DetectionFileError(message)
-            print_log(f'{image or "image"}: {message}; no poses', logger='current',
-                      level=logging.WARNING)
+            warnings.warn(f'{image or "image"}: {message}; no poses', stacklevel=2)
         kept = [d for d in matches if d.get('score', 1.0) >= bbox_thr]
         boxes = np.array([d['bbox'] for d in kept], dtype=np.float64).reshape(-1, 4)
         boxes[:, 2:] += boxes[:, :2]  # xywh -> xyxy
