@@ -3,8 +3,8 @@
     python tools/demo.py INPUT --config CONFIG [--checkpoint WEIGHTS] --out-dir DIR
         [--bbox-file DETS.json [--image-id ID | --ann-file ANN.json]
          | --det-config DET_CONFIG --det-checkpoint DET_WEIGHTS]
-        [--det-cat-id C] [--bbox-thr 0.3] [--num-instances n] [--nms-thr THR]
-        [--kpt-thr 0.3] [--max-frames F] [--show] [--device cpu]
+        [--det-cat-id C] [--bbox-thr THR] [--num-instances n] [--nms-thr THR]
+        [--kpt-thr THR] [--max-frames F] [--show] [--device cpu]
 
 INPUT is an image file, a folder of images, a video file, or a webcam index
 (``0`` or ``webcam:0``).
@@ -28,7 +28,9 @@ Person boxes come from (first that applies):
 
 Only boxes of category ``--det-cat-id`` (the file's ``category_id``, default 1 =
 COCO person; for an mmdet model the 0-based label, default 0 = COCO person)
-scoring at least ``--bbox-thr`` are used.
+scoring at least ``--bbox-thr`` are used. ``--bbox-thr``, ``--nms-thr`` and ``--kpt-thr``
+default to the config's (test data set ``filter_cfg.bbox_score_thr``, test
+evaluator, picture hook), else MMPose's 0.3.
 
 Writes, for an image, ``DIR/<image stem>.png`` (the kept poses, one colour per
 λ, with a legend; the boxes in white) and ``DIR/<image stem>.json``
@@ -87,8 +89,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--det-cat-id', type=int, help='person category: the category_id in '
                         f'--bbox-file (default {FILE_PERSON_ID}) or the 0-based label of the '
                         f'mmdet model (default {MMDET_PERSON_LABEL})')
-    parser.add_argument('--bbox-thr', type=float, default=0.3,
-                        help='least box score (default: 0.3)')
+    parser.add_argument('--bbox-thr', type=float,
+                        help="least box score (default: the config's test "
+                        'filter_cfg.bbox_score_thr, else 0.3)')
     parser.add_argument('--num-instances', type=int,
                         help='n: poses per box, λ = 0..n-1 (default: the config\'s)')
     parser.add_argument('--nms-thr', type=float,
@@ -400,6 +403,7 @@ def run(args: argparse.Namespace) -> Union[dict, List[dict]]:
     from mmengine.utils import mkdir_or_exist
 
     from mipnet_mmpose.apis import (
+        config_bbox_thr,
         config_kpt_thr,
         config_merge_settings,
         init_mipnet,
@@ -426,9 +430,11 @@ def run(args: argparse.Namespace) -> Union[dict, List[dict]]:
         num_instances = int(getattr(model, 'test_num_instances', 1))
     except ValueError as e:
         raise DemoError(str(e)) from e
+    # The config's thresholds, so the demo keeps and draws what a test run would.
     if args.kpt_thr is None:
-        # The config's picture threshold, so the demo draws what its hook draws.
         args.kpt_thr = config_kpt_thr(model.cfg)
+    if args.bbox_thr is None:
+        args.bbox_thr = config_bbox_thr(model.cfg)
     settings = config_merge_settings(model)
     if args.nms_thr is not None:
         settings['nms_thr'] = args.nms_thr

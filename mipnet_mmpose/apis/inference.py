@@ -236,6 +236,28 @@ def config_kpt_thr(cfg: Any) -> float:
     return MMPOSE_KPT_THR
 
 
+#: MMPose's inferencer's least person-box score.
+MMPOSE_BBOX_THR = 0.3
+
+
+def config_bbox_thr(cfg: Any) -> float:
+    """The least person-box score the config tests with.
+
+    ``filter_cfg.bbox_score_thr`` of the config's test data set (what ``mim
+    test`` keeps of a detection file), else MMPose's inferencer default 0.3.
+
+    Args:
+        cfg (Config | dict): A full config, e.g. ``model.cfg``.
+
+    Returns:
+        float: The threshold.
+    """
+    dataset = ((cfg or {}).get('test_dataloader') or {}).get('dataset') or {}
+    thr = (dataset.get('filter_cfg') or {}).get('bbox_score_thr') \
+        if isinstance(dataset, dict) else None
+    return MMPOSE_BBOX_THR if thr is None else float(thr)
+
+
 def config_merge_settings(model: nn.Module) -> Dict[str, Any]:
     """The pose-merging settings of the model config's ``test_evaluator``.
 

@@ -469,9 +469,18 @@ def test_folder_image_without_detections_warns(tmp_path):
                           '--device', 'cpu']) == 0
 
 
-def test_kpt_thr_defaults_to_the_configs(tmp_path):
+def test_thresholds_default_to_the_configs(tmp_path):
     args = demo.parse_args([IMAGE, '--config', CONFIG, '--out-dir', str(tmp_path),
                             '--device', 'cpu'])
-    assert args.kpt_thr is None
+    assert args.kpt_thr is None and args.bbox_thr is None
     demo.run(args)
     assert args.kpt_thr == 0.1  # the sample config's MultiInstanceVisualizationHook
+    assert args.bbox_thr == 0.3  # no filter_cfg in its test data set: MMPose's default
+    config = tmp_path / 'filtered.py'
+    config.write_text(f'_base_ = [{CONFIG!r}]\n'
+                      'test_dataloader = dict(dataset=dict(filter_cfg=dict(bbox_score_thr=0.5)))\n'
+                      "custom_hooks = [dict(type='MultiInstanceVisualizationHook', kpt_thr=0.2)]\n")
+    args = demo.parse_args([IMAGE, '--config', str(config), '--out-dir', str(tmp_path / 'f'),
+                            '--device', 'cpu'])
+    demo.run(args)
+    assert (args.bbox_thr, args.kpt_thr) == (0.5, 0.2)
