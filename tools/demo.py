@@ -469,11 +469,13 @@ def _process(args: argparse.Namespace, context: dict, index: int, image: Image) 
 
 def _write(result: dict, stem: str, drawn: Optional[np.ndarray]) -> None:
     import mmcv
-    if drawn is not None:
-        mmcv.imwrite(mmcv.rgb2bgr(drawn), stem + '.png')
+
+    # The JSON first: it marks the picture beside it as the demo's (check_outputs).
     with open(stem + '.json', 'w') as f:
         # Strict JSON: a NaN would be written as the non-standard literal NaN.
         json.dump(result, f, allow_nan=False)
+    if drawn is not None:
+        mmcv.imwrite(mmcv.rgb2bgr(drawn), stem + '.png')
 
 
 def _summary(result: dict, num_instances: int, settings: dict) -> str:

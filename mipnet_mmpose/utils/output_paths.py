@@ -14,7 +14,6 @@ one-line refusal instead of a lost picture, config or checkpoint.
 - :func:`relative_output_stems`: per-image output names that keep the images'
   relative paths, so ``a/x.jpg`` and ``b/x.jpg`` both get a picture.
 """
-import os
 import os.path as osp
 from typing import Callable, Dict, Iterable, Optional, Sequence
 
@@ -124,6 +123,5 @@ def relative_output_stems(paths: Sequence[str]) -> Dict[str, str]:
     counts: Dict[str, int] = {}
     for stem in stems.values():
         counts[stem] = counts.get(stem, 0) + 1
-    return {path: (stem if counts[stem] == 1 else
-                   stem + osp.splitext(path)[1].replace(os.sep, '_'))
+    return {path: stem if counts[stem] == 1 else stem + osp.splitext(path)[1]
             for path, stem in stems.items()}

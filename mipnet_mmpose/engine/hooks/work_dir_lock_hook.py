@@ -241,9 +241,7 @@ class WorkDirLockHook(Hook):
             return
         lock = WorkDirLock(work_dir, self.lock_name)
         try:
-            previous = lock.acquire()
-        except WorkDirInUseError:
-            raise
+            previous = lock.acquire()  # WorkDirInUseError goes to the user as it is
         except OSError as err:
             logger.warning(f'The work directory {work_dir} cannot be locked ({err}); '
                            'nothing keeps another run from writing into it.')
