@@ -67,21 +67,23 @@ def test_second_training_into_a_busy_work_dir_is_refused(tmp_path):
 # The lock itself, with processes (fast)
 # ---------------------------------------------------------------------------
 
-def _contender(path: str, barrier, results, trials: int) -> None:
-    """Each trial: try to take the lock for up to 0.2 s, hold it until all tried, release."""
+def _contender(path: str, barrier, won, results, trials: int) -> None:
+    """Each trial: try to take the lock until someone has it, hold it until all tried."""
     from mipnet_mmpose.engine.hooks.work_dir_lock_hook import WorkDirInUseError, WorkDirLock
     lock = WorkDirLock(path)
     for trial in range(trials):
         barrier.wait()
         got = False
-        deadline = time.monotonic() + 0.2
-        while time.monotonic() < deadline:
+        deadline = time.monotonic() + 10
+        while not won.value and time.monotonic() < deadline:
             try:
                 lock.acquire()
-                got = True
-                break
             except WorkDirInUseError:
                 time.sleep(0.001)
+                continue
+            got = True
+            won.value = 1  # after the acquisition: two winners would both report it
+            break
         results.put((trial, got))
         barrier.wait()  # every contender has tried, the winner still holds it
         if got:
@@ -98,8 +100,10 @@ def test_no_double_acquisition_in_200_trials(tmp_path):
     trials, contenders = 200, 2
     ctx = multiprocessing.get_context('fork')
     barrier = ctx.Barrier(contenders + 1)
+    won = ctx.Value('i', 0)
     results = ctx.Queue()
-    workers = [ctx.Process(target=_contender, args=(str(tmp_path), barrier, results, trials))
+    workers = [ctx.Process(target=_contender,
+                           args=(str(tmp_path), barrier, won, results, trials))
                for _ in range(contenders)]
     for worker in workers:
         worker.start()
@@ -107,6 +111,7 @@ def test_no_double_acquisition_in_200_trials(tmp_path):
     winners = {}
     try:
         for trial in range(trials):
+            won.value = 0
             if trial % 2:
                 # A run killed by SIGKILL leaves its record (and no lock) behind.
                 (tmp_path / LOCK).write_text('{"host": "h", "pid": 999999999}')
