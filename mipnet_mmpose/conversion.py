@@ -109,12 +109,31 @@ def convert_config(cfg: Config, num_instances: int = 2,
         if hook['type'] not in present:
             custom.append(hook)
     out['custom_hooks'] = custom
-    imports = out.get('custom_imports') or dict(imports=[], allow_failed_imports=False)
-    names = list(imports.get('imports', []))
+    out['custom_imports'] = _with_plugin_import(out.get('custom_imports'))
+    return out
+
+
+def _with_plugin_import(custom_imports: Any) -> dict:
+    """``custom_imports`` that also imports this plugin, in every form mmengine takes.
+
+    mmengine's ``import_modules_from_strings`` accepts ``imports`` as one module
+    name (a string) or a list/tuple of names; a string must stay one name, not
+    be split into its characters.
+    """
+    imports = custom_imports or dict(imports=[], allow_failed_imports=False)
+    if not isinstance(imports, dict):
+        raise ConversionError(f'custom_imports is a {type(imports).__name__}; mmengine takes '
+                              "a dict such as dict(imports=['module'])")
+    names = imports.get('imports') or []
+    if isinstance(names, str):
+        names = [names]
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+        raise ConversionError(f'custom_imports.imports is {names!r}; mmengine takes a module '
+                              'name or a list of module names')
+    names = list(names)
     if 'mipnet_mmpose' not in names:
         names.append('mipnet_mmpose')
-    out['custom_imports'] = dict(imports, imports=names)
-    return out
+    return dict(imports, imports=names)
 
 
 def _convert(value: Any, path: str, num_instances: int) -> Any:
@@ -227,7 +246,8 @@ def converted_config_text(stock: Config, num_instances: int = 2,
                       for key in order)
     body = body.replace(f"'{_N_MARK}'", 'num_instances')
     lines = [header.rstrip('\n')] if header else []
-    lines += [f"_base_ = ['{base}']", '',
+    # repr: a path holding a quote or a backslash stays one valid string.
+    lines += [f'_base_ = [{base!r}]', '',
               '# N, poses per box (λ = 0..N-1): set once, read by the model and the',
               '# instance slots of the training pipeline(s).',
               f'num_instances = {num_instances}', '', body]

@@ -15,6 +15,9 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
+#: In the header of every file this tool writes: such a file may be rewritten.
+MARKER = 'written by tools/convert_config.py'
+
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -36,15 +39,30 @@ def main(argv: Optional[List[str]] = None) -> int:
         converted_config_text,
         resolve_config_path,
     )
+    from mipnet_mmpose.utils.output_paths import (
+        OutputPathError,
+        check_not_an_input,
+        check_replaceable,
+        file_starts_with,
+    )
     source = args.stock_config
     try:
         stock = Config.fromfile(resolve_config_path(source))
     except FileNotFoundError as e:
         print(f'error: stock {e}', file=sys.stderr)
         return 1
+    try:
+        # Never over the stock config, nor over a file that is not an earlier
+        # output of this tool.
+        check_not_an_input(args.out_config, [stock.filename], what='out_config',
+                           input_what='stock config')
+        check_replaceable(args.out_config, file_starts_with(MARKER), what='out_config')
+    except OutputPathError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 1
     encoding = args.lambda_encoding or ('one_hot' if args.num_instances <= 2 else 'binary')
     header = (f'# MIPNet (N={args.num_instances}) version of {base_reference(stock.filename)},\n'
-              '# written by tools/convert_config.py: the stock config plus what MIPNet changes.')
+              f'# {MARKER}: the stock config plus what MIPNet changes.')
     try:
         text = converted_config_text(stock, args.num_instances, encoding,
                                      base=base_reference(stock.filename, args.out_config),

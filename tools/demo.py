@@ -3,8 +3,8 @@
     python tools/demo.py INPUT --config CONFIG [--checkpoint WEIGHTS] --out-dir DIR
         [--bbox-file DETS.json [--image-id ID | --ann-file ANN.json]
          | --det-config DET_CONFIG --det-checkpoint DET_WEIGHTS]
-        [--det-cat-id C] [--bbox-thr 0.3] [--num-instances n] [--nms-thr THR]
-        [--kpt-thr 0.3] [--max-frames F] [--show] [--device cpu]
+        [--det-cat-id C] [--bbox-thr THR] [--num-instances n] [--nms-thr THR]
+        [--kpt-thr THR] [--max-frames F] [--show] [--device cpu]
 
 INPUT is an image file, a folder of images, a video file, or a webcam index
 (``0`` or ``webcam:0``).
@@ -28,7 +28,9 @@ Person boxes come from (first that applies):
 
 Only boxes of category ``--det-cat-id`` (the file's ``category_id``, default 1 =
 COCO person; for an mmdet model the 0-based label, default 0 = COCO person)
-scoring at least ``--bbox-thr`` are used.
+scoring at least ``--bbox-thr`` are used. ``--bbox-thr``, ``--nms-thr`` and ``--kpt-thr``
+default to the config's (test data set ``filter_cfg.bbox_score_thr``, test
+evaluator, picture hook), else MMPose's 0.3.
 
 Writes, for an image, ``DIR/<image stem>.png`` (the kept poses, one colour per
 λ, with a legend; the boxes in white) and ``DIR/<image stem>.json``
@@ -87,15 +89,17 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--det-cat-id', type=int, help='person category: the category_id in '
                         f'--bbox-file (default {FILE_PERSON_ID}) or the 0-based label of the '
                         f'mmdet model (default {MMDET_PERSON_LABEL})')
-    parser.add_argument('--bbox-thr', type=float, default=0.3,
-                        help='least box score (default: 0.3)')
+    parser.add_argument('--bbox-thr', type=float,
+                        help="least box score (default: the config's test "
+                        'filter_cfg.bbox_score_thr, else 0.3)')
     parser.add_argument('--num-instances', type=int,
                         help='n: poses per box, λ = 0..n-1 (default: the config\'s)')
     parser.add_argument('--nms-thr', type=float,
                         help="OKS threshold of the NMS (default: the config's test_evaluator's; "
                         "no effect when its nms_mode is 'none')")
-    parser.add_argument('--kpt-thr', type=float, default=0.3,
-                        help='keypoints scored below are not drawn (default: 0.3)')
+    parser.add_argument('--kpt-thr', type=float,
+                        help="keypoints scored below are not drawn (default: the config's "
+                        'picture hook threshold, else 0.3)')
     parser.add_argument('--max-frames', type=int,
                         help='stop after this many frames of a video or webcam')
     parser.add_argument('--show', action='store_true',
@@ -119,14 +123,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def _need_file(path: Optional[str], what: str) -> None:
     if path is not None and not osp.isfile(path):
         raise DemoError(f'{what} not found: {path}')
-
-
-def _load_json(path: str, what: str):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except json.JSONDecodeError as e:
-        raise DemoError(f'{what} {path} is not valid JSON: {e}') from e
 
 
 # ---------------------------------------------------------------------------
@@ -207,16 +203,8 @@ class VideoSource:
 # ---------------------------------------------------------------------------
 
 def image_id_from_ann_file(ann_file: str, image_path: str) -> object:
-    """The ``id`` of the COCO ``images`` entry whose file name is the image's.
-
-    Args:
-        ann_file (str): COCO-format annotation file.
-        image_path (str): The image; only its base name is compared (with the
-            base name of each ``file_name``, which may hold a folder).
-
-    Returns:
-        The image id (as stored, usually an int).
-    """
+    """The ``id`` of the COCO ``images`` entry whose file name is the image's base name."""
+    from mipnet_mmpose.apis.detection_file import image_ids_by_name
     ids = image_ids_by_name(ann_file)
     name = osp.basename(image_path)
     if name not in ids:
@@ -224,78 +212,11 @@ def image_id_from_ann_file(ann_file: str, image_path: str) -> object:
     return ids[name]
 
 
-def image_ids_by_name(ann_file: str) -> Dict[str, object]:
-    """Base file name -> image id, from the ``images`` of a COCO annotation file."""
-    images = _load_json(ann_file, 'annotation file')
-    images = images.get('images', []) if isinstance(images, dict) else []
-    return {osp.basename(str(entry.get('file_name', ''))): entry['id'] for entry in images
-            if 'id' in entry}
-
-
-class DetectionFile:
-    """The detections of an mmdet/COCO results file, by image id.
-
-    Args:
-        bbox_file (str): A JSON list of ``{"image_id", "category_id",
-            "bbox": [x, y, w, h], "score"}``.
-    """
-
-    def __init__(self, bbox_file: str):
-        dets = _load_json(bbox_file, 'bbox file')
-        if not isinstance(dets, list):
-            raise DemoError(f'bbox file {bbox_file} is not a detection results list '
-                            '(a JSON list of {"image_id", "bbox", "score", ...})')
-        self.path = bbox_file
-        self.by_id: Dict[str, List[dict]] = {}
-        for row, det in enumerate(dets):
-            if not isinstance(det, dict) or 'bbox' not in det:
-                raise DemoError(f'bbox file {bbox_file}: entry {row} has no "bbox"')
-            # Ids compared as text, so "785" matches 785.
-            self.by_id.setdefault(str(det.get('image_id')), []).append(det)
-
-    def only_image_id(self) -> Optional[str]:
-        """The image id when the file holds a single image's detections, else None."""
-        return next(iter(self.by_id)) if len(self.by_id) == 1 else None
-
-    def boxes(self, image_id: object, cat_id: int, bbox_thr: float,
-              required: bool = True) -> Tuple[np.ndarray, np.ndarray]:
-        """The boxes of one image; see :func:`boxes_from_file`.
-
-        Args:
-            required (bool): Raise when the image has no detection of the
-                category; False gives no boxes (a video frame with nobody).
-        """
-        matches = [d for d in self.by_id.get(str(image_id), [])
-                   if d.get('category_id', cat_id) == cat_id]
-        if not matches and required:
-            ids = sorted(self.by_id)
-            shown = ', '.join(ids[:10]) + (', ...' if len(ids) > 10 else '')
-            raise DemoError(f'no detections of category {cat_id} for image_id {image_id} in '
-                            f'{self.path} (its image ids: {shown})')
-        kept = [d for d in matches if d.get('score', 1.0) >= bbox_thr]
-        boxes = np.array([d['bbox'] for d in kept], dtype=np.float64).reshape(-1, 4)
-        boxes[:, 2:] += boxes[:, :2]  # xywh -> xyxy
-        scores = np.array([d.get('score', 1.0) for d in kept], dtype=np.float64)
-        return boxes, scores
-
-
 def boxes_from_file(bbox_file: str, image_id: object, cat_id: int,
                     bbox_thr: float) -> Tuple[np.ndarray, np.ndarray]:
-    """The detections of one image from an mmdet/COCO results file.
-
-    Args:
-        bbox_file (str): A JSON list of ``{"image_id", "category_id",
-            "bbox": [x, y, w, h], "score"}``.
-        image_id: The image's id; compared as text, so ``"785"`` matches 785.
-        cat_id (int): Keep entries of this ``category_id`` (entries without
-            one are kept).
-        bbox_thr (float): Keep entries scoring at least this.
-
-    Returns:
-        tuple: ``boxes`` (B, 4) xyxy and ``scores`` (B, ), float64 (as
-        stored in the file); B may be 0 when every box of the image scores under the threshold.
-    """
-    return DetectionFile(bbox_file).boxes(image_id, cat_id, bbox_thr)
+    """The detections of one image (see :func:`mipnet_mmpose.apis.boxes_from_file`)."""
+    from mipnet_mmpose.apis.detection_file import boxes_from_file as from_file
+    return from_file(bbox_file, image_id, cat_id, bbox_thr)
 
 
 def boxes_from_detection(det_sample, label: int,
@@ -327,6 +248,7 @@ def box_provider(args: argparse.Namespace, kind: str, images: List[str],
         (B, ), or ``(None, None)`` for the whole image.
     """
     if args.bbox_file:
+        from mipnet_mmpose.apis.detection_file import DetectionFile, image_ids_by_name
         dets = DetectionFile(args.bbox_file)
         cat_id = FILE_PERSON_ID if args.det_cat_id is None else args.det_cat_id
         if kind in ('video', 'webcam'):
@@ -334,7 +256,8 @@ def box_provider(args: argparse.Namespace, kind: str, images: List[str],
                 raise DemoError('--image-id and --ann-file are for images: a video\'s '
                                 'detections have the frame number (0-based) as image_id')
             return 'bbox_file', lambda index, _: dets.boxes(index, cat_id, args.bbox_thr,
-                                                            required=False)
+                                                            required=False,
+                                                            image=f'frame {index}')
         if args.image_id is not None:
             if len(images) > 1:
                 raise DemoError(f'--image-id names one image, the folder {args.input} has '
@@ -351,6 +274,11 @@ def box_provider(args: argparse.Namespace, kind: str, images: List[str],
                 ids[path] = by_name[name]
         elif len(images) == 1 and dets.only_image_id() is not None:
             ids = {images[0]: dets.only_image_id()}
+            # Nothing ties that id to this image: say so (boxes outside the
+            # image are dropped with a warning when predicting).
+            print(f'warning: --bbox-file {args.bbox_file} holds the detections of one image '
+                  f'(image_id {ids[images[0]]}), used for {images[0]} without a check; give '
+                  '--image-id or --ann-file to match them by id', file=sys.stderr)
         else:
             held = len(dets.by_id)
             raise DemoError(f'--bbox-file {args.bbox_file} holds the detections of {held} '
@@ -359,7 +287,7 @@ def box_provider(args: argparse.Namespace, kind: str, images: List[str],
         # One image: its id must be in the file; a folder may have images nobody is in.
         required = kind == 'image'
         return 'bbox_file', lambda index, image: dets.boxes(ids[image], cat_id, args.bbox_thr,
-                                                            required=required)
+                                                            required=required, image=image)
     if args.det_config:
         from mmdet.apis import inference_detector, init_detector
         from mmengine.registry import DefaultScope
@@ -394,6 +322,61 @@ def input_kind(text: str) -> Tuple[str, List[str]]:
                     'file or a webcam index)')
 
 
+def _is_demo_json(path: str) -> bool:
+    """Whether ``path`` is a JSON file this demo wrote (then its outputs may be replaced)."""
+    try:
+        with open(path) as f:
+            content = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return isinstance(content, dict) and {'poses', 'box_source'} <= set(content)
+
+
+def check_outputs(args: argparse.Namespace, kind: str, images: List[str]) -> None:
+    """Refuse outputs that would overwrite an input or a file the demo did not write.
+
+    The pictures and JSON files of an image are replaced only when its JSON
+    file is the demo's; an output folder that is the input folder is
+    refused (the drawings would sit among, and be read as, the images).
+    """
+    from mipnet_mmpose.utils.output_paths import (
+        OutputPathError,
+        check_not_an_input,
+        check_out_dir,
+        check_replaceable,
+        same_file,
+    )
+    out_dir = args.out_dir
+    check_out_dir(out_dir)
+    read = [args.config, args.checkpoint, args.bbox_file, args.ann_file, args.det_config,
+            args.det_checkpoint]
+    if kind == 'folder' and osp.isdir(out_dir) and same_file(out_dir, args.input):
+        raise OutputPathError(f'--out-dir {out_dir} is the input folder: the pictures would be '
+                              'written among the images (and read as images by the next '
+                              'run); give another folder')
+    if kind in ('image', 'folder'):
+        targets = {osp.join(out_dir, osp.splitext(osp.basename(path))[0]): path
+                   for path in images}
+        names = {stem + ext: stem + '.json' for stem in targets for ext in ('.json', '.png')}
+    else:
+        stem = osp.join(out_dir, _video_name(args, kind))
+        names = {stem + '.mp4': osp.join(stem, '000000.json')}
+        if osp.lexists(stem) and not osp.isdir(stem):
+            raise OutputPathError(f'{stem} exists and is not a folder: the demo writes the '
+                                  "frames' JSON files there; move it away")
+    for name, own_json in names.items():
+        check_not_an_input(name, [*images, args.input, *read], what='the demo output')
+        check_replaceable(name, lambda _, own_json=own_json: _is_demo_json(own_json),
+                          what='the demo output')
+
+
+def _video_name(args: argparse.Namespace, kind: str) -> str:
+    """The stem of a video's outputs: the file's, or ``webcamN``."""
+    if kind == 'webcam':
+        return f'webcam{webcam_index(args.input)}'
+    return osp.splitext(osp.basename(args.input))[0]
+
+
 def run(args: argparse.Namespace) -> Union[dict, List[dict]]:
     """Boxes, poses, pictures and JSON for every image or frame of the input.
 
@@ -407,6 +390,7 @@ def run(args: argparse.Namespace) -> Union[dict, List[dict]]:
                        (args.det_checkpoint, 'detector checkpoint')):
         _need_file(path, what)
     kind, images = input_kind(args.input)
+    check_outputs(args, kind, images)
     if kind == 'image':
         # Heavy imports after the argument checks, so a typo fails fast.
         from mipnet_mmpose.datasets.input_checks import UnreadableImageError, check_image_decodes
@@ -418,7 +402,13 @@ def run(args: argparse.Namespace) -> Union[dict, List[dict]]:
     import torch
     from mmengine.utils import mkdir_or_exist
 
-    from mipnet_mmpose.apis import config_merge_settings, init_mipnet, set_test_time
+    from mipnet_mmpose.apis import (
+        config_bbox_thr,
+        config_kpt_thr,
+        config_merge_settings,
+        init_mipnet,
+        set_test_time,
+    )
     from mipnet_mmpose.models.utils.checkpoint_fit import CheckpointMismatchError
 
     device = args.device or ('cuda:0' if torch.cuda.is_available() else 'cpu')
@@ -440,6 +430,11 @@ def run(args: argparse.Namespace) -> Union[dict, List[dict]]:
         num_instances = int(getattr(model, 'test_num_instances', 1))
     except ValueError as e:
         raise DemoError(str(e)) from e
+    # The config's thresholds, so the demo keeps and draws what a test run would.
+    if args.kpt_thr is None:
+        args.kpt_thr = config_kpt_thr(model.cfg)
+    if args.bbox_thr is None:
+        args.bbox_thr = config_bbox_thr(model.cfg)
     settings = config_merge_settings(model)
     if args.nms_thr is not None:
         settings['nms_thr'] = args.nms_thr
@@ -474,11 +469,13 @@ def _process(args: argparse.Namespace, context: dict, index: int, image: Image) 
 
 def _write(result: dict, stem: str, drawn: Optional[np.ndarray]) -> None:
     import mmcv
-    if drawn is not None:
-        mmcv.imwrite(mmcv.rgb2bgr(drawn), stem + '.png')
+
+    # The JSON first: it marks the picture beside it as the demo's (check_outputs).
     with open(stem + '.json', 'w') as f:
         # Strict JSON: a NaN would be written as the non-standard literal NaN.
         json.dump(result, f, allow_nan=False)
+    if drawn is not None:
+        mmcv.imwrite(mmcv.rgb2bgr(drawn), stem + '.png')
 
 
 def _summary(result: dict, num_instances: int, settings: dict) -> str:
@@ -530,13 +527,8 @@ def _run_video(args: argparse.Namespace, context: dict, kind: str) -> List[dict]
     import cv2
     from mmengine.utils import ProgressBar, mkdir_or_exist
 
-    if kind == 'webcam':
-        camera = webcam_index(args.input)
-        source: Union[str, int] = camera
-        name = f'webcam{camera}'
-    else:
-        source = args.input
-        name = osp.splitext(osp.basename(args.input))[0]
+    source: Union[str, int] = webcam_index(args.input) if kind == 'webcam' else args.input
+    name = _video_name(args, kind)
     video = VideoSource(source, args.max_frames)
     frames_dir = osp.join(args.out_dir, name)
     mkdir_or_exist(frames_dir)
@@ -604,6 +596,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     except DemoError as e:
         print(f'error: {e}', file=sys.stderr)
         return 1
+    except ValueError as e:
+        # Our input errors (detection file, output paths, boxes, images,
+        # videos) are ValueErrors with a message naming the file; others are bugs.
+        if type(e).__module__.startswith('mipnet_mmpose'):
+            print(f'error: {e}', file=sys.stderr)
+            return 1
+        raise
     return 0
 
 

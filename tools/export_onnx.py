@@ -9,6 +9,7 @@ config's data preprocessor (mean/std, RGB order), and returns ``heatmaps``
 (argmax, flip test, OKS-NMS) stays with the caller.
 """
 import argparse
+import os.path as osp
 import sys
 from typing import List, Optional, Tuple
 
@@ -25,6 +26,11 @@ from mipnet_mmpose.models.utils.onnx_wrapper import (
     ONNX_INPUT_NAME,
     MultiInstanceHeatmapExporter,
     export_onnx,
+)
+from mipnet_mmpose.utils.output_paths import (
+    OutputPathError,
+    check_not_an_input,
+    check_replaceable,
 )
 
 
@@ -80,8 +86,35 @@ def verify(wrapper: MultiInstanceHeatmapExporter, onnx_file: str,
     return float(np.abs(got - expected).max())
 
 
+def is_onnx_file(path: str) -> bool:
+    """Whether ``path`` holds an ONNX model (an earlier export, which may be replaced)."""
+    with open(path, 'rb') as f:
+        if f.read(1) != b'\x08':  # a ModelProto starts with its ir_version field
+            return False
+    import onnx
+    try:
+        return bool(onnx.load(path, load_external_data=False).producer_name)
+    except Exception:  # protobuf's DecodeError and friends: not an ONNX file
+        return False
+
+
+def check_paths(args: argparse.Namespace) -> None:
+    """The inputs exist; ``--out`` is neither an input nor a file another tool wrote."""
+    for path, what in ((args.config, 'config'), (args.checkpoint, '--checkpoint')):
+        if path is not None and not osp.isfile(path):
+            raise OutputPathError(f'{what} not found: {path}')
+    check_not_an_input(args.out, [args.config, args.checkpoint], what='--out',
+                       input_what='file read by the export')
+    check_replaceable(args.out, is_onnx_file, what='--out')
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
+    try:
+        check_paths(args)
+    except OutputPathError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 1
     model, cfg = build_model(args.config, args.checkpoint)
     if not args.checkpoint:
         print('warning: no --checkpoint, exporting random weights', file=sys.stderr)

@@ -17,7 +17,6 @@ from mmpose.apis import inference_topdown
 from mmpose.structures import PoseDataSample, merge_data_samples
 from mmpose.structures.bbox import bbox_xywh2xyxy
 from mmpose.visualization import PoseLocalVisualizer
-from PIL import Image
 from torch import nn
 
 from ..evaluation.functional import (
@@ -37,27 +36,101 @@ ImageType = Union[str, np.ndarray]
 _VISUALIZER_NAME = 'mipnet_inference'
 
 
+class UndecodableImageError(ValueError):
+    """An image file that exists but cannot be decoded."""
+
+
+def decode_image(img: ImageType) -> np.ndarray:
+    """The BGR array (H, W, 3) of an image file, decoded as the test pipeline decodes it.
+
+    OpenCV applies the EXIF orientation, so a phone photo stored sideways
+    comes out upright, with the height and width the model sees (the
+    file header's size would be the stored, unrotated one).
+
+    Args:
+        img (str | np.ndarray): An image file or a BGR array (returned as is).
+
+    Returns:
+        np.ndarray: (H, W, 3) uint8 BGR.
+    """
+    if not isinstance(img, str):
+        return img
+    if not osp.isfile(img):
+        raise FileNotFoundError(f'image not found: {img}')
+    image = mmcv.imread(img)
+    if image is None or image.size == 0:
+        raise UndecodableImageError(f'image {img} cannot be decoded (empty, truncated, or '
+                                    'not an image)')
+    return image
+
+
 def _image_size(img: ImageType) -> tuple:
-    """(width, height) of an image file (header only) or an (H, W, C) array."""
-    if isinstance(img, str):
-        if not osp.isfile(img):
-            raise FileNotFoundError(f'image not found: {img}')
-        with Image.open(img) as im:
-            return im.size
-    return img.shape[1], img.shape[0]
+    """(width, height) of an image as decoded (EXIF orientation applied)."""
+    image = decode_image(img)
+    return image.shape[1], image.shape[0]
 
 
-def usable_box_rows(boxes: np.ndarray, scores: np.ndarray, caller: str) -> np.ndarray:
+def split_boxes(bboxes: Union[Sequence, np.ndarray],
+                bbox_scores: Optional[Union[Sequence, np.ndarray]] = None,
+                caller: str = 'bboxes') -> tuple:
+    """Person boxes as given to the inference API: (B, 4) boxes or (B, 5) boxes + scores.
+
+    The inferencer's format, (B, 5) ``[x1, y1, x2, y2, score]``, means the same
+    everywhere; a single box may be a flat list of 4 or 5 numbers. Any other
+    shape is an error, never a reshape.
+
+    Args:
+        bboxes (array-like): (B, 4) or (B, 5), or one box of 4 or 5 numbers.
+        bbox_scores (array-like, optional): (B, ) scores, only with (B, 4) boxes.
+        caller (str): Named in the error.
+
+    Returns:
+        tuple: ``boxes`` (B, 4) float64 and ``scores`` (B, ) float64 or None
+        (not given).
+    """
+    try:
+        boxes = np.asarray(bboxes, dtype=np.float64)
+    except (TypeError, ValueError) as e:  # ragged rows, strings
+        raise ValueError(f'{caller} must be numbers in rows of 4 (x1, y1, x2, y2) or 5 (with '
+                         f'the score): {e}') from None
+    if boxes.ndim == 1 and len(boxes) in (4, 5):
+        boxes = boxes[None]
+    elif boxes.size == 0:
+        boxes = boxes.reshape(0, 4)
+    if boxes.ndim != 2 or boxes.shape[1] not in (4, 5):
+        raise ValueError(f'{caller} must be (B, 4) xyxy boxes or (B, 5) xyxy boxes with '
+                         f'their scores, got shape {boxes.shape}')
+    scores = None
+    if boxes.shape[1] == 5:
+        if bbox_scores is not None:
+            raise ValueError(f'{caller}: (B, 5) boxes carry their scores; give bbox_scores '
+                             'only with (B, 4) boxes')
+        boxes, scores = boxes[:, :4], boxes[:, 4].copy()
+    elif bbox_scores is not None:
+        try:
+            scores = np.asarray(bbox_scores, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f'{caller}: box scores must be numbers: {e}') from None
+        if len(scores) != len(boxes):
+            raise ValueError(f'{caller}: got {len(boxes)} boxes but {len(scores)} box scores')
+    return boxes, scores
+
+
+def usable_box_rows(boxes: np.ndarray, scores: np.ndarray, caller: str,
+                    image_size: Optional[tuple] = None) -> np.ndarray:
     """The rows of the boxes a pose can be predicted in; warns about the others.
 
     A NaN box would give NaN poses (and NaN in a JSON file); a box without
-    width or height poses of nothing. Both are dropped, and the kept boxes
-    keep their row numbers (the poses' ``box_index``).
+    width or height poses of nothing, and so does a box entirely outside the
+    image (it sees only padding: detections of another image, or boxes in
+    another format). All are dropped, and the kept boxes keep their row
+    numbers (the poses' ``box_index``).
 
     Args:
         boxes (np.ndarray): (B, 4) xyxy.
         scores (np.ndarray): (B, ) box scores.
         caller (str): Named in the warning.
+        image_size (tuple, optional): (width, height) of the image.
 
     Returns:
         np.ndarray: (B', ) int64 indices of the usable rows.
@@ -68,9 +141,24 @@ def usable_box_rows(boxes: np.ndarray, scores: np.ndarray, caller: str) -> np.nd
         dropped = np.flatnonzero(~usable)
         warnings.warn(f'{caller}: dropped {len(dropped)} of {len(boxes)} boxes that '
                       'are not finite or have no width or height (rows '
-                      f'{", ".join(map(str, dropped[:10]))}{" ..." if len(dropped) > 10 else ""})',
-                      stacklevel=3)
+                      f'{_rows_text(dropped)})', stacklevel=3)
+    if image_size is not None:
+        width, height = image_size
+        with np.errstate(invalid='ignore'):
+            outside = usable & ((boxes[:, 2] <= 0) | (boxes[:, 3] <= 0)
+                                | (boxes[:, 0] >= width) | (boxes[:, 1] >= height))
+        if outside.any():
+            rows = np.flatnonzero(outside)
+            warnings.warn(f'{caller}: dropped {len(rows)} of {len(boxes)} boxes that lie '
+                          f'entirely outside the {width}x{height} image (rows '
+                          f'{_rows_text(rows)}): are they detections of another image, or '
+                          '[x, y, w, h] boxes given as [x1, y1, x2, y2]?', stacklevel=3)
+            usable &= ~outside
     return np.flatnonzero(usable)
+
+
+def _rows_text(rows: np.ndarray) -> str:
+    return f'{", ".join(map(str, rows[:10]))}{" ..." if len(rows) > 10 else ""}'
 
 
 def init_mipnet(config: Union[str, Any], checkpoint: Optional[str] = None,
@@ -94,18 +182,80 @@ def init_mipnet(config: Union[str, Any], checkpoint: Optional[str] = None,
         nn.Module: The model in eval mode, with ``cfg`` and ``dataset_meta``
     """
     from mmengine.runner import CheckpointLoader
+    from mmengine.runner.checkpoint import _load_checkpoint_to_model
     from mmpose.apis import init_model
 
     from ..models.utils.checkpoint_fit import check_checkpoint_fits
-    model = init_model(config, checkpoint, device=device, cfg_options=cfg_options)
+
+    # The file is read (unpickled) once: checked against the model, then loaded
+    # as init_model would load it (its dataset_meta first, as MMPose ranks it).
+    model = init_model(config, None, device=device, cfg_options=cfg_options)
+    if checkpoint is not None:
+        loaded = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
+        check_checkpoint_fits(model, loaded, source=str(checkpoint),
+                              config=config if isinstance(config, str) else None)
+        _load_checkpoint_to_model(model, loaded)
+        meta = loaded.get('meta') if isinstance(loaded, dict) else None
+        if isinstance(meta, dict) and 'dataset_meta' in meta:
+            model.dataset_meta = meta['dataset_meta']
     if hasattr(model, 'set_test_time'):
         # The config's test-time hook owns n and the λ>0 score decay.
         set_test_time(model, **test_time_from_config(model.cfg))
-    if checkpoint is not None:
-        check_checkpoint_fits(model, CheckpointLoader.load_checkpoint(checkpoint, 'cpu'),
-                              source=str(checkpoint),
-                              config=config if isinstance(config, str) else None)
     return model
+
+
+#: MMPose's keypoint threshold for pictures (PoseVisualizationHook, the inferencers).
+MMPOSE_KPT_THR = 0.3
+_PICTURE_HOOKS = ('MultiInstanceVisualizationHook', 'PoseVisualizationHook')
+
+
+def config_kpt_thr(cfg: Any) -> float:
+    """The keypoint score threshold the config draws its pictures with.
+
+    The picture hook owns it: ``kpt_thr`` of the config's
+    :class:`MultiInstanceVisualizationHook`, else of MMPose's
+    ``PoseVisualizationHook`` (``default_hooks.visualization``), else MMPose's
+    default 0.3. A small or briefly trained model scores its keypoints low;
+    its config lowers the threshold once, and the demo and inferencer draw
+    with the same one.
+
+    Args:
+        cfg (Config | dict): A full config (with hooks), e.g. ``model.cfg``.
+
+    Returns:
+        float: The threshold.
+    """
+    if cfg is None:
+        return MMPOSE_KPT_THR
+    hooks = list((cfg.get('default_hooks') or {}).values()) + list(cfg.get('custom_hooks') or [])
+    for name in _PICTURE_HOOKS:
+        for hook in hooks:
+            if isinstance(hook, dict) and str(hook.get('type', '')).split('.')[-1] == name \
+                    and hook.get('kpt_thr') is not None:
+                return float(hook['kpt_thr'])
+    return MMPOSE_KPT_THR
+
+
+#: MMPose's inferencer's least person-box score.
+MMPOSE_BBOX_THR = 0.3
+
+
+def config_bbox_thr(cfg: Any) -> float:
+    """The least person-box score the config tests with.
+
+    ``filter_cfg.bbox_score_thr`` of the config's test data set (what ``mim
+    test`` keeps of a detection file), else MMPose's inferencer default 0.3.
+
+    Args:
+        cfg (Config | dict): A full config, e.g. ``model.cfg``.
+
+    Returns:
+        float: The threshold.
+    """
+    dataset = ((cfg or {}).get('test_dataloader') or {}).get('dataset') or {}
+    thr = (dataset.get('filter_cfg') or {}).get('bbox_score_thr') \
+        if isinstance(dataset, dict) else None
+    return MMPOSE_BBOX_THR if thr is None else float(thr)
 
 
 def config_merge_settings(model: nn.Module) -> Dict[str, Any]:
@@ -160,10 +310,15 @@ def inference_mipnet(model: nn.Module,
             ``dataset_meta``). A stock top-down estimator works too (λ = 0).
         img (str | np.ndarray): An image file or a BGR array (H, W, 3), as
             ``inference_topdown`` takes.
-        bboxes (array-like, optional): Person boxes (B, 4). None: the whole
-            image is one box. An empty array gives no poses (unlike
-            ``inference_topdown``, which then falls back to the whole image).
-        bbox_scores (array-like, optional): Box scores (B, ). Defaults to 1.
+        bboxes (array-like, optional): Person boxes (B, 4), or (B, 5) boxes
+            with their scores (as :class:`MIPNetInferencer` takes them); any
+            other shape is an error. None: the whole image (as decoded, EXIF
+            orientation applied) is one box. An empty array gives no poses
+            (unlike ``inference_topdown``, which then falls back to the whole
+            image). Boxes that are not finite, have no area or lie entirely
+            outside the image are dropped with a warning.
+        bbox_scores (array-like, optional): Box scores (B, ) of (B, 4) boxes.
+            Defaults to 1.
         nms_thr (float, optional): OKS threshold of the NMS. None: the
             config's.
         bbox_format (str): ``'xyxy'`` or ``'xywh'``. Defaults to ``'xyxy'``.
@@ -189,21 +344,21 @@ def inference_mipnet(model: nn.Module,
     """
     if bbox_format not in ('xyxy', 'xywh'):
         raise ValueError(f'bbox_format must be "xyxy" or "xywh", got {bbox_format!r}')
-    width, height = _image_size(img)
+    # Decoded once, EXIF orientation applied: the whole-image box and the
+    # outside-the-image check use the size the model sees, and every box
+    # reuses the one decoded array.
+    image = decode_image(img)
+    height, width = image.shape[:2]
     if bboxes is None:
-        boxes = np.array([[0, 0, width, height]], dtype=np.float64)
+        boxes, scores_in = np.array([[0, 0, width, height]], dtype=np.float64), None
     else:
         # Floats: integer boxes would give integer box fields downstream.
-        boxes = np.asarray(bboxes, dtype=np.float64).reshape(-1, 4)
+        boxes, scores_in = split_boxes(bboxes, bbox_scores, 'inference_mipnet bboxes')
         if bbox_format == 'xywh':
             boxes = bbox_xywh2xyxy(boxes)
-    if bbox_scores is None:
+    if scores_in is None:
         scores_in = np.ones(len(boxes))
-    else:
-        scores_in = np.asarray(bbox_scores, dtype=np.float64).reshape(-1)
-        if len(scores_in) != len(boxes):
-            raise ValueError(f'got {len(boxes)} boxes but {len(scores_in)} box scores')
-    box_rows = usable_box_rows(boxes, scores_in, 'inference_mipnet')
+    box_rows = usable_box_rows(boxes, scores_in, 'inference_mipnet', (width, height))
     boxes, scores_in = boxes[box_rows], scores_in[box_rows]
     if len(boxes) == 0:
         return []
@@ -213,7 +368,7 @@ def inference_mipnet(model: nn.Module,
 
     # inference_topdown gives every box a score of 1; merge_mipnet_samples puts
     # the real scores in (the model's box score is linear in it).
-    samples = inference_topdown(model, img, boxes.astype(np.float32), bbox_format='xyxy')
+    samples = inference_topdown(model, image, boxes.astype(np.float32), bbox_format='xyxy')
     merged = merge_mipnet_samples(model, samples, box_indices=box_rows, bbox_scores=scores_in,
                                   **settings)
     records = pose_records(merged)
@@ -368,7 +523,7 @@ def pose_records(merged: PoseDataSample) -> List[dict]:
 def draw_mipnet_result(model: nn.Module,
                        img: ImageType,
                        records: List[dict],
-                       kpt_thr: float = 0.3,
+                       kpt_thr: Optional[float] = None,
                        draw_boxes: bool = True) -> np.ndarray:
     """Draw the kept poses of :func:`inference_mipnet`, one colour per λ.
 
@@ -378,17 +533,16 @@ def draw_mipnet_result(model: nn.Module,
         img (str | np.ndarray): The image file or BGR array (H, W, 3).
         records (list[dict]): The records of :func:`inference_mipnet`; only
             those with ``kept_after_nms`` are drawn.
-        kpt_thr (float): Keypoints scored below are not drawn. Defaults to 0.3.
+        kpt_thr (float, optional): Keypoints scored below are not drawn.
+            None: the config's picture threshold (:func:`config_kpt_thr`).
         draw_boxes (bool): Also draw every input box (white). Defaults to True.
 
     Returns:
         np.ndarray: The drawn RGB image (H, W, 3) uint8, with a λ legend.
     """
-    if isinstance(img, str):
-        _image_size(img)  # a clear error for a missing file
-        image = mmcv.imread(img, channel_order='rgb')
-    else:
-        image = mmcv.bgr2rgb(img)
+    image = mmcv.bgr2rgb(decode_image(img))
+    if kpt_thr is None:
+        kpt_thr = config_kpt_thr(getattr(model, 'cfg', None))
     num_keypoints = int(model.dataset_meta['num_keypoints'])
     poses = InstanceData(
         keypoints=np.array([r['keypoints'] for r in records], np.float32).reshape(

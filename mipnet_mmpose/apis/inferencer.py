@@ -8,9 +8,13 @@ evaluation's merge (:func:`~mipnet_mmpose.apis.merge_mipnet_samples`) and the
 λ drawing; it is registered in MMPose's ``INFERENCERS`` as
 ``'MIPNetInferencer'`` and ``'mipnet-pose-estimation'``.
 """
+import logging
+import mimetypes
+import os
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
+import cv2
 import mmcv
 import mmengine
 import numpy as np
@@ -18,6 +22,7 @@ import torch
 from mmengine.config import Config, ConfigDict
 from mmengine.fileio import join_path
 from mmengine.infer.infer import ModelType
+from mmengine.logging import print_log
 from mmengine.utils import mkdir_or_exist
 from mmpose.apis.inference import dataset_meta_from_config
 from mmpose.apis.inferencers import Pose2DInferencer
@@ -28,7 +33,15 @@ from torch import nn
 
 from ..datasets.decoded_image_cache import image_cache_for
 from ..visualization import draw_merged_poses, readable_sizes
-from .inference import _image_size, merge_mipnet_samples, pose_records, usable_box_rows
+from .inference import (
+    UndecodableImageError,
+    config_kpt_thr,
+    decode_image,
+    merge_mipnet_samples,
+    pose_records,
+    split_boxes,
+    usable_box_rows,
+)
 from .test_time import set_test_time, test_time_from_config
 
 InputType = Union[str, np.ndarray]
@@ -37,6 +50,50 @@ ConfigType = Union[Config, ConfigDict]
 #: Metainfo key of a packed box sample: the box's number among the image's
 #: boxes (its ``box_index``); -1 marks a stand-in for an image with no usable box.
 BOX_INDEX_KEY = 'mipnet_box_index'
+
+
+class UnreadableVideoError(ValueError):
+    """A video file that cannot be opened or whose frames cannot be decoded."""
+
+
+class CheckedVideo:
+    """The frames of an ``mmcv.VideoReader``, with an error when none can be decoded.
+
+    OpenCV reads a truncated or 0-frame video as a shorter (or empty) one,
+    without an error: the inferencer would return nothing. This raises
+    after the last frame when no frame was read, and warns (as ``mim test``
+    warns about data: through the current logger) when fewer frames were
+    read than the file's header announces.
+
+    Args:
+        video (mmcv.VideoReader): The opened video.
+        path (str): The file, for the messages.
+    """
+
+    def __init__(self, video, path: str) -> None:
+        self.video = video
+        self.path = path
+        self.frames_read = 0
+
+    def __len__(self) -> int:
+        return len(self.video)
+
+    def __getattr__(self, name: str):
+        return getattr(self.video, name)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for frame in self.video:
+            self.frames_read += 1
+            yield frame
+        if self.frames_read == 0:
+            raise UnreadableVideoError(
+                f'video {self.path}: no frame can be decoded (a 0-frame, truncated or '
+                'corrupt file; the header announces '
+                f'{len(self.video)} frames)')
+        if self.frames_read < len(self.video):
+            print_log(f'video {self.path}: {self.frames_read} of the {len(self.video)} frames '
+                      'its header announces could be decoded (truncated file?); the rest '
+                      'have no poses', logger='current', level=logging.WARNING)
 
 
 def complete_inference_config(cfg: ConfigType) -> ConfigType:
@@ -261,39 +318,82 @@ class MIPNetInferencer(Pose2DInferencer):
             metainfo has the box number (its row in ``bboxes``, or in the
             detector's kept boxes) under :data:`BOX_INDEX_KEY`.
         """
-        boxes = np.asarray(bboxes if bboxes is not None else (), dtype=np.float64)
-        if boxes.size == 0:
-            data_infos = super().preprocess_single(input, index, bbox_thr=bbox_thr,
+        given = bboxes if bboxes is not None else ()
+        image = self._decoded(input, index)
+        if len(given) == 0:
+            # MMPose's way, on the decoded array (its whole-image box would
+            # otherwise fail on an undecodable file with an AttributeError).
+            data_infos = super().preprocess_single(image, index, bbox_thr=bbox_thr,
                                                    nms_thr=nms_thr)
             for row, data_info in enumerate(data_infos):
                 data_info['data_samples'].set_metainfo({BOX_INDEX_KEY: row})
+                if isinstance(input, str):
+                    data_info['data_samples'].set_metainfo({'img_path': input})
             return data_infos
-        if boxes.ndim != 2 or boxes.shape[1] not in (4, 5):
-            raise ValueError(f'bboxes[{index}] must be (B, 4) xyxy boxes or (B, 5) with their '
-                             f'scores, got shape {boxes.shape}')
-        scores = boxes[:, 4] if boxes.shape[1] == 5 else np.ones(len(boxes))
-        rows = usable_box_rows(boxes[:, :4], scores, f'MIPNetInferencer (input {index})')
-        if isinstance(input, str):
-            image_info = dict(img_path=input)
-        else:
-            image_info = dict(img=input, img_path=f'{index}.jpg'.rjust(10, '0'))
+        boxes, scores = split_boxes(given, None, f'bboxes[{index}]')
+        if scores is None:
+            scores = np.ones(len(boxes))
+        image_size = (image.shape[1], image.shape[0])
+        rows = usable_box_rows(boxes, scores, f'MIPNetInferencer (input {index})', image_size)
+        # The image decoded once for all its boxes, not once per box.
+        image_info = dict(img=image, img_path=input if isinstance(input, str) else
+                          f'{index}.jpg'.rjust(10, '0'))
         image_info.update(self.model.dataset_meta)
-        # the image file decoded once for all its boxes, not once per box
-        image_cache = image_cache_for(self.pipeline) if isinstance(input, str) else None
         data_infos = []
         # No usable box: one whole-image stand-in keeps the image's metainfo
         # through the model; its poses are dropped in forward().
         for row in rows.tolist() if len(rows) else [-1]:
-            box = boxes[row, :4] if row >= 0 else np.array(
-                [0, 0, *_image_size(input)], dtype=np.float64)
+            box = boxes[row] if row >= 0 else np.array([0, 0, *image_size], np.float64)
             box_info = dict(image_info, bbox=box[None].astype(np.float32),
                             bbox_score=np.array([scores[row] if row >= 0 else 1], np.float32))
-            if image_cache is not None:
-                image_cache.fill(box_info)
             data_info = self.pipeline(box_info)
             data_info['data_samples'].set_metainfo({BOX_INDEX_KEY: row})
             data_infos.append(data_info)
         return data_infos
+
+    def _decoded(self, input: InputType, index: int) -> np.ndarray:
+        """The image of an input as the pipeline's loader decodes it (EXIF applied).
+
+        Raises:
+            UndecodableImageError: Naming the file (an empty, truncated or
+                non-image file in a folder of images).
+        """
+        if not isinstance(input, str):
+            return input
+        cache = image_cache_for(self.pipeline)
+        try:
+            image = (cache.fill(dict(img_path=input)).get('img') if cache is not None
+                     else decode_image(input))
+        except (AssertionError, OSError, ValueError, cv2.error) as e:
+            raise UndecodableImageError(f'input {index}: image {input} cannot be decoded '
+                                        f'({e})') from None
+        if image is None or getattr(image, 'size', 0) == 0:
+            raise UndecodableImageError(f'input {index}: image {input} cannot be decoded '
+                                        '(empty, truncated, or not an image)')
+        return image
+
+    def _inputs_to_list(self, inputs) -> Iterable:
+        """MMPose's input listing; a video that cannot be read is a clear error.
+
+        A folder lists its image files, sorted, as MMPose lists them, but a
+        file of no known type (``LICENSE``, ``.DS_Store``) is skipped instead
+        of failing with an ``AttributeError``.
+        """
+        if isinstance(inputs, str) and osp.isdir(inputs):
+            self._video_input = False
+            return sorted(join_path(inputs, name) for name in sorted(os.listdir(inputs))
+                          if osp.isfile(osp.join(inputs, name)) and
+                          (mimetypes.guess_type(name)[0] or '').startswith('image/'))
+        if isinstance(inputs, str) and not osp.isdir(inputs) and \
+                (mimetypes.guess_type(inputs)[0] or '').startswith('video'):
+            if not osp.isfile(inputs):
+                raise FileNotFoundError(f'video not found: {inputs}')
+            try:
+                listed = super()._inputs_to_list(inputs)
+            except AssertionError as e:  # mmcv's VideoReader: "Failed to load video file"
+                raise UnreadableVideoError(f'video {inputs} cannot be opened ({e})') from None
+            return CheckedVideo(listed, inputs)
+        return super()._inputs_to_list(inputs)
 
     @torch.no_grad()
     def forward(self, inputs: Union[dict, tuple], pose_nms_mode: Optional[str] = None,
@@ -327,7 +427,7 @@ class MIPNetInferencer(Pose2DInferencer):
                   wait_time: float = 0,
                   radius: Optional[int] = None,
                   thickness: Optional[int] = None,
-                  kpt_thr: float = 0.3,
+                  kpt_thr: Optional[float] = None,
                   vis_out_dir: str = '',
                   window_name: str = '',
                   black_background: bool = False,
@@ -343,8 +443,8 @@ class MIPNetInferencer(Pose2DInferencer):
             wait_time (float): Seconds a shown picture stays (0: until a key).
             radius (int, optional): Joint radius. None: from the image size.
             thickness (int, optional): Limb width. None: from the image size.
-            kpt_thr (float): Keypoints scored below are not drawn.
-                Defaults to 0.3.
+            kpt_thr (float, optional): Keypoints scored below are not drawn.
+                None: the config's picture threshold (:func:`config_kpt_thr`).
             vis_out_dir (str): Folder (or, for a video, file) to write the
                 pictures to; empty: not written.
             window_name (str): Title of the window. Defaults to the image name.
@@ -356,6 +456,8 @@ class MIPNetInferencer(Pose2DInferencer):
         """
         if not (return_vis or show or vis_out_dir):
             return []
+        if kpt_thr is None:
+            kpt_thr = config_kpt_thr(self.cfg)
         pictures = []
         for single_input, pred in zip(inputs, preds):
             if isinstance(single_input, str):

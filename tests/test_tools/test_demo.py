@@ -366,3 +366,121 @@ def test_image_id_is_for_one_image(gt_dets_of_all_images, tmp_path, capsys):
     assert "a video's detections have the frame number (0-based) as image_id" in \
         capsys.readouterr().err
     assert len(OCHUMAN_IMAGES) == 3
+
+
+# ---------------------------------------------------------------------------
+# Outputs never replace inputs or files the demo did not write
+# ---------------------------------------------------------------------------
+
+def _snapshot(folder: Path) -> dict:
+    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob('*') if p.is_file()}
+
+
+def test_out_dir_equal_to_the_input_folder_is_refused(tmp_path, capsys):
+    folder = tmp_path / 'photos'
+    folder.mkdir()
+    mmcv.imwrite(mmcv.imread(IMAGE), str(folder / 'photo.png'))
+    before = _snapshot(folder)
+    assert demo.main([str(folder), '--config', CONFIG, '--out-dir', str(folder)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and 'is the input folder' in err[0]
+    # One image named as its own output, through another spelling of the folder.
+    assert demo.main([str(folder / 'photo.png'), '--config', CONFIG, '--out-dir',
+                      str(folder / '.')]) == 1
+    assert 'is the input' in capsys.readouterr().err
+    assert _snapshot(folder) == before
+
+
+def test_video_out_dir_its_own_folder_is_refused(tmp_path, capsys):
+    video = tmp_path / 'clip.mp4'
+    write_sample_video(video)
+    before = _snapshot(tmp_path)
+    assert demo.main([str(video), '--config', CONFIG, '--out-dir', str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f'{tmp_path / "clip.mp4"} is the input' in err[0]
+    assert _snapshot(tmp_path) == before
+
+
+def test_out_dir_naming_a_file_and_foreign_outputs(tmp_path, capsys):
+    a_file = tmp_path / 'results.txt'
+    a_file.write_text('mine\n')
+    assert demo.main([IMAGE, '--config', CONFIG, '--out-dir', str(a_file)]) == 1
+    assert capsys.readouterr().err.strip() == \
+        f'error: --out-dir {a_file} exists and is not a folder; give a folder'
+    out = tmp_path / 'out'
+    out.mkdir()
+    foreign = out / '003896.png'
+    foreign.write_bytes(b'someone else\'s picture')
+    assert demo.main([IMAGE, '--config', CONFIG, '--out-dir', str(out)]) == 1
+    assert 'exists and was not written by this tool' in capsys.readouterr().err
+    assert foreign.read_bytes() == b'someone else\'s picture'
+    foreign.unlink()
+    # The demo's own outputs are replaced by a second run.
+    for _ in range(2):
+        assert demo.main([IMAGE, '--config', CONFIG, '--out-dir', str(out),
+                          '--device', 'cpu']) == 0
+    assert sorted(p.name for p in out.iterdir()) == ['003896.json', '003896.png']
+
+
+@pytest.mark.parametrize('record, message', [
+    (dict(image_id=3, bbox=[1, 2, 3], score=0.9), 'record 1 has "bbox" [1, 2, 3], expected 4'),
+    (dict(image_id=3, bbox=[1, 2, 3, 4, 5], score=0.9), 'record 1 has "bbox" [1, 2, 3, 4, 5]'),
+    (dict(image_id=3, bbox=[1, 2, [3], 4], score=0.9), 'record 1 has "bbox" [1, 2, [3], 4]'),
+    (dict(image_id=3, bbox=[1, 2, 3, 4], score='0.9'), 'record 1 has "score" \'0.9\''),
+    ([1, 2, 3, 4], 'record 1 is a list'),
+])
+def test_malformed_detection_records_are_one_error(det_file, tmp_path, capsys, record, message):
+    dets = json.loads(Path(det_file[0]).read_text())[:1] + [record]
+    bbox_file = write_dets(tmp_path / 'dets.json', dets)
+    out = tmp_path / 'out'
+    assert demo.main([IMAGE, '--config', CONFIG, '--bbox-file', bbox_file, '--image-id', '3',
+                      '--out-dir', str(out)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f'error: bbox file {bbox_file}: ')
+    assert message in err[0]
+    assert not out.exists()
+
+
+def test_another_images_detections_warn_and_outside_boxes_are_dropped(tmp_path, capsys):
+    """A file holding only image 2's detections, used for 003896.jpg: a warning that nothing
+    ties them to this image, and its box outside the 602x900 image dropped with a warning."""
+    bbox_file = write_dets(tmp_path / 'other.json', [
+        dict(image_id=2, category_id=1, bbox=[650, 10, 100, 100], score=0.99),
+        dict(image_id=2, category_id=1, bbox=[10, 10, 100, 200], score=0.9)])
+    out = tmp_path / 'out'
+    with pytest.warns(UserWarning, match=r'dropped 1 of 2 boxes that lie entirely outside the '
+                      r'602x900 image \(rows 0\)'):
+        assert demo.main([IMAGE, '--config', CONFIG, '--bbox-file', bbox_file, '--out-dir',
+                          str(out), '--device', 'cpu']) == 0
+    assert 'holds the detections of one image (image_id 2), used for' in \
+        capsys.readouterr().err
+    result, _ = read_outputs(out)
+    assert {p['box_index'] for p in result['poses']} == {1}
+
+
+def test_folder_image_without_detections_warns(tmp_path):
+    dets = [dict(image_id=3, category_id=1, bbox=[0, 39, 601, 861], score=0.9)]
+    bbox_file = write_dets(tmp_path / 'dets.json', dets)
+    out = tmp_path / 'out'
+    with pytest.warns(UserWarning, match=r'000817\.jpg: no detections of category 1 for '
+                      r'image_id \d+ in .*dets\.json.*; no poses'):
+        assert demo.main([str(SAMPLE / 'ochuman'), '--config', CONFIG, '--bbox-file',
+                          bbox_file, '--ann-file', OCHUMAN_ANN, '--out-dir', str(out),
+                          '--device', 'cpu']) == 0
+
+
+def test_thresholds_default_to_the_configs(tmp_path):
+    args = demo.parse_args([IMAGE, '--config', CONFIG, '--out-dir', str(tmp_path),
+                            '--device', 'cpu'])
+    assert args.kpt_thr is None and args.bbox_thr is None
+    demo.run(args)
+    assert args.kpt_thr == 0.1  # the sample config's MultiInstanceVisualizationHook
+    assert args.bbox_thr == 0.3  # no filter_cfg in its test data set: MMPose's default
+    config = tmp_path / 'filtered.py'
+    config.write_text(f'_base_ = [{CONFIG!r}]\n'
+                      'test_dataloader = dict(dataset=dict(filter_cfg=dict(bbox_score_thr=0.5)))\n'
+                      "custom_hooks = [dict(type='MultiInstanceVisualizationHook', kpt_thr=0.2)]\n")
+    args = demo.parse_args([IMAGE, '--config', str(config), '--out-dir', str(tmp_path / 'f'),
+                            '--device', 'cpu'])
+    demo.run(args)
+    assert (args.bbox_thr, args.kpt_thr) == (0.5, 0.2)

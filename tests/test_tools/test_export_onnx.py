@@ -168,3 +168,37 @@ def test_every_lambda_code_exports_at_the_default_opset(tmp_path, encoding, num_
     assert scale > 0.1
     for i in range(1, num_instances):
         assert np.abs(got[:, i] - got[:, 0]).max() > 0.01 * scale, i
+
+
+def test_out_never_replaces_an_input_or_a_foreign_file(exported, tmp_path, capsys):
+    """--out naming the checkpoint, the config or a file that is no ONNX export: one-line
+    refusals, inputs unchanged; an earlier export is replaced."""
+    _, onnx_file = exported
+    checkpoint = onnx_file.parent / 'sample.pth'
+    before = checkpoint.read_bytes()
+    tool = _load_tool()
+    for out, message in ((checkpoint, 'is the file read by the export'),
+                         (SAMPLE_CONFIG, 'is the file read by the export')):
+        assert tool.main([str(SAMPLE_CONFIG), '--checkpoint', str(checkpoint),
+                          '--out', str(out)]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0]
+    assert checkpoint.read_bytes() == before
+    notes = tmp_path / 'notes.onnx'
+    notes.write_text('mine\n')
+    assert tool.main([str(SAMPLE_CONFIG), '--out', str(notes)]) == 1
+    assert 'exists and was not written by this tool' in capsys.readouterr().err
+    assert notes.read_text() == 'mine\n'
+    again = tmp_path / 'again.onnx'
+    again.write_bytes(onnx_file.read_bytes())  # an earlier export: replaced
+    assert tool.main([str(SAMPLE_CONFIG), '--checkpoint', str(checkpoint),
+                      '--out', str(again)]) == 0
+    onnx.checker.check_model(onnx.load(str(again)))
+
+
+def test_missing_checkpoint_is_a_one_line_error(tmp_path, capsys):
+    assert _load_tool().main([str(SAMPLE_CONFIG), '--checkpoint', str(tmp_path / 'nope.pth'),
+                              '--out', str(tmp_path / 'x.onnx')]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f'error: --checkpoint not found: {tmp_path / "nope.pth"}']
+    assert not (tmp_path / 'x.onnx').exists()

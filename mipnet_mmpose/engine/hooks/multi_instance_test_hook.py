@@ -3,7 +3,7 @@ from typing import Dict, Optional
 
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
-from mmengine.runner import CheckpointLoader
+from mmengine.runner import BaseLoop
 from mmpose.registry import HOOKS
 
 from ...models.pose_estimators.multi_instance_topdown import check_lambda_score_decay
@@ -31,7 +31,9 @@ class MultiInstanceTestHook(Hook):
             in [0, 1]. None keeps the model's default (the authors' 0.5).
     """
 
-    priority = 'NORMAL'
+    # Last: its before_run loads the tested checkpoint where mmengine would (after
+    # every hook's before_run, e.g. EMAHook's, whose after_load_checkpoint needs it).
+    priority = 'LOWEST'
 
     def __init__(self,
                  num_instances: Optional[int] = None,
@@ -63,25 +65,36 @@ class MultiInstanceTestHook(Hook):
                              for lam in sorted(produced))
             runner.logger.info(f'MIPNet poses per λ ({type(metric).__name__}): {rows}')
 
+    def before_run(self, runner) -> None:
+        self._load_test_checkpoint(runner)
+
     def before_val(self, runner) -> None:
         self._configure(runner)
 
     def before_test(self, runner) -> None:
         self._configure(runner)
-        self._check_test_checkpoint(runner)
 
     @staticmethod
-    def _check_test_checkpoint(runner) -> None:
-        """Fail when the tested checkpoint leaves weights of the model unloaded.
+    def _load_test_checkpoint(runner) -> None:
+        """Load the tested checkpoint once, failing when it leaves weights unloaded.
 
-        mmengine loaded it already, with ``strict=False``: a checkpoint of another
-        width or N would otherwise be tested as a partly random model.
+        mmengine loads ``load_from`` after ``before_run`` with ``strict=False``:
+        a checkpoint of another width or N would be tested as a partly random
+        model. For a test run, the file is loaded here instead, with the
+        runner's own loading (same key revision, same device handling), its
+        state dict checked, and the runner told it has loaded (so the file is
+        read, and unpickled, once). Training (``load_from`` a stock checkpoint
+        to fine-tune) is left to mmengine.
         """
         path = getattr(runner, '_load_from', None)
-        if not path:
+        testing = isinstance(getattr(runner, '_test_loop', None), BaseLoop) and \
+            not isinstance(getattr(runner, '_train_loop', None), BaseLoop)
+        if not path or not testing or getattr(runner, '_has_loaded', False) or \
+                getattr(runner, '_resume', False):
             return
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        checkpoint = CheckpointLoader.load_checkpoint(path, map_location='cpu')
+        checkpoint = runner.load_checkpoint(path, map_location='cpu')
+        runner._has_loaded = True
         check_checkpoint_fits(model, checkpoint, source=f'--checkpoint {path}',
                               config=getattr(runner.cfg, 'filename', None))
 

@@ -1,4 +1,5 @@
 """Pictures of every image's poses after val/test, one colour per λ."""
+import os
 import os.path as osp
 from collections import defaultdict
 from typing import Any, Dict, List, Optional, Sequence
@@ -10,6 +11,7 @@ from mmengine.fileio import get
 from mmengine.hooks import Hook
 from mmengine.structures import InstanceData
 from mmengine.utils import mkdir_or_exist
+from mmpose.engine.hooks import PoseVisualizationHook
 from mmpose.registry import HOOKS
 from mmpose.visualization import PoseLocalVisualizer
 
@@ -20,6 +22,7 @@ from ...evaluation.functional import (
     merge_settings_from_metric,
     pose_areas,
 )
+from ...utils.output_paths import relative_output_stems
 from ...visualization import draw_multi_instance_poses
 
 
@@ -36,9 +39,18 @@ class MultiInstanceVisualizationHook(Hook):
     as the OKS area. The settings are read from ``runner.val_evaluator`` /
     ``runner.test_evaluator`` when drawing (see
     :func:`merge_settings_from_metric`); without a CocoMetric-derived metric
-    CocoMetric's defaults are used, with a warning. It writes one picture per
-    image with the kept poses coloured by λ to
-    ``{work_dir}/{out_dir}/{val_<epoch>|test}/<image name>.png``.
+    CocoMetric's defaults are used, with a warning. It draws one picture per
+    image with the kept poses coloured by λ, hands it to the runner's
+    visualizer (``add_image``: each of its backends, local files, TensorBoard,
+    W&B, receives it, named ``{val|test}_<image>``, folders joined by ``__``) and writes it to
+    ``{work_dir}/{out_dir}/{val_<epoch>|test}/<image>.png``, where
+    ``<image>`` is the image's path below the folder common to the run's
+    images (``a/x.jpg`` and ``b/x.jpg`` get two pictures).
+
+    ``mim test --show-dir DIR`` turns MMPose's ``PoseVisualizationHook`` on,
+    which would draw every box's poses apart, unmerged: this hook turns it off
+    for the run and writes its merged pictures of every image to
+    ``{work_dir}/{timestamp}/DIR`` instead, where MMPose would have written.
 
     Args:
         out_dir (str): Folder under the work dir. Defaults to ``'pose_pictures'``.
@@ -66,13 +78,16 @@ class MultiInstanceVisualizationHook(Hook):
         self.last_kept: Dict[str, Dict[int, int]] = {}
         #: The merge settings of the last drawn run (see merge_settings_from_metric).
         self.last_merge_settings: Dict[str, Any] = {}
+        #: Where --show-dir wants the test pictures (every image), else None.
+        self._show_dir: Optional[str] = None
 
     def _collect(self, outputs: Sequence) -> None:
         if not self.enable:
             return
         for data_sample in outputs:
             img_path = data_sample.img_path
-            if img_path in self._poses or len(self._poses) < self.max_images:
+            if img_path in self._poses or len(self._poses) < self.max_images or \
+                    self._show_dir is not None:
                 pred = data_sample.pred_instances
                 n = len(pred)
                 lambdas = pred.lambdas if 'lambdas' in pred else np.arange(n, dtype=np.int64)
@@ -93,11 +108,27 @@ class MultiInstanceVisualizationHook(Hook):
     def after_test_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         self._collect(outputs)
 
+    def before_test(self, runner) -> None:
+        self._show_dir = None
+        if not self.enable:
+            return
+        for hook in runner.hooks:
+            if isinstance(hook, PoseVisualizationHook) and hook.enable and \
+                    getattr(hook, 'out_dir', None) is not None:
+                # --show-dir: our merged pictures, of every image, where MMPose's
+                # per-box ones would go (its hook joins work_dir and timestamp
+                # in its own before-iteration step, so the name is still bare).
+                hook.enable = False
+                self._show_dir = osp.join(runner.work_dir, runner.timestamp, hook.out_dir)
+                runner.logger.info('MultiInstanceVisualizationHook draws the merged poses of '
+                                   f'every test image to {self._show_dir} (--show-dir) in '
+                                   "place of PoseVisualizationHook's per-box pictures")
+
     def after_val_epoch(self, runner, metrics: Optional[dict] = None) -> None:
         self._draw(runner, f'val_{runner.epoch}', runner.val_evaluator)
 
     def after_test_epoch(self, runner, metrics: Optional[dict] = None) -> None:
-        self._draw(runner, 'test', runner.test_evaluator)
+        self._draw(runner, 'test', runner.test_evaluator, self._show_dir)
 
     @staticmethod
     def _merge_settings(runner, evaluator) -> Dict[str, Any]:
@@ -109,7 +140,7 @@ class MultiInstanceVisualizationHook(Hook):
                                   "with CocoMetric's defaults")
             return coco_metric_defaults()
 
-    def _draw(self, runner, run_name: str, evaluator) -> None:
+    def _draw(self, runner, run_name: str, evaluator, folder: Optional[str] = None) -> None:
         if not self.enable:
             return
         self.last_drawn = {}
@@ -132,11 +163,17 @@ class MultiInstanceVisualizationHook(Hook):
         visualizer = PoseLocalVisualizer.get_current_instance()
         visualizer.set_dataset_meta(dataset_meta)
         sigmas = (dataset_meta or {}).get('sigmas')
-        folder = osp.join(runner.work_dir, self.out_dir, run_name)
+        folder = folder or osp.join(runner.work_dir, self.out_dir, run_name)
         mkdir_or_exist(folder)
+        # Names keep the images' paths below their common folder: a/x.jpg and
+        # b/x.jpg both get a picture.
+        names = relative_output_stems(list(self._poses))
+        step = runner.epoch if run_name.startswith('val') else 0
         for img_path, per_box in self._poses.items():
             poses = _sorted_unique(InstanceData.cat(per_box))
-            name = osp.basename(img_path)
+            stem = names[img_path]
+            ext = osp.splitext(img_path)[1]
+            name = stem if stem.endswith(ext) else stem + ext
             self.last_drawn[name] = len(poses)
             _, kept = merge_instance_poses(poses.keypoints, poses.keypoint_scores,
                                            poses.bbox_scores, poses.areas, sigmas=sigmas,
@@ -148,7 +185,11 @@ class MultiInstanceVisualizationHook(Hook):
             image = mmcv.imfrombytes(get(img_path), channel_order='rgb')
             drawn = draw_multi_instance_poses(visualizer, image, poses[kept], self.kpt_thr,
                                               boxes=np.unique(poses.bboxes, axis=0))
-            mmcv.imwrite(mmcv.rgb2bgr(drawn), osp.join(folder, osp.splitext(name)[0] + '.png'))
+            # Every backend of the runner's visualizer (local, TensorBoard, W&B); one
+            # flat name (mmengine's local backend makes no subfolders).
+            visualizer.add_image(f"{run_name.split('_')[0]}_{stem.replace(os.sep, '__')}",
+                                 drawn, step=step)
+            mmcv.imwrite(mmcv.rgb2bgr(drawn), osp.join(folder, stem + '.png'))
         runner.logger.info(
             f'Pose pictures of {len(self._poses)} images written to {folder} (poses merged '
             f"as the metric: nms_mode={settings['nms_mode']}, nms_thr={settings['nms_thr']}, "

@@ -1,11 +1,14 @@
-"""One training run per work directory."""
+"""One run per work directory, decided before the run writes anything there."""
 import atexit
 import errno
+import fcntl
 import json
 import os
 import os.path as osp
 import socket
-from typing import Optional
+import sys
+import time
+from typing import Dict, List, Optional
 
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
@@ -13,33 +16,211 @@ from mmpose.registry import HOOKS
 
 LOCK_NAME = '.training.lock'
 
+#: Lock file (real path) -> [pid, fd, depth] of the locks this process holds.
+#: The lock guards against other processes: runners of one process (tests,
+#: notebooks) may use one work dir in turn or nested.
+_HELD: Dict[str, List[int]] = {}
+
 
 class WorkDirInUseError(RuntimeError):
-    """Another training run is writing into the same work directory."""
+    """Another run is writing into the same work directory."""
 
 
-def _process_alive(pid: int) -> bool:
-    """Whether a process of this host with ``pid`` exists."""
+def process_start_ticks(pid: int) -> Optional[int]:
+    """When a process started (clock ticks after boot), from ``/proc/<pid>/stat``.
+
+    A pid alone does not name a process: a dead run's pid may be reused by
+    any later process. The pid and its start time together do.
+
+    Returns:
+        int | None: None when the process does not exist (or no /proc).
+    """
     try:
-        os.kill(pid, 0)
-    except OSError as err:
-        return err.errno == errno.EPERM  # exists, owned by another user
-    return True
+        with open(f'/proc/{pid}/stat') as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # The command name (field 2) is in parentheses and may hold spaces or ')'.
+    fields = stat.rsplit(')', 1)[-1].split()
+    return int(fields[19]) if len(fields) > 19 else None
+
+
+def _record() -> dict:
+    pid = os.getpid()
+    return dict(host=socket.gethostname(), pid=pid, start_ticks=process_start_ticks(pid),
+                started=time.strftime('%Y-%m-%d %H:%M:%S'),
+                command=' '.join(sys.argv)[:300])
+
+
+def describe_holder(raw: str) -> str:
+    """Who a lock file says holds it, checked against the processes of this host.
+
+    Args:
+        raw (str): The lock file's content.
+
+    Returns:
+        str: e.g. ``"process 4242 on host-a (started 2026-12-03 10:00:01:
+        mim train ...)"``, or why the file does not say.
+    """
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        record = None
+    if not isinstance(record, dict) or not isinstance(record.get('pid'), int):
+        shown = raw.strip()[:80] or 'empty'
+        return (f'a live process whose lock record is unreadable (file content: {shown!r}; '
+                'written by an older version, or being written right now)')
+    pid, host = record['pid'], record.get('host')
+    who = f"process {pid} on {host} (started {record.get('started')}: " \
+          f"{record.get('command', '?')})"
+    if host == socket.gethostname():
+        ticks = process_start_ticks(pid)
+        if ticks is None or (record.get('start_ticks') is not None
+                             and ticks != record['start_ticks']):
+            # The lock is held, yet its recorded process is gone (or its pid
+            # now names another process): a child of that run holds it.
+            return (f'{who}, which has ended; a process it started (e.g. a data loader '
+                    'worker) still holds the lock and will release it when it exits')
+    return who
+
+
+class WorkDirLock:
+    """An exclusive lock on ``<work_dir>/<lock_name>``, atomic and crash-proof.
+
+    The lock is the kernel's ``flock`` on the lock file, not the file's
+    existence: taking it is one atomic step, two processes can never both
+    hold it, and a run that dies (even by SIGKILL) releases it with its open
+    files. A lock file left by a dead run is therefore not "stale": the next
+    run locks the same file and overwrites the record inside it, with
+    nothing removed and re-created in between. The file holds a record of the
+    holder (host, pid, its start time, command) for the message of a refused
+    run only. On release the holder removes the file while still holding
+    it; a run that opened the old file meanwhile sees it is no longer the
+    file at that path and starts over.
+
+    Args:
+        work_dir (str): The work directory (created if missing).
+        lock_name (str): File name of the lock. Defaults to ``'.training.lock'``.
+    """
+
+    def __init__(self, work_dir: str, lock_name: str = LOCK_NAME) -> None:
+        self.work_dir = work_dir
+        self.path = osp.join(work_dir, lock_name)
+        self._key = osp.realpath(self.path)
+
+    @property
+    def held(self) -> bool:
+        """Whether this process holds the lock."""
+        entry = _HELD.get(osp.realpath(self.path))
+        return entry is not None and entry[0] == os.getpid()
+
+    def acquire(self) -> Optional[str]:
+        """Take the lock or raise :class:`WorkDirInUseError`.
+
+        Returns:
+            str | None: The record a run that ended without releasing left in
+            the file (taken over), else None.
+
+        Raises:
+            WorkDirInUseError: Another live process holds it; the message
+                names it (see :func:`describe_holder`).
+            OSError: The file system has no locks (e.g. ``ENOLCK``).
+        """
+        self._key = osp.realpath(self.path)
+        if self.held:
+            _HELD[self._key][2] += 1
+            return None
+        os.makedirs(self.work_dir, exist_ok=True)
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as err:
+                raw = _read(fd)
+                os.close(fd)
+                if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    raise WorkDirInUseError(
+                        f'The work directory {self.work_dir} is in use by another run '
+                        f'({describe_holder(raw)}; lock file {self.path}): its checkpoints '
+                        'and config would be overwritten. Give this run another --work-dir, '
+                        'or wait for that run to end.') from None
+                raise
+            if _same_file(fd, self.path):
+                break
+            os.close(fd)  # the holder released (removed) it meanwhile: lock the new one
+        previous = _read(fd)
+        data = json.dumps(_record()).encode()
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, data, 0)
+        _HELD[self._key] = [os.getpid(), fd, 1]
+        return previous.strip() or None
+
+    def release(self) -> None:
+        """Release the lock (and remove its file) once every acquire is released."""
+        entry = _HELD.get(self._key)
+        if entry is None or entry[0] != os.getpid():
+            return
+        entry[2] -= 1
+        if entry[2] > 0:
+            return
+        del _HELD[self._key]
+        fd = entry[1]
+        try:
+            if _same_file(fd, self.path):
+                os.remove(self.path)  # while still locked: see the class notes
+        finally:
+            os.close(fd)
+
+
+def _read(fd: int) -> str:
+    try:
+        return os.pread(fd, 4096, 0).decode('utf-8', errors='replace')
+    except OSError:
+        return ''
+
+
+def _same_file(fd: int, path: str) -> bool:
+    try:
+        on_disk = os.stat(path)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (mine.st_dev, mine.st_ino) == (on_disk.st_dev, on_disk.st_ino)
+
+
+def _runner_under_construction():
+    """The mmengine ``Runner`` whose ``__init__`` is building this hook, if any.
+
+    mmengine builds the hooks in ``Runner.__init__`` and dumps the config into
+    the work directory right after; ``before_run`` comes too late to keep a
+    refused run from overwriting the running run's config dump. The hook is
+    built from its config entry (no runner argument), so the runner is found
+    as the ``self`` of a calling frame.
+    """
+    from mmengine.runner import Runner
+    frame = sys._getframe(1)
+    while frame is not None:
+        candidate = frame.f_locals.get('self')
+        if isinstance(candidate, Runner) and hasattr(candidate, '_work_dir'):
+            return candidate
+        frame = frame.f_back
+    return None
 
 
 @HOOKS.register_module()
 class WorkDirLockHook(Hook):
-    """Refuse to train into a work directory another training run is using.
+    """Refuse to run into a work directory another run is using.
 
-    mmengine gives each run its own timestamped log folder, but checkpoints,
-    ``last_checkpoint`` and the best checkpoint go to the work directory
-    itself: two runs started with the same ``--work-dir`` overwrite each
-    other's checkpoints and both report success. Before training, the main
-    process creates ``<work_dir>/.training.lock`` holding its host and pid;
-    a second run finds it and stops with an error naming the first. The lock
-    is removed when training ends (also on an exception or exit); a lock
-    left by a killed run (its process no longer exists on this host) is
-    taken over with a warning, so ``--resume`` after a crash works.
+    mmengine gives each run its own timestamped log folder, but the config
+    dump, checkpoints, ``last_checkpoint`` and the best checkpoint go to the
+    work directory itself: two runs started with the same ``--work-dir``
+    overwrite each other's files and both report success. The main process
+    takes a :class:`WorkDirLock` on ``<work_dir>/.training.lock`` when the
+    runner builds this hook, before mmengine writes its config dump there
+    (a hook built outside a runner takes it in ``before_run``); a second run
+    stops with an error naming the first. The lock is released when the run
+    ends (also on an exception or exit); a run killed outright releases it
+    with its process, so ``--resume`` after a crash works.
 
     Args:
         lock_name (str): File name of the lock in the work directory.
@@ -50,52 +231,34 @@ class WorkDirLockHook(Hook):
 
     def __init__(self, lock_name: str = LOCK_NAME) -> None:
         self.lock_name = lock_name
-        self._path: Optional[str] = None
+        self._lock: Optional[WorkDirLock] = None
+        runner = _runner_under_construction()
+        if runner is not None:
+            self._take(runner.work_dir, runner.logger)
 
-    def before_train(self, runner) -> None:
-        if not is_main_process():
+    def _take(self, work_dir: str, logger) -> None:
+        if self._lock is not None or not is_main_process():
             return
-        path = osp.join(runner.work_dir, self.lock_name)
-        me = dict(host=socket.gethostname(), pid=os.getpid())
-        for _ in range(2):
-            try:
-                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                self._check_holder(runner, path)
-                continue
-            with os.fdopen(fd, 'w') as file:
-                json.dump(me, file)
-            self._path = path
-            atexit.register(self._release)
-            return
-        raise WorkDirInUseError(f'could not take the training lock {path}')
-
-    def _check_holder(self, runner, path: str) -> None:
-        """Raise if a live run holds the lock; remove a dead run's lock."""
+        lock = WorkDirLock(work_dir, self.lock_name)
         try:
-            with open(path) as file:
-                holder = json.load(file)
-        except (OSError, ValueError):
-            holder = {}
-        host, pid = holder.get('host'), holder.get('pid')
-        if host == socket.gethostname() and isinstance(pid, int) and not _process_alive(pid):
-            runner.logger.warning(f'Taking over the training lock {path} of run {pid}, '
-                                  'which no longer runs (killed?).')
-            os.remove(path)
+            previous = lock.acquire()  # WorkDirInUseError goes to the user as it is
+        except OSError as err:
+            logger.warning(f'The work directory {work_dir} cannot be locked ({err}); '
+                           'nothing keeps another run from writing into it.')
             return
-        raise WorkDirInUseError(
-            f'The work directory {runner.work_dir} is in use by another training run '
-            f'(process {pid} on {host}, lock file {path}): its checkpoints would be '
-            'overwritten. Give this run another --work-dir, or wait for that run to end. '
-            'If no such run exists any more, delete the lock file.')
+        if previous:
+            logger.warning(f'Taking over the lock {lock.path} of a run that ended without '
+                           f'releasing it (killed?): {previous[:200]}')
+        self._lock = lock
+        atexit.register(self._release)
 
     def _release(self) -> None:
-        if self._path is not None:
-            try:
-                os.remove(self._path)
-            except FileNotFoundError:
-                pass
-            self._path = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
-    def after_train(self, runner) -> None:
+    def before_run(self, runner) -> None:
+        self._take(runner.work_dir, runner.logger)
+
+    def after_run(self, runner) -> None:
         self._release()
