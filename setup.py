@@ -1,5 +1,27 @@
 from setuptools import find_packages, setup
 
+# What the plugin works with, as ranges, so that `pip install -e .` into an existing MMPose
+# environment keeps the user's torch (and its CUDA build), mmcv and numpy. The exact versions
+# we test with, and the install order that builds them, are requirements.txt and
+# tools/setup.sh; tests/test_install.py checks that they satisfy these ranges.
+INSTALL_REQUIRES = [
+    # torch >= 2.6 loads checkpoints with weights_only=True by default, and mmengine 0.10
+    # then cannot resume from what `mim train` wrote.
+    'torch>=2.0,<2.6',
+    # numpy 2 breaks the xtcocotools 1.14 wheels (built against numpy 1).
+    'numpy>=1.21,<2',
+    'mmengine>=0.10.0,<1.0',
+    # mmcv with its compiled ops (mmpose.models imports mmcv.ops); mmdet 3.3 refuses >= 2.2.
+    # mmcv also brings OpenCV (opencv-python), which is not named here so that an
+    # opencv-python-headless environment is kept.
+    'mmcv>=2.0.0,<2.2.0',
+    # MIPNet builds mmdet's backbones (CSPNeXt of RTMPose) by name.
+    'mmdet>=3.0.0,<3.4.0',
+    # We subclass MMPose's estimator, heads, codecs, data sets and metric: one minor line.
+    'mmpose>=1.3.0,<1.4.0',
+    'xtcocotools>=1.12',
+]
+
 
 def read_version() -> str:
     namespace: dict = {}
@@ -22,7 +44,14 @@ setup(
     long_description_content_type='text/markdown',
     license='Apache-2.0',
     packages=find_packages(include=['mipnet_mmpose', 'mipnet_mmpose.*']),
+    # model-index.yml and the metafiles go with the package so that `mim search` finds them.
+    include_package_data=True,
     python_requires='>=3.8',
-    install_requires=read_requirements('requirements.txt'),
-    extras_require={'tests': read_requirements('requirements-tests.txt')},
+    install_requires=INSTALL_REQUIRES,
+    extras_require={
+        # `mim train/test`; openmim's own openxlab dependency downgrades setuptools, see
+        # tools/setup.sh for installing it without.
+        'mim': ['openmim>=0.3.7'],
+        'tests': read_requirements('requirements-tests.txt'),
+    },
 )
