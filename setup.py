@@ -1,3 +1,8 @@
+import os
+import os.path as osp
+import shutil
+import sys
+
 from setuptools import find_packages, setup
 
 # What the plugin works with, as ranges, so that `pip install -e .` into an existing MMPose
@@ -23,6 +28,37 @@ INSTALL_REQUIRES = [
 ]
 
 
+#: What `mim` reads from an installed package's `.mim/` folder: `mim search mipnet_mmpose`
+#: loads `mipnet_mmpose/.mim/model-index.yml`, which imports `configs/metafile.yml`.
+MIM_FILES = ('model-index.yml', 'configs')
+
+
+def add_mim_extension() -> None:
+    """Put model-index.yml and the configs into ``mipnet_mmpose/.mim``: linked for an
+    editable install (``setup.py develop``), copied when a wheel or sdist is built."""
+    if 'develop' in sys.argv:
+        mode = 'symlink'
+    elif any(cmd in sys.argv for cmd in ('sdist', 'bdist_wheel', 'build', 'install')):
+        mode = 'copy'
+    else:
+        return
+    here = osp.dirname(osp.abspath(__file__))
+    mim_dir = osp.join(here, 'mipnet_mmpose', '.mim')
+    os.makedirs(mim_dir, exist_ok=True)
+    for name in MIM_FILES:
+        src, dst = osp.join(here, name), osp.join(mim_dir, name)
+        if osp.islink(dst) or osp.isfile(dst):
+            os.remove(dst)
+        elif osp.isdir(dst):
+            shutil.rmtree(dst)
+        if mode == 'symlink':
+            os.symlink(osp.relpath(src, mim_dir), dst)
+        elif osp.isdir(src):
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
+        else:
+            shutil.copyfile(src, dst)
+
+
 def read_version() -> str:
     namespace: dict = {}
     with open('mipnet_mmpose/version.py') as f:
@@ -36,6 +72,7 @@ def read_requirements(path: str) -> list:
                 if line.strip() and not line.startswith('#')]
 
 
+add_mim_extension()
 setup(
     name='mipnet_mmpose',
     version=read_version(),
@@ -45,7 +82,8 @@ setup(
     license='Apache-2.0',
     packages=find_packages(include=['mipnet_mmpose', 'mipnet_mmpose.*']),
     # model-index.yml and the metafiles go with the package so that `mim search` finds them.
-    include_package_data=True,
+    package_data={'mipnet_mmpose': ['.mim/model-index.yml', '.mim/configs/*.yml',
+                                    '.mim/configs/*.py', '.mim/configs/*/*.py']},
     python_requires='>=3.8',
     install_requires=INSTALL_REQUIRES,
     extras_require={

@@ -9,6 +9,7 @@ the `--no-deps` install goes to a throwaway `--target` folder.
 """
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -98,10 +99,17 @@ def test_requirements_txt_pins_are_inside_the_ranges(dry_run_report):
             f'requirements.txt pins {req.name}=={pins[req.name]}, outside {req}')
 
 
-def test_no_deps_install_leaves_pip_check_clean(source_copy, tmp_path):
-    target = tmp_path / 'site'
+@pytest.fixture(scope='module')
+def target_install(source_copy, tmp_path_factory) -> Path:
+    """`pip install --no-deps` of the plugin into a throwaway folder (put on PYTHONPATH)."""
+    target = tmp_path_factory.mktemp('site')
     done = _pip('install', '--quiet', '--no-deps', '--target', str(target), str(source_copy))
     assert done.returncode == 0, done.stdout + done.stderr
+    return target
+
+
+def test_no_deps_install_leaves_pip_check_clean(target_install):
+    target = target_install
     env = dict(os.environ, PYTHONPATH=str(target))
     # The installed copy's metadata (not the checkout's editable one) is what is checked.
     where = subprocess.run(
@@ -113,3 +121,25 @@ def test_no_deps_install_leaves_pip_check_clean(source_copy, tmp_path):
     problems = {line.strip() for line in check.stdout.splitlines() if line.strip()}
     problems -= {'No broken requirements found.'}
     assert problems <= KNOWN_PIP_CHECK, f'pip check: {sorted(problems - KNOWN_PIP_CHECK)}'
+
+
+def test_mim_search_lists_the_configs_of_the_installed_plugin(target_install):
+    """`mim search mipnet_mmpose --model mipnet` reads the installed package's
+    .mim/model-index.yml (model-index.yml and configs/metafile.yml of the checkout)."""
+    import yaml
+
+    from .conftest import is_alias_config
+    env = dict(os.environ, PYTHONPATH=str(target_install))
+    mim = Path(sys.executable).with_name('mim')
+    done = subprocess.run([str(mim), 'search', 'mipnet_mmpose', '--model', 'mipnet'],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    listed = set(re.findall(r'config id: (\S+)', done.stdout))
+    configs = {p.stem for p in (REPO / 'configs').glob('mipnet*.py') if not is_alias_config(p)}
+    assert listed == configs, (sorted(configs - listed), sorted(listed - configs))
+    meta = yaml.safe_load((REPO / 'configs' / 'metafile.yml').read_text())
+    for model in meta['Models']:
+        assert (REPO / model['Config']).is_file(), model['Config']
+        for result in model['Results']:
+            for name, value in result['Metrics'].items():
+                assert value == 'to be measured' or isinstance(value, float), (model, name)
