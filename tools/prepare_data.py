@@ -1,7 +1,7 @@
 """Check the data a config reads, and write person-detection files (docs/data.md).
 
     # which files of these configs are missing, and where each comes from:
-    python tools/prepare_data.py check configs/mipnet_hrnet-w48_4xb10-110e_ochuman-384x288_test-det.py
+    python tools/prepare_data.py check configs/mipnet_hrnet-w32_3xb32-110e_coco-256x192.py
     # person detections of the images of an annotation file, with an mmdet detector:
     python tools/prepare_data.py detect DET_CONFIG DET_CHECKPOINT \\
         --ann-file data/ochuman/annotations/ochuman_coco_format_test_range_0.00_1.00.json \\
