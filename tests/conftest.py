@@ -61,11 +61,9 @@ def is_converted_config(path) -> bool:
 
 
 def is_alias_config(path) -> bool:
-    """An old config name kept for another config: a file that only sets ``_base_``."""
-    import ast
-    body = ast.parse(Path(path).read_text()).body
-    return len(body) == 1 and isinstance(body[0], ast.Assign) and \
-        [getattr(t, 'id', None) for t in body[0].targets] == ['_base_']
+    """An old config name kept for another config (a file that only sets ``_base_``)."""
+    from mipnet_mmpose.utils.metafile import is_alias_config as alias
+    return alias(path)
 
 
 def reproduction_configs() -> list:

@@ -143,3 +143,10 @@ def test_mim_search_lists_the_configs_of_the_installed_plugin(target_install):
         for result in model['Results']:
             for name, value in result['Metrics'].items():
                 assert value == 'to be measured' or isinstance(value, float), (model, name)
+
+
+def test_metafile_is_the_configs():
+    """configs/metafile.yml is what tools/write_metafile.py writes from the configs now."""
+    from mipnet_mmpose.utils.metafile import listed_configs, metafile_text
+    assert (REPO / 'configs' / 'metafile.yml').read_text() == \
+        metafile_text(listed_configs(REPO / 'configs')), 'run tools/write_metafile.py'
