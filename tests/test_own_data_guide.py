@@ -56,8 +56,9 @@ def run(command: str, cwd: Path) -> str:
 
 def test_guide_trains_and_tests_a_converted_stock_config_on_the_sample(checkout):
     block, = code_blocks(GUIDE, 'bash', 'Try it on the bundled sample first')
-    convert, train, test = shell_commands(block)
+    convert, check, train, test = shell_commands(block)
     run(convert, checkout)
+    assert 'all data files of the given configs are there' in run(check, checkout)
     written = checkout / 'configs' / 'my_mipnet_vipnas.py'
     text = written.read_text()
     # The data set is stated once; the base is the installed stock config by mmpose:: name.
