@@ -5,7 +5,7 @@ Importing this package registers its components in MMPose's registries
 ``custom_imports = dict(imports=['mipnet_mmpose'], allow_failed_imports=False)``.
 """
 from . import apis, codecs, datasets, engine, evaluation, models, visualization  # noqa: F401
-from .conversion import ConversionError, convert_config
+from .conversion import ConversionError, convert_config, set_data_paths
 from .version import __version__
 
-__all__ = ['__version__', 'convert_config', 'ConversionError']
+__all__ = ['__version__', 'convert_config', 'set_data_paths', 'ConversionError']

@@ -216,28 +216,123 @@ def resolve_config_path(path: str) -> str:
     return path
 
 
-def base_reference(filename: str, out_path: Optional[str] = None) -> str:
-    """``mmpose::<path>`` for a config installed with MMPose, else a relative path."""
+def base_reference(filename: str) -> str:
+    """How a written config names its stock base so that the file can be copied anywhere:
+    ``mmpose::<path>`` for a config installed with MMPose, else the absolute path."""
     import mmpose
-    root = osp.join(osp.dirname(mmpose.__file__), '.mim', 'configs')
+    root = osp.realpath(osp.join(osp.dirname(mmpose.__file__), '.mim', 'configs'))
     path = osp.realpath(filename)
-    if path.startswith(osp.realpath(root) + osp.sep):
-        return 'mmpose::' + osp.relpath(path, osp.realpath(root))
-    if out_path is not None:
-        return osp.relpath(path, osp.dirname(osp.realpath(out_path)))
+    if path.startswith(root + osp.sep):
+        return 'mmpose::' + osp.relpath(path, root)
     return path
+
+
+#: Where MMPose's COCO configs find the data below ``data_root``; a COCO-format data set
+#: laid out the same way needs only ``data_root``.
+COCO_LAYOUT = dict(train_ann_file='annotations/person_keypoints_train2017.json',
+                   train_img_dir='train2017/',
+                   val_ann_file='annotations/person_keypoints_val2017.json',
+                   val_img_dir='val2017/')
+#: Placeholder for the data root in the generated file, written as the ``data_root``
+#: variable (the one place the path is stated).
+_ROOT_MARK = '__mipnet_data_root__'
+
+
+def set_data_paths(cfg: Config, data_root: str,
+                   train_ann_file: str = COCO_LAYOUT['train_ann_file'],
+                   train_img_dir: str = COCO_LAYOUT['train_img_dir'],
+                   val_ann_file: str = COCO_LAYOUT['val_ann_file'],
+                   val_img_dir: str = COCO_LAYOUT['val_img_dir'],
+                   val_bbox_file: Optional[str] = None) -> Config:
+    """Point a top-down config at a COCO-format data set of one's own.
+
+    Sets ``data_root``, ``ann_file`` and ``data_prefix.img`` of the training
+    data set (train split) and of the validation and test data sets (val
+    split), their ``bbox_file`` (``None``: GT boxes), and the ``ann_file`` of
+    every evaluator that has one (``data_root + val_ann_file``).
+
+    Args:
+        cfg (Config): A top-down config (stock or converted)
+        data_root (str): The data set's folder, ending in ``/``
+        train_ann_file (str): Training annotations, relative to ``data_root``
+        train_img_dir (str): Training images, relative to ``data_root``
+        val_ann_file (str): Validation/test annotations, relative to ``data_root``
+        val_img_dir (str): Validation/test images, relative to ``data_root``
+        val_bbox_file (str, optional): A detection file (COCO results format) for
+            validation and test; relative to the working directory, as MMPose
+            reads it. Defaults to None (GT boxes).
+
+    Returns:
+        Config: A copy with the data paths set.
+    """
+    if not data_root.endswith('/'):
+        data_root += '/'
+    out = copy.deepcopy(cfg)
+    splits = dict(train_dataloader=(train_ann_file, train_img_dir),
+                  val_dataloader=(val_ann_file, val_img_dir),
+                  test_dataloader=(val_ann_file, val_img_dir))
+    for loader, (ann_file, img_dir) in splits.items():
+        dataset = (out.get(loader) or {}).get('dataset')
+        if not isinstance(dataset, dict):
+            continue
+        if _type_name(dataset) == 'CombinedDataset':
+            raise ConversionError(f'{loader}.dataset is a CombinedDataset: set the data '
+                                  'paths of each of its data sets by hand')
+        dataset.update(data_root=data_root, ann_file=ann_file,
+                       data_prefix=dict(dataset.get('data_prefix') or {}, img=img_dir))
+        if loader != 'train_dataloader':
+            dataset['bbox_file'] = val_bbox_file
+    for key in ('val_evaluator', 'test_evaluator'):
+        metrics = out.get(key)
+        for metric in (metrics if isinstance(metrics, (list, tuple)) else [metrics]):
+            if isinstance(metric, dict) and 'ann_file' in metric:
+                metric['ann_file'] = data_root + val_ann_file
+    out['data_root'] = data_root
+    return out
+
+
+def _mark_data_root(overrides: Dict[str, Any], data_root: str) -> Dict[str, Any]:
+    """Overrides whose data-root strings are the placeholder (written as the variable)."""
+    def mark(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: mark(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [mark(v) for v in value]
+        if isinstance(value, str) and value.startswith(data_root):
+            return _ROOT_MARK + value[len(data_root):]
+        return value
+    return {k: mark(v) for k, v in overrides.items() if k != 'data_root'}
 
 
 def converted_config_text(stock: Config, num_instances: int = 2,
                           lambda_encoding: str = 'one_hot',
-                          base: Optional[str] = None, header: str = '') -> str:
+                          base: Optional[str] = None, header: str = '',
+                          data: Optional[Dict[str, Any]] = None) -> str:
     """A short config file: ``_base_`` = the stock config, then the MIPNet changes.
 
     N is written once, as the variable ``num_instances`` that the model and
-    the instance slots read.
+    the instance slots read. With ``data`` (the arguments of
+    :func:`set_data_paths`), the data sets and evaluators are pointed at that
+    data, and its folder is written once, as the variable ``data_root``.
     """
     converted = convert_config(stock, num_instances, lambda_encoding)
+    if data:
+        converted = set_data_paths(converted, **data)
     overrides = config_overrides(stock, _mark_n(converted))
+    data_lines: List[str] = []
+    if data:
+        # Every data path is written, also those equal to the stock config's: the
+        # reader sees the whole data set in one place.
+        for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+            dataset = (converted.get(loader) or {}).get('dataset')
+            if isinstance(dataset, dict):
+                written = overrides.setdefault(loader, {}).setdefault('dataset', {})
+                for key in ('data_root', 'ann_file', 'data_prefix', 'bbox_file'):
+                    if key in dataset:
+                        written[key] = dataset[key]
+        overrides = _mark_data_root(overrides, converted['data_root'])
+        data_lines = ['# The data set, stated once: its folder (data_root) and the files below it.',
+                      f"data_root = {converted['data_root']!r}", '']
     base = base or base_reference(stock.filename)
     names = {k: v for k, v in overrides.items() if isinstance(v, list) and 'pipeline' in k}
     # Pipeline variables first, so the later values can name them.
@@ -245,12 +340,14 @@ def converted_config_text(stock: Config, num_instances: int = 2,
     body = '\n'.join(f'{key} = {_format(overrides[key], names, indent=0, skip=key)}'
                       for key in order)
     body = body.replace(f"'{_N_MARK}'", 'num_instances')
+    body = body.replace(f"'{_ROOT_MARK}'", 'data_root').replace(f"'{_ROOT_MARK}",
+                                                                "data_root + '")
     lines = [header.rstrip('\n')] if header else []
     # repr: a path holding a quote or a backslash stays one valid string.
     lines += [f'_base_ = [{base!r}]', '',
               '# N, poses per box (λ = 0..N-1): set once, read by the model and the',
               '# instance slots of the training pipeline(s).',
-              f'num_instances = {num_instances}', '', body]
+              f'num_instances = {num_instances}', ''] + data_lines + [body]
     return '\n'.join(lines).rstrip('\n') + '\n'
 
 

@@ -60,11 +60,18 @@ def is_converted_config(path) -> bool:
     return 'written by tools/convert_config.py' in Path(path).read_text()
 
 
+def is_alias_config(path) -> bool:
+    """An old config name kept for another config (a file that only sets ``_base_``)."""
+    from mipnet_mmpose.utils.metafile import is_alias_config as alias
+    return alias(path)
+
+
 def reproduction_configs() -> list:
     """The configs that train as the authors did: every configs/mipnet*.py but the
-    sample ones and those converted from MMPose's own configs."""
+    sample ones, those converted from MMPose's own configs and old-name aliases."""
     return sorted(p for p in (REPO / 'configs').glob('mipnet*.py')
-                  if 'sample' not in p.name and not is_converted_config(p))
+                  if 'sample' not in p.name and not is_converted_config(p)
+                  and not is_alias_config(p))
 
 
 SAMPLE_CONFIG = REPO / 'configs' / 'mipnet_sample_hrnet-w16_coco-mini-128x96.py'

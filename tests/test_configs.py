@@ -6,7 +6,7 @@ import pytest
 from mmengine.config import Config
 from mmpose.registry import MODELS, TRANSFORMS
 
-from tests.conftest import REPO, reproduction_configs
+from tests.conftest import REPO, is_alias_config, reproduction_configs
 
 CONFIGS = sorted((REPO / 'configs').glob('*.py'))
 REPRODUCTION = set(reproduction_configs())
@@ -15,6 +15,21 @@ REPRODUCTION = set(reproduction_configs())
 def _unscoped(cfg: dict) -> dict:
     """A config dict without the ``_scope_`` key mmengine adds to some entries."""
     return {k: v for k, v in cfg.items() if k != '_scope_'}
+
+
+#: Old config names kept as aliases (``_base_`` = the config under MMPose's naming).
+OLD_NAMES = {f'mipnet_hrnet_w32_ochuman{s}.py': f'mipnet_hrnet-w32_3xb32-110e_ochuman-256x192{s}.py'
+             for s in ('', '_val-det', '_test', '_test-det')}
+
+
+@pytest.mark.parametrize('old', sorted(OLD_NAMES))
+def test_old_config_names_are_the_conventional_configs(old):
+    new = REPO / 'configs' / OLD_NAMES[old]
+    assert re.fullmatch(r'mipnet_hrnet-w32_(\d+)xb(\d+)-(\d+)e_ochuman-256x192(_[a-z-]+)?\.py',
+                        new.name)
+    assert Config.fromfile(str(REPO / 'configs' / old)).to_dict() == \
+        Config.fromfile(str(new)).to_dict()
+    assert is_alias_config(REPO / 'configs' / old) and not is_alias_config(new)
 
 
 def test_required_configs_exist():
@@ -68,10 +83,7 @@ def test_config_builds(path):
             assert cfg.model.backbone.init_cfg is None
             assert cfg.load_from.startswith('checkpoints/')
         # The config name states the authors' GPUs x boxes per GPU and the epochs.
-        # (mipnet_hrnet_w32_ochuman*.py keep their documented names: the W32 COCO ones.)
-        name = path.name if 'w32_ochuman' not in path.name else \
-            'mipnet_hrnet-w32_3xb32-110e_coco-256x192.py'
-        gpus, boxes, epochs = map(int, re.search(r'_(\d+)xb(\d+)-(\d+)e_', name).groups())
+        gpus, boxes, epochs = map(int, re.search(r'_(\d+)xb(\d+)-(\d+)e_', path.name).groups())
         assert cfg.train_dataloader.batch_size == boxes
         assert cfg.auto_scale_lr.base_batch_size == gpus * boxes
         assert cfg.train_cfg.max_epochs == epochs == cfg.param_scheduler[-1].end

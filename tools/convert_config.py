@@ -8,6 +8,10 @@ The output is a short config over the stock one (``_base_``): the estimator with
 the instance slots in every training pipeline, the multi-instance codec, data sets,
 metric and hooks (see ``mipnet_mmpose.convert_config``). Read it, edit it, train it
 with ``mim train mmpose OUT_CONFIG``.
+
+``--data-root DIR`` points it at a COCO-format data set of your own (laid out as COCO
+unless ``--train-ann``/``--train-img``/``--val-ann``/``--val-img`` say otherwise; GT boxes
+for validation unless ``--val-bbox-file``): see docs/own_data.md.
 """
 import argparse
 import os
@@ -20,12 +24,21 @@ MARKER = 'written by tools/convert_config.py'
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    from mipnet_mmpose.conversion import COCO_LAYOUT
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('stock_config', help='a stock top-down config file or mmpose::<path>')
     parser.add_argument('out_config', help='where to write the MIPNet config')
     parser.add_argument('--num-instances', type=int, default=2, help='N, poses per box')
     parser.add_argument('--lambda-encoding', choices=['one_hot', 'binary'],
                         help="λ code; default 'one_hot' for N <= 2, else 'binary' (the authors')")
+    data = parser.add_argument_group(
+        'data', 'a COCO-format data set of your own (paths below --data-root, as MMPose)')
+    data.add_argument('--data-root', help='the data set folder; sets every data set and metric')
+    for name, default in COCO_LAYOUT.items():
+        data.add_argument('--' + name.replace('_file', '').replace('_dir', '').replace('_', '-'),
+                          dest=name, default=default, help=f'default: {default}')
+    data.add_argument('--val-bbox-file', default=None,
+                      help='detections for validation/test (default: GT boxes)')
     return parser.parse_args(argv)
 
 
@@ -34,6 +47,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     from mmengine.config import Config
 
     from mipnet_mmpose.conversion import (
+        COCO_LAYOUT,
         ConversionError,
         base_reference,
         converted_config_text,
@@ -64,9 +78,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     header = (f'# MIPNet (N={args.num_instances}) version of {base_reference(stock.filename)},\n'
               f'# {MARKER}: the stock config plus what MIPNet changes.')
     try:
+        data = None
+        if args.data_root:
+            data = dict(data_root=args.data_root, val_bbox_file=args.val_bbox_file,
+                        **{name: getattr(args, name) for name in COCO_LAYOUT})
         text = converted_config_text(stock, args.num_instances, encoding,
-                                     base=base_reference(stock.filename, args.out_config),
-                                     header=header)
+                                     base=base_reference(stock.filename),
+                                     header=header, data=data)
     except (ConversionError, ValueError) as e:
         print(f'error: {source} cannot be converted: {e}', file=sys.stderr)
         return 1

@@ -180,7 +180,7 @@ class MultiInstanceDatasetMixin:
             self.ann_file, 'Annotation file', 'ann_file',
             f'It is `ann_file` joined with `data_root` (data_root='
             f'{self.data_root!r}); check both fields, or download the '
-            'annotations.')
+            'annotations (docs/data.md says where each file comes from).')
 
     def load_data_list(self) -> List[dict]:
         """The stock loading; a failure inside it on a malformed record of

@@ -78,11 +78,15 @@ def test_recovery_uses_coco_oks_of_the_gt(tool, tmp_path):
 
 
 def test_one_epoch_smoke_run_writes_table_and_pictures(tmp_path):
-    out_dir, work_dir = tmp_path / 'docs', tmp_path / 'work'
+    # Without --out-dir the page goes under the work dir: the committed one is kept.
+    work_dir = tmp_path / 'work'
+    out_dir = work_dir / 'page'
+    committed = (REPO / 'docs' / 'crowd_evidence.md').read_bytes()
     proc = subprocess.run(
-        [sys.executable, str(TOOL), '--epochs', '1', '--work-dir', str(work_dir),
-         '--out-dir', str(out_dir)], cwd=tmp_path, capture_output=True, text=True)
+        [sys.executable, str(TOOL), '--epochs', '1', '--work-dir', str(work_dir)],
+        cwd=tmp_path, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-4000:]
+    assert (REPO / 'docs' / 'crowd_evidence.md').read_bytes() == committed
     report = (out_dir / 'crowd_evidence.md').read_text()
     assert '| model | (a) AP | (a) AR | (b) AP | (b) AR |' in report
     for label in ('stock HRNet (N=1)', 'MIPNet, λ=0 only', 'MIPNet (N=2)'):

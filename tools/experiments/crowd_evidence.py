@@ -1,7 +1,10 @@
 """Crowd evidence: stock top-down HRNet vs MIPNet on the bundled crowded images.
 
     python tools/experiments/crowd_evidence.py [--epochs 350] [--threads 1] \
-        [--work-dir work_dirs/crowd_evidence] [--out-dir docs]
+        [--work-dir work_dirs/crowd_evidence] [--out-dir work_dirs/crowd_evidence/page]
+
+``--out-dir docs`` regenerates the committed page; by default it is written under
+``work_dirs`` so that a trial run never replaces it.
 
 One command trains, with the same seed, schedule, data, augmentation and initial
 weights, a stock MMPose top-down model (``TopdownPoseEstimator`` + ``HRNet`` +
@@ -731,8 +734,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='box IoU above which two persons form an overlapping pair')
     parser.add_argument('--work-dir', default='work_dirs/crowd_evidence',
                         help='checkpoints, logs, evaluation files')
-    parser.add_argument('--out-dir', default='docs',
-                        help='where crowd_evidence.md and crowd_evidence/*.png go')
+    parser.add_argument('--out-dir', default=None,
+                        help='where crowd_evidence.md and crowd_evidence/*.png go (default: '
+                             '<work-dir>/page; give docs to replace the committed page)')
     return parser.parse_args(argv)
 
 
@@ -742,7 +746,7 @@ def main(argv=None) -> dict:
     started = time.perf_counter()
     torch.set_num_threads(args.threads)
     work_dir = Path(args.work_dir).resolve()
-    out_dir = Path(args.out_dir).resolve()
+    out_dir = Path(args.out_dir).resolve() if args.out_dir else work_dir / 'page'
     os.chdir(REPO)  # the configs name their base files relative to the repository
     sys.path.insert(0, str(REPO))
     import mipnet_mmpose  # noqa: F401  (registers the MIPNet modules)
@@ -808,7 +812,8 @@ def main(argv=None) -> dict:
         command='python tools/experiments/crowd_evidence.py' + (
             f' --epochs {args.epochs}' if args.epochs else '') + (
             f' --threads {args.threads}' if args.threads != 1 else '') + (
-            f' --seed {args.seed}' if args.seed else ''),
+            f' --seed {args.seed}' if args.seed else '') + (
+            f' --out-dir {args.out_dir}' if args.out_dir else ''),
         date=datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
         revision=_git_revision(),
         setup=dict(cpu=cpu_name(), cpu_count=os.cpu_count(), threads=args.threads,
