@@ -147,8 +147,8 @@ def _convert(value: Any, path: str, num_instances: int) -> Any:
 
 
 def _per_box_metrics() -> tuple:
-    from .evaluation.metrics import PER_BOX_METRICS
-    return PER_BOX_METRICS
+    from .evaluation.metrics import LAMBDA_ZERO_METRICS
+    return LAMBDA_ZERO_METRICS
 
 
 def multi_instance_dataset_type(kind: str) -> Optional[str]:

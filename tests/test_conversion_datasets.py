@@ -16,7 +16,7 @@ TD = 'mmpose::{}/topdown_heatmap/{}/{}.py'
 CASES = [
     (TD.format('wholebody_2d_keypoint', 'coco-wholebody',
                'td-hm_hrnet-w32_8xb64-210e_coco-wholebody-256x192'),
-     'coco', 'test_coco_wholebody.json', ['CocoWholeBodyMetric']),
+     'coco', 'test_coco_wholebody.json', ['MultiInstanceCocoWholeBodyMetric']),
     (TD.format('animal_2d_keypoint', 'ap10k', 'td-hm_hrnet-w32_8xb64-210e_ap10k-256x256'),
      'ap10k', 'test_ap10k.json', ['MultiInstanceCocoMetric']),
     (TD.format('body_2d_keypoint', 'aic', 'td-hm_hrnet-w32_8xb64-210e_aic-256x192'),

@@ -18,6 +18,10 @@ from ...utils.mixin_class import made_on_demand, with_mixin
 
 #: Stock metrics that score one pose per box (the converter wraps these).
 PER_BOX_METRICS = ('PCKAccuracy', 'MpiiPCKAccuracy', 'JhmdbPCKAccuracy', 'AUC', 'EPE', 'NME')
+#: Metrics given the λ = 0 pose by the converter: the per-box ones, and COCO-WholeBody's AP
+#: until a whole-body counterpart of MultiInstanceCocoMetric merges the N poses (the stock
+#: one indexes its results as one pose per box and fails on N).
+LAMBDA_ZERO_METRICS = PER_BOX_METRICS + ('CocoWholeBodyMetric', )
 
 
 class LambdaZeroMetricMixin:
@@ -64,5 +68,5 @@ def __getattr__(name: str) -> type:
         made_on_demand(name, LambdaZeroMetricMixin, __name__, (METRICS, )))
 
 
-for _name in PER_BOX_METRICS:
+for _name in LAMBDA_ZERO_METRICS:
     multi_instance_metric_class(METRICS.get(_name))
