@@ -5,13 +5,6 @@ from typing import Any, Dict, List, Optional
 
 from mmengine.config import Config, ConfigDict
 
-#: Stock data sets with a multi-instance version (each sample also carries the
-#: other persons of its image, which the instance slots are built from).
-DATASETS = {
-    'CocoDataset': 'MultiInstanceCocoDataset',
-    'CrowdPoseDataset': 'MultiInstanceCrowdPoseDataset',
-    'OCHumanDataset': 'MultiInstanceOCHumanDataset',
-}
 METRICS = {'CocoMetric': 'MultiInstanceCocoMetric'}
 ESTIMATOR = 'MultiInstanceTopdownPoseEstimator'
 #: Placeholder written for N in the generated file, then replaced by the
@@ -38,9 +31,10 @@ def convert_config(cfg: Config, num_instances: int = 2,
     on N instances; their configs stay as they are); every training pipeline
     (``GenerateTarget`` after ``TopdownAffine``, e.g. RTMPose's second-stage
     pipeline too) gets ``BuildInstanceSlots`` after ``TopdownAffine`` and
-    encodes with ``MultiInstanceCodec`` around its stock codec; COCO,
-    CrowdPose and OCHuman data sets and ``CocoMetric`` become their
-    multi-instance versions; the test-time hook
+    encodes with ``MultiInstanceCodec`` around its stock codec; every data
+    set built on MMPose's ``BaseCocoStyleDataset`` becomes
+    ``MultiInstance<Name>`` and ``CocoMetric`` ``MultiInstanceCocoMetric``
+    (per-box metrics, PCK/AUC/EPE/NME, stay stock); the test-time hook
     (``default_hooks.multi_instance_test``), the picture hook and the
     work-dir lock are added, checkpoints are written atomically, and
     ``custom_imports`` loads this plugin.
@@ -150,10 +144,13 @@ def _convert(value: Any, path: str, num_instances: int) -> Any:
                     'or level) is a multi-stage model; MIPNet wraps one codec')
             if _type_name(encoder) != 'MultiInstanceCodec':
                 value['encoder'] = dict(type='MultiInstanceCodec', encoder=encoder)
-        elif kind in DATASETS:
-            value['type'] = DATASETS[kind]
+        elif multi_instance_dataset_type(kind) is not None:
+            value['type'] = multi_instance_dataset_type(kind)
         elif kind in METRICS:
             value['type'] = METRICS[kind]
+        elif kind in _per_box_metrics():
+            # One pose per box (the λ = 0 one) for metrics that score one.
+            value['type'] = 'MultiInstance' + kind
         return value
     if isinstance(value, (list, tuple)):
         items = [_convert(v, f'{path}[{i}]', num_instances) for i, v in enumerate(value)]
@@ -168,25 +165,67 @@ def _convert(value: Any, path: str, num_instances: int) -> Any:
     return value
 
 
+def _per_box_metrics() -> tuple:
+    from .evaluation.metrics import LAMBDA_ZERO_METRICS
+    return LAMBDA_ZERO_METRICS
+
+
+def multi_instance_dataset_type(kind: str) -> Optional[str]:
+    """``MultiInstance<Name>`` for a stock data set type that has one, else None.
+
+    Every data set registered in MMPose's ``DATASETS`` and built on its
+    ``BaseCocoStyleDataset`` has one (each sample also carries the other
+    instances of its image, which the instance slots are built from; see
+    :func:`mipnet_mmpose.datasets.multi_instance_dataset_class`).
+    """
+    from mmpose.registry import DATASETS
+
+    from .datasets import multi_instance_dataset_class
+    from .utils.mixin_class import PREFIX
+
+    if not kind or kind.startswith(PREFIX):
+        return None
+    cls = DATASETS.get(kind)
+    try:
+        return multi_instance_dataset_class(cls).__name__
+    except TypeError:
+        return None
+
+
 def _check_training_data(cfg: Config) -> None:
     """The training data set must be one with neighbours (a multi-instance one)."""
+    from mmpose.registry import DATASETS
+
+    from .datasets import MultiInstanceDatasetMixin
+
     loader = cfg.get('train_dataloader')
     if not isinstance(loader, dict):
         return
     dataset = loader.get('dataset', {})
-    kinds: List[str] = []
+    parts: List = []
     if _type_name(dataset) == 'CombinedDataset':
-        kinds = [(f'train_dataloader.dataset.datasets[{i}]', _type_name(d))
+        parts = [(f'train_dataloader.dataset.datasets[{i}]', d)
                  for i, d in enumerate(dataset.get('datasets', []))]
     else:
-        kinds = [('train_dataloader.dataset', _type_name(dataset))]
-    ours = set(DATASETS.values())
-    for where, kind in kinds:
-        if kind not in ours:
+        parts = [('train_dataloader.dataset', dataset)]
+    for where, part in parts:
+        kind = _type_name(part)
+        cls = DATASETS.get(kind) if kind else None
+        if not (isinstance(cls, type) and issubclass(cls, MultiInstanceDatasetMixin)):
             raise ConversionError(
                 f'{where} is {kind!r}, which has no multi-instance version: MIPNet trains '
-                "on every box's neighbours, read from a COCO-format data set "
-                f'({", ".join(DATASETS)}); train on one of those')
+                "on every box's neighbours, read from a data set built on MMPose's "
+                'BaseCocoStyleDataset (COCO, CrowdPose, COCO-WholeBody, AIC, MPII, AP-10K, '
+                'OneHand10K, WFLW, ...); train on one of those')
+        converters = [t for t in (part.get('pipeline') or [])
+                      if _type_name(t) == 'KeypointConverter']
+        if len(parts) > 1 and converters:
+            # The neighbours keep the part's own keypoints (and would be flipped
+            # with the combined metainfo's indices): refused rather than trained wrong.
+            raise ConversionError(
+                f'{where} maps its keypoints with KeypointConverter: the neighbours of '
+                'its samples are not mapped yet, so a CombinedDataset of data sets with '
+                'different keypoints cannot train multi-instance; train on one data set')
 
 
 def config_overrides(stock: Config, converted: Config) -> Dict[str, Any]:

@@ -38,6 +38,9 @@ fi
     "$(pin xtcocotools)"
 "${PIP[@]}" --no-deps "$(pin openmim)"
 "${PIP[@]}" Click colorama model-index pandas requests rich tabulate
+# ViTPose (mmpretrain) and RTMPose's Albumentation step; albumentations and qudida from source so
+# they use opencv-python (their wheels pull opencv-python-headless).
+"${PIP[@]}" "$(pin mmpretrain)" "$(pin albumentations)" --no-binary qudida,albumentations
 
 # 5. This plugin (editable, so `mim train` finds it through custom_imports) and the test extras.
 "${PIP[@]}" -r requirements-tests.txt

@@ -5,11 +5,14 @@ from .multi_instance_dataset import (
     MultiInstanceCrowdPoseDataset,
     MultiInstanceDatasetMixin,
     MultiInstanceOCHumanDataset,
+    multi_instance_dataset_class,
+    register_multi_instance_datasets,
 )
 from .neighbours import count_keypoints_in_box, order_neighbours
 
 __all__ = [
     'MultiInstanceCocoDataset', 'MultiInstanceCrowdPoseDataset',
     'MultiInstanceDatasetMixin', 'MultiInstanceOCHumanDataset',
-    'count_keypoints_in_box', 'order_neighbours'
+    'count_keypoints_in_box', 'order_neighbours', 'multi_instance_dataset_class',
+    'register_multi_instance_datasets'
 ]

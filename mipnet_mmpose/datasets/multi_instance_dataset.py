@@ -1,10 +1,12 @@
 """COCO-style datasets whose top-down samples carry their neighbours.
 
-MIPNet trains slot i of a person box on the i-th nearest other person in the
-box. The stock top-down datasets give one person per sample, so these
-subclasses attach the other valid GT persons of the same image to every
-sample; :class:`BuildInstanceSlots` later warps them into the crop and picks
-the slots.
+MIPNet trains slot i of a box on the i-th nearest other instance (person,
+animal, hand, face) in the box. The stock top-down datasets give one instance
+per sample, so ``MultiInstance<Name>`` (any data set built on MMPose's
+:class:`BaseCocoStyleDataset` with :class:`MultiInstanceDatasetMixin` in front,
+made on demand like the backbones and heads) attaches the other valid GT
+instances of the same image to every sample; :class:`BuildInstanceSlots`
+later warps them into the crop and picks the slots.
 """
 import json
 import logging
@@ -16,8 +18,10 @@ from typing import Dict, List, Optional, Set, Tuple
 import numpy as np
 from mmengine.logging import print_log
 from mmpose.datasets import CocoDataset, CrowdPoseDataset, OCHumanDataset
+from mmpose.datasets.datasets.base import BaseCocoStyleDataset
 from mmpose.registry import DATASETS
 
+from ..utils.mixin_class import PREFIX, made_on_demand, with_mixin
 from .decoded_image_cache import DecodedImageCache, image_cache_for
 from .input_checks import (
     AnnotationFileError,
@@ -77,6 +81,14 @@ def _has_no_area(info: Dict) -> bool:
         return False
     x1, y1, x2, y2 = bbox[0]
     return x2 - x1 <= 0 or y2 - y1 <= 0  # the stock validity test's
+
+
+def _category_of(info: Dict) -> object:
+    """A parsed instance's category id (a numpy scalar from the COCO parser, an
+    int from COCO-WholeBody's); 1 (person) where the stock parser keeps none
+    (COCO-WholeBody's face and hand subsets parse persons' parts only)."""
+    category = info.get('category_id', 1)
+    return category.item() if isinstance(category, np.ndarray) else category
 
 
 @dataclass
@@ -192,6 +204,9 @@ class MultiInstanceDatasetMixin:
         except (DatasetInputError, DatasetFileNotFoundError):
             raise
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
+            if not (self._stock_is_coco('_load_annotations')
+                    and self._stock_is_coco('parse_data_info')):
+                raise
             raw = load_json_file(self.ann_file, 'ann_file', AnnotationFileError)
             problems = find_bad_records(raw, self._metainfo['num_keypoints'])
             if not problems:
@@ -202,8 +217,35 @@ class MultiInstanceDatasetMixin:
                 f'loader failed on them with {type(err).__name__}: {err}).') from err
 
     def _load_annotations(self) -> Tuple[List[dict], List[dict]]:
-        """Load the GT annotations, explaining a missing or malformed file."""
+        """Load the GT annotations, explaining a missing or malformed file.
+
+        Data sets whose stock loader reads another format than a COCO file
+        (MPII's list of records) are loaded as the stock one does, with a
+        missing or unparsable file explained.
+        """
         self._require_ann_file()
+        if self._stock_is_coco('_load_annotations'):
+            return self._load_coco_annotations()
+        with explain_json_errors(self.ann_file, 'ann_file', AnnotationFileError):
+            return super()._load_annotations()
+
+    @classmethod
+    def _stock_is_coco(cls, method: str) -> bool:
+        """Whether the stock class's ``method`` is :class:`BaseCocoStyleDataset`'s.
+
+        The file checks here are written for its COCO-file loader (``self.coco``)
+        and its parser (``keypoints`` of K*3 numbers); a data set that reads
+        another format (MPII's list of records) or assembles the keypoints from
+        several fields (COCO-WholeBody's body, foot, face and hands) is loaded
+        as the stock one does.
+        """
+        for base in cls.__mro__:
+            if base is not MultiInstanceDatasetMixin and method in vars(base):
+                return base is BaseCocoStyleDataset
+        return False
+
+    def _load_coco_annotations(self) -> Tuple[List[dict], List[dict]]:
+        """The stock COCO-file loading, explaining a malformed file."""
         # While the stock loader parses the file: the Python ids of its bad
         # annotations, found in one pass on the first parse_data_info call.
         self._bad_annotations: Optional[Set[int]] = None
@@ -233,12 +275,19 @@ class MultiInstanceDatasetMixin:
         """Drop the annotations of other categories, with a logged count.
 
         The stock loader takes every annotation as a person, whatever its
-        ``category_id``.
+        ``category_id``. A file of persons (one that names a category
+        ``person``, or declares none: COCO's id 1) keeps only those; a file
+        whose categories are all something else (AP-10K's species, AnimalPose's
+        cat and dog, OneHand10K's hand, WFLW's face) keeps all, as the stock
+        loader does: they are the data set's subjects.
         """
         categories = self.coco.dataset.get('categories', [])
+        if categories and not any(str(cat.get('name', '')).lower() == 'person'
+                                  for cat in categories):
+            return instance_list
         kept, skipped = split_by_category(
             instance_list, person_category_ids(categories),
-            lambda info: info['category_id'].item())
+            _category_of)
         if skipped:
             described = describe_skipped_categories(skipped, categories)
             if not kept:
@@ -267,6 +316,8 @@ class MultiInstanceDatasetMixin:
         same point, as when each is checked on its own, in a fraction of the
         time.
         """
+        if not self._stock_is_coco('parse_data_info'):
+            return super().parse_data_info(raw_data_info)
         ann = raw_data_info['raw_ann_info']
         # ``_metainfo``, not the ``metainfo`` property: that one deep-copies
         # the whole meta information on every call (once per annotation).
@@ -469,29 +520,62 @@ class MultiInstanceDatasetMixin:
         return data_list
 
 
-@DATASETS.register_module()
-class MultiInstanceCocoDataset(MultiInstanceDatasetMixin, CocoDataset):
-    """:class:`CocoDataset` whose top-down samples carry their neighbours.
+def multi_instance_dataset_class(cls: type) -> type:
+    """``MultiInstance<Name>``: the stock data set class with the neighbours mixin.
 
-    See :class:`MultiInstanceDatasetMixin` for the added fields; all
-    arguments are those of :class:`mmpose.datasets.CocoDataset`.
+    Made once per class and registered in MMPose's ``DATASETS`` under its
+    name, so a config names it as ``type='MultiInstance<Name>'`` with the stock
+    arguments.
+
+    Args:
+        cls (type): A data set class built on :class:`BaseCocoStyleDataset`.
+
+    Returns:
+        type: The multi-instance class (``cls`` itself if it has the mixin).
     """
+    if not (isinstance(cls, type) and issubclass(cls, BaseCocoStyleDataset)):
+        raise TypeError(
+            f'{getattr(cls, "__name__", cls)!r} is not built on MMPose\'s '
+            'BaseCocoStyleDataset: MIPNet attaches the neighbours of top-down samples '
+            'of COCO-style data sets only.')
+    made = with_mixin(MultiInstanceDatasetMixin, cls, __name__)
+    if made.__doc__ is None:
+        made.__doc__ = (
+            f':class:`{cls.__name__}` whose top-down samples carry their neighbours.\n\n'
+            '    See :class:`MultiInstanceDatasetMixin` for the added fields; all\n'
+            f'    arguments are those of :class:`{cls.__module__}.{cls.__name__}`.\n')
+    if DATASETS.get(made.__name__) is None:
+        DATASETS.register_module(name=made.__name__, module=made)
+    return made
 
 
-@DATASETS.register_module()
-class MultiInstanceCrowdPoseDataset(MultiInstanceDatasetMixin,
-                                    CrowdPoseDataset):
-    """:class:`CrowdPoseDataset` whose top-down samples carry their neighbours.
+def register_multi_instance_datasets() -> List[str]:
+    """Make and register ``MultiInstance<Name>`` for every data set registered in
+    MMPose's ``DATASETS`` that is built on :class:`BaseCocoStyleDataset`.
 
-    See :class:`MultiInstanceDatasetMixin` for the added fields; all
-    arguments are those of :class:`mmpose.datasets.CrowdPoseDataset`.
+    Run when this module is imported (MMPose's data sets are registered by
+    then); run it again after registering a data set of one's own, or call
+    :func:`multi_instance_dataset_class` on it.
+
+    Returns:
+        list[str]: The names of the multi-instance classes, sorted.
     """
+    names = []
+    for name, cls in list(DATASETS.module_dict.items()):
+        if (isinstance(cls, type) and issubclass(cls, BaseCocoStyleDataset)
+                and not name.startswith(PREFIX) and cls is not BaseCocoStyleDataset):
+            names.append(multi_instance_dataset_class(cls).__name__)
+    return sorted(names)
 
 
-@DATASETS.register_module()
-class MultiInstanceOCHumanDataset(MultiInstanceDatasetMixin, OCHumanDataset):
-    """:class:`OCHumanDataset` whose top-down samples carry their neighbours.
+def __getattr__(name: str) -> type:
+    """``MultiInstance<Name>`` on demand, so a pickled data set of one loads in a
+    fresh process."""
+    made = made_on_demand(name, MultiInstanceDatasetMixin, __name__, (DATASETS, ))
+    return multi_instance_dataset_class(made)
 
-    See :class:`MultiInstanceDatasetMixin` for the added fields; all
-    arguments are those of :class:`mmpose.datasets.OCHumanDataset`.
-    """
+
+register_multi_instance_datasets()
+MultiInstanceCocoDataset = multi_instance_dataset_class(CocoDataset)
+MultiInstanceCrowdPoseDataset = multi_instance_dataset_class(CrowdPoseDataset)
+MultiInstanceOCHumanDataset = multi_instance_dataset_class(OCHumanDataset)

@@ -1,0 +1,72 @@
+"""Per-box metrics (PCK, AUC, EPE, NME) on the λ = 0 pose of every box.
+
+MIPNet predicts N poses per box (``pred_instances.lambdas``, ``(N, )``). A
+per-box metric compares one pose with the box's one annotated instance: it
+reads ``pred_instances.keypoints`` as ``(1, K, 2)`` against
+``gt_instances.keypoints`` ``(1, K, 2)``, so N rows would either fail or be
+scored against the wrong instance. λ = 0 is trained on the box's own instance
+(the one the box was made for; λ > 0 on its neighbours), so it is the pose
+these metrics mean. ``MultiInstance<Name>`` is the stock metric with
+:class:`LambdaZeroMetricMixin` in front, made on demand like the models.
+"""
+from typing import Sequence
+
+import numpy as np
+from mmpose.registry import METRICS
+
+from ...utils.mixin_class import made_on_demand, with_mixin
+
+#: Stock metrics that score one pose per box (the converter wraps these).
+PER_BOX_METRICS = ('PCKAccuracy', 'MpiiPCKAccuracy', 'JhmdbPCKAccuracy', 'AUC', 'EPE', 'NME')
+#: Metrics given the λ = 0 pose by the converter: the per-box ones, and COCO-WholeBody's AP
+#: until a whole-body counterpart of MultiInstanceCocoMetric merges the N poses (the stock
+#: one indexes its results as one pose per box and fails on N).
+LAMBDA_ZERO_METRICS = PER_BOX_METRICS + ('CocoWholeBodyMetric', )
+
+
+class LambdaZeroMetricMixin:
+    """Hands the stock metric the λ = 0 pose of each box only.
+
+    Every per-instance array of ``pred_instances`` (those with one row per λ:
+    ``keypoints`` (N, K, 2), ``keypoint_scores`` (N, K), ``bboxes``, ...) keeps
+    its λ = 0 row; a prediction without ``lambdas`` (a stock model) is left as
+    it is.
+    """
+
+    def process(self, data_batch: Sequence[dict], data_samples: Sequence[dict]) -> None:
+        """The stock ``process`` on the λ = 0 rows of every prediction."""
+        super().process(data_batch, [_lambda_zero(sample) for sample in data_samples])
+
+
+def _lambda_zero(sample: dict) -> dict:
+    pred = sample.get('pred_instances')
+    if not isinstance(pred, dict) or 'lambdas' not in pred:
+        return sample
+    lambdas = np.asarray(pred['lambdas'])
+    keep = lambdas == 0
+    rows = len(lambdas)
+    kept = {key: (value[keep] if getattr(value, 'shape', ())[:1] == (rows, ) else value)
+            for key, value in pred.items()}
+    return dict(sample, pred_instances=kept)
+
+
+def multi_instance_metric_class(cls: type) -> type:
+    """``MultiInstance<Name>``: a stock per-box metric with :class:`LambdaZeroMetricMixin`,
+    registered in MMPose's ``METRICS``."""
+    made = with_mixin(LambdaZeroMetricMixin, cls, __name__)
+    if made.__doc__ is None:
+        made.__doc__ = (f':class:`{cls.__name__}` on the λ = 0 pose of each box; see '
+                        ':class:`LambdaZeroMetricMixin`. Arguments: the stock ones.')
+    if METRICS.get(made.__name__) is None:
+        METRICS.register_module(name=made.__name__, module=made)
+    return made
+
+
+def __getattr__(name: str) -> type:
+    """``MultiInstance<Name>`` on demand (unpickling in a fresh process)."""
+    return multi_instance_metric_class(
+        made_on_demand(name, LambdaZeroMetricMixin, __name__, (METRICS, )))
+
+
+for _name in LAMBDA_ZERO_METRICS:
+    multi_instance_metric_class(METRICS.get(_name))
