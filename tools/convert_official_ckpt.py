@@ -21,7 +21,6 @@ config's ``load_from`` names, e.g.
         --config configs/mipnet_hrnet-w32_3xb32-110e_coco-256x192.py
 """
 import argparse
-import os
 import sys
 from typing import List, Optional
 
@@ -35,6 +34,11 @@ from mipnet_mmpose.models.utils.official_ckpt import (
     OfficialCheckpointError,
     convert_official_checkpoint,
     release_model_cfg,
+)
+from mipnet_mmpose.utils.output_paths import (
+    OutputPathError,
+    check_not_an_input,
+    check_replaceable,
 )
 
 
@@ -69,10 +73,27 @@ def build_model(config: str, release: bool = False) -> nn.Module:
     return MODELS.build(cfg.model)
 
 
+def is_converted_checkpoint(path: str) -> bool:
+    """Whether ``path`` is an earlier output of this tool (its meta records the source keys).
+
+    Read with ``weights_only`` so that checking a file never runs a pickle payload.
+    """
+    import torch
+    try:
+        ckpt = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception:  # not a checkpoint, or one holding arbitrary objects: not ours
+        return False
+    return isinstance(ckpt, dict) and 'mipnet_source_keys' in (ckpt.get('meta') or {})
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
-    if os.path.abspath(args.src) == os.path.abspath(args.dst):
-        print('error: DST must differ from SRC', file=sys.stderr)
+    try:
+        # Never over SRC or the config, nor over a file this tool did not write.
+        check_not_an_input(args.dst, [args.src, args.config], what='DST')
+        check_replaceable(args.dst, is_converted_checkpoint, what='DST')
+    except OutputPathError as e:
+        print(f'error: {e}', file=sys.stderr)
         return 1
     model = build_model(args.config, release=args.release)
     try:

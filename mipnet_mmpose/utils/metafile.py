@@ -16,8 +16,20 @@ MEASURED: Dict[str, Dict[str, float]] = {
     'mipnet_sample_hrnet-w16_coco-mini-128x96': {'AP': 0.06, 'AP@0.5': 0.34},
 }
 TO_BE_MEASURED = 'to be measured'
-_DATA = {'MultiInstanceCocoDataset': 'COCO', 'MultiInstanceCrowdPoseDataset': 'CrowdPose',
-         'MultiInstanceOCHumanDataset': 'OCHuman'}
+#: Display names and MMPose metafile tasks of the stock data sets (by the stock class name
+#: without ``Dataset``); others are listed under their class name, as body keypoints.
+_DATA = {'Coco': 'COCO', 'CrowdPose': 'CrowdPose', 'OCHuman': 'OCHuman',
+         'CocoWholeBody': 'COCO-WholeBody', 'AP10K': 'AP-10K'}
+_TASK = {'CocoWholeBody': 'Wholebody 2D Keypoint', 'AP10K': 'Animal 2D Keypoint'}
+
+
+def _stock_name(dataset_type: str) -> str:
+    return dataset_type.removeprefix('MultiInstance').removesuffix('Dataset')
+
+
+def _data_name(dataset_type: str) -> str:
+    stock = _stock_name(dataset_type)
+    return _DATA.get(stock, stock)
 _ARCH = {'HRNet': 'HRNet', 'ResNet': 'SimpleBaseline2D', 'CSPNeXt': 'RTMPose'}
 HEADER = ("# MIPNet configs in MMPose's metafile format (read by `mim search mipnet_mmpose`).\n"
           '# Written by tools/write_metafile.py from the configs; results "to be measured" until\n'
@@ -44,7 +56,7 @@ def model_entry(path: Path) -> dict:
     name = re.search(r'_(\d+)xb(\d+)-(\d+)e_', path.name)
     meta = {
         'Architecture': ['MIPNet', _ARCH.get(cfg.model.backbone.type, cfg.model.backbone.type)],
-        'Training Data': _DATA[cfg.train_dataloader.dataset.type] + sample,
+        'Training Data': _data_name(cfg.train_dataloader.dataset.type) + sample,
         'Instances per box': cfg.model.num_instances,
         'Input Size': f'{height}x{width}',
         # GPUs x boxes per GPU as the name states it, else the sample's batch.
@@ -56,8 +68,9 @@ def model_entry(path: Path) -> dict:
     return {
         'Name': path.stem, 'In Collection': 'MIPNet', 'Config': f'configs/{path.name}',
         'Metadata': meta,
-        'Results': [{'Task': 'Body 2D Keypoint',
-                     'Dataset': f'{_DATA[cfg.test_dataloader.dataset.type]}{sample}, {boxes}',
+        'Results': [{'Task': _TASK.get(_stock_name(cfg.test_dataloader.dataset.type),
+                                       'Body 2D Keypoint'),
+                     'Dataset': f'{_data_name(cfg.test_dataloader.dataset.type)}{sample}, {boxes}',
                      'Metrics': MEASURED.get(path.stem, {'AP': TO_BE_MEASURED})}]}
 
 

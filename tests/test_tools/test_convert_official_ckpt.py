@@ -497,3 +497,35 @@ def test_cli_converts_an_hrnet_release_for_load_from(tmp_path, capsys):
     mipnet = build_from_config(SAMPLE_CONFIG)
     load_checkpoint(mipnet, str(dst), map_location='cpu', strict=False)
     assert torch.equal(mipnet.backbone.conv1.weight, source['conv1.weight'])
+
+
+def test_cli_never_writes_over_its_input_or_a_foreign_file(tmp_path, capsys):
+    tool = _load_tool()
+    source = random_state_dict(authors_hrnet_keys(
+        widths=(16, 32, 64, 128), modules=(1, 1, 1), blocks=1, layer1=(32, 1)))
+    src = tmp_path / 'theirs.pth'
+    torch.save(dict(state_dict=source), src)
+    src_bytes = src.read_bytes()
+    # DST = SRC, also through a symlink: refused, SRC unchanged.
+    link = tmp_path / 'link.pth'
+    link.symlink_to(src)
+    for dst in (src, link):
+        assert tool.main([str(src), str(dst), '--config', str(SAMPLE_CONFIG)]) == 1
+        assert 'would destroy the input' in capsys.readouterr().err
+    assert src.read_bytes() == src_bytes
+    # DST = the config: refused, the config unchanged.
+    config_copy = tmp_path / 'config.py'
+    config_copy.write_text(SAMPLE_CONFIG.read_text())
+    assert tool.main([str(src), str(config_copy), '--config', str(config_copy)]) == 1
+    assert config_copy.read_text() == SAMPLE_CONFIG.read_text()
+    capsys.readouterr()
+    # A file this tool did not write: refused; its own earlier output: replaced.
+    foreign = tmp_path / 'someone_elses.pth'
+    torch.save(dict(state_dict=dict(w=torch.zeros(1))), foreign)
+    foreign_bytes = foreign.read_bytes()
+    assert tool.main([str(src), str(foreign), '--config', str(SAMPLE_CONFIG)]) == 1
+    assert 'was not written by this tool' in capsys.readouterr().err
+    assert foreign.read_bytes() == foreign_bytes
+    ours = tmp_path / 'ours.pth'
+    assert tool.main([str(src), str(ours), '--config', str(SAMPLE_CONFIG)]) == 0
+    assert tool.main([str(src), str(ours), '--config', str(SAMPLE_CONFIG)]) == 0
