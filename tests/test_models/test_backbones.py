@@ -202,8 +202,11 @@ def test_weights_and_outputs_match_the_code_before_the_generic_sites():
     model.load_state_dict(stored['state_dict'], strict=True)
     with torch.no_grad():
         outputs = model.eval()(stored['input'], num_instances=2)
+    # Weights are compared bit for bit above; outputs to float rounding only, since the
+    # CPU's convolution kernels (chosen per machine) sum in different orders: a fresh
+    # machine differed from the one that stored the fixture by 3e-15.
     for ours, theirs in zip(outputs, stored['outputs']):
-        torch.testing.assert_close(ours, theirs, rtol=0, atol=0)
+        torch.testing.assert_close(ours, theirs, rtol=1e-6, atol=1e-9)
 
 
 def _mimb_linears(backbone):
