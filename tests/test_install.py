@@ -27,9 +27,9 @@ from .conftest import REPO
 KNOWN_PIP_CHECK = {'openmim 0.3.9 requires opendatalab, which is not installed.'}
 
 
-def _pip(*args: str, env=None) -> subprocess.CompletedProcess:
+def _pip(*args: str, env=None, cwd=None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, '-m', 'pip', '--disable-pip-version-check', *args],
-                          capture_output=True, text=True, timeout=300, env=env)
+                          capture_output=True, text=True, timeout=300, env=env, cwd=cwd)
 
 
 @pytest.fixture(scope='module')
@@ -115,9 +115,11 @@ def test_no_deps_install_leaves_pip_check_clean(target_install):
     where = subprocess.run(
         [sys.executable, '-c', 'import importlib.metadata as m; '
          "print(m.distribution('mipnet_mmpose')._path)"],
-        capture_output=True, text=True, env=env, check=True).stdout
+        capture_output=True, text=True, env=env, check=True, cwd=target).stdout
     assert where.startswith(str(target)), where
-    check = _pip('check', env=env)
+    # Run from the throwaway folder: `python -m` puts the working directory first on
+    # sys.path, and a checkout's own mipnet_mmpose.egg-info would shadow the install.
+    check = _pip('check', env=env, cwd=target)
     problems = {line.strip() for line in check.stdout.splitlines() if line.strip()}
     problems -= {'No broken requirements found.'}
     assert problems <= KNOWN_PIP_CHECK, f'pip check: {sorted(problems - KNOWN_PIP_CHECK)}'

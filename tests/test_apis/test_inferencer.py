@@ -206,7 +206,11 @@ def test_every_config_gets_the_inferencer_keys_and_a_person_detector(config):
     dataset type gives MMPose's default person detector (a MIPNet dataset type too)."""
     cfg = complete_inference_config(Config.fromfile(str(REPO / config)))
     assert cfg.data_mode == 'topdown'
-    assert default_detector_type(cfg.dataset_type) == 'body', cfg.dataset_type
+    # MMPose's default detector per task: persons for body and whole-body data, animals for
+    # AP-10K.
+    expected = {'AP10KDataset': 'animal', 'CocoWholeBodyDataset': 'wholebody'}.get(
+        cfg.dataset_type, 'body')
+    assert default_detector_type(cfg.dataset_type) == expected, cfg.dataset_type
 
 
 def test_default_detector_of_our_dataset_types():

@@ -28,3 +28,15 @@ def test_one_family_trains_and_predicts_and_a_multi_stage_one_is_refused(tmp_pat
     table = out.read_text()
     assert '| ShuffleNetV2 / HeatmapHead / MSRAHeatmap | 2 |' in table
     assert '2 families: 1 trained and predicting, 1 refused, 0 other.' in table
+
+
+def test_out_keeps_the_pages_header(tmp_path):
+    page = tmp_path / 'coverage.md'
+    page.write_text('# Coverage\n\nHow it was made.\n\n| family (backbone / head / codec) | old |\n'
+                    '|---|---|\n| stale row | x |\n')
+    tool.write_table(str(page), '| family (backbone / head / codec) | new |\n|---|---|')
+    assert page.read_text() == ('# Coverage\n\nHow it was made.\n\n'
+                                '| family (backbone / head / codec) | new |\n|---|---|\n')
+    fresh = tmp_path / 'fresh.md'
+    tool.write_table(str(fresh), '| family (backbone / head / codec) | new |')
+    assert fresh.read_text() == '| family (backbone / head / codec) | new |\n'

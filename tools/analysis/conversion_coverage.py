@@ -18,6 +18,7 @@ import argparse
 import copy
 import glob
 import json
+import os
 import os.path as osp
 import re
 import sys
@@ -202,6 +203,22 @@ def format_table(rows: Dict[str, dict], num_instances: int) -> str:
     return '\n'.join(lines)
 
 
+def write_table(path: str, table: str) -> None:
+    """Write ``table`` to ``path``, keeping the page's text above its old table.
+
+    The page (docs/conversion_coverage.md) opens with a hand-written header saying how
+    the table was made; regenerating the table must not delete it.
+    """
+    header = ''
+    if os.path.isfile(path):
+        with open(path, encoding='utf-8') as f:
+            old = f.read()
+        start = old.find('| family (backbone / head / codec)')
+        header = old[:start] if start >= 0 else old.rstrip('\n') + '\n\n'
+    with open(path, 'w', encoding='utf-8') as f:
+        f.write(header + table + '\n')
+
+
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--families', nargs='+', help='only these families (as in the table)')
@@ -238,8 +255,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, dict]:
     table = format_table(rows, args.num_instances)
     print('\n' + table)
     if args.out:
-        with open(args.out, 'w') as f:
-            f.write(table + '\n')
+        write_table(args.out, table)
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(rows, f, indent=1)
