@@ -113,8 +113,8 @@ def test_no_deps_install_leaves_pip_check_clean(target_install):
     env = dict(os.environ, PYTHONPATH=str(target))
     # The installed copy's metadata (not the checkout's editable one) is what is checked.
     where = subprocess.run(
-        [sys.executable, '-c', 'import importlib.metadata as m; '
-         "print(m.distribution('mipnet_mmpose')._path)"],
+        [sys.executable, '-c', 'import importlib.metadata as m, os; '
+         "print(os.path.abspath(m.distribution('mipnet_mmpose')._path))"],
         capture_output=True, text=True, env=env, check=True, cwd=target).stdout
     assert where.startswith(str(target)), where
     # Run from the throwaway folder: `python -m` puts the working directory first on
