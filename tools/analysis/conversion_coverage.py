@@ -126,9 +126,11 @@ def check_family(path: str, num_instances: int = 2, batch: int = 2) -> dict:
                reason='')
     start = time.perf_counter()
     try:
-        stock = stock_on_sample(path)
         try:
-            cfg = convert_config(stock, num_instances=num_instances)
+            # First as a user converts it (its own data sets: a refusal is reported as
+            # such), then pointed at the bundled sample for the training step.
+            convert_config(Config.fromfile(path), num_instances=num_instances)
+            cfg = convert_config(stock_on_sample(path), num_instances=num_instances)
         except ConversionError as e:
             row['reason'] = f'refused: {e}'
             return row
