@@ -20,6 +20,7 @@ TO_BE_MEASURED = 'to be measured'
 #: without ``Dataset``); others are listed under their class name, as body keypoints.
 _DATA = {'Coco': 'COCO', 'CrowdPose': 'CrowdPose', 'OCHuman': 'OCHuman',
          'CocoWholeBody': 'COCO-WholeBody', 'AP10K': 'AP-10K'}
+_ARCH = {'HRNet': 'HRNet', 'ResNet': 'SimpleBaseline2D', 'CSPNeXt': 'RTMPose'}
 _TASK = {'CocoWholeBody': 'Wholebody 2D Keypoint', 'AP10K': 'Animal 2D Keypoint'}
 
 
@@ -30,7 +31,8 @@ def _stock_name(dataset_type: str) -> str:
 def _data_name(dataset_type: str) -> str:
     stock = _stock_name(dataset_type)
     return _DATA.get(stock, stock)
-_ARCH = {'HRNet': 'HRNet', 'ResNet': 'SimpleBaseline2D', 'CSPNeXt': 'RTMPose'}
+
+
 HEADER = ("# MIPNet configs in MMPose's metafile format (read by `mim search mipnet_mmpose`).\n"
           '# Written by tools/write_metafile.py from the configs; results "to be measured" until\n'
           '# a model is trained on the full data set.\n')
