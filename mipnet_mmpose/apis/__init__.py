@@ -1,5 +1,10 @@
 """High-level inference: run a MIPNet model on an image, merge and draw its poses."""
-from .detection_file import DetectionFile, DetectionFileError, boxes_from_file
+from .detection_file import (
+    DetectionFile,
+    DetectionFileBoxes,
+    DetectionFileError,
+    boxes_from_file,
+)
 from .inference import (
     config_bbox_thr,
     config_kpt_thr,
@@ -20,5 +25,6 @@ __all__ = [
     'set_test_time', 'test_time_from_config', 'merge_mipnet_samples', 'pose_records',
     'MIPNetInferencer', 'complete_inference_config', 'config_kpt_thr', 'config_bbox_thr',
     'decode_image',
-    'split_boxes', 'DetectionFile', 'DetectionFileError', 'boxes_from_file'
+    'split_boxes', 'DetectionFile', 'DetectionFileBoxes', 'DetectionFileError',
+    'boxes_from_file'
 ]

@@ -8,11 +8,23 @@ evaluation's merge (:func:`~mipnet_mmpose.apis.merge_mipnet_samples`) and the
 λ drawing; it is registered in MMPose's ``INFERENCERS`` as
 ``'MIPNetInferencer'`` and ``'mipnet-pose-estimation'``.
 """
+import itertools
 import logging
 import mimetypes
 import os
 import os.path as osp
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import (
+    Callable,
+    Dict,
+    Generator,
+    Iterable,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
 import cv2
 import mmcv
@@ -32,16 +44,22 @@ from mmpose.structures import PoseDataSample
 from torch import nn
 
 from ..datasets.decoded_image_cache import image_cache_for
+from ..datasets.stock_dataset import stock_dataset_type
 from ..visualization import draw_merged_poses, readable_sizes
+from .detection_file import DetectionFileBoxes
 from .inference import (
     UndecodableImageError,
+    config_bbox_thr,
     config_kpt_thr,
+    config_merge_settings,
     decode_image,
     merge_mipnet_samples,
     pose_records,
     split_boxes,
     usable_box_rows,
 )
+from .inference_outputs import check_outputs
+from .inference_progress import RunProgress
 from .test_time import set_test_time, test_time_from_config
 
 InputType = Union[str, np.ndarray]
@@ -130,21 +148,8 @@ def _mmpose_dataset_type(cfg: ConfigType) -> str:
                      "dataset_type = 'CocoDataset' (or the dataset's MMPose type) to it")
 
 
-def mmpose_base_dataset(dataset_type: str) -> str:
-    """The first MMPose dataset class a registered dataset type derives from.
-
-    Args:
-        dataset_type (str): e.g. ``'MultiInstanceOCHumanDataset'``.
-
-    Returns:
-        str: e.g. ``'OCHumanDataset'``; ``dataset_type`` itself when it is
-        MMPose's or derives from no MMPose dataset.
-    """
-    for base in getattr(DATASETS.get(dataset_type), '__mro__', ()):
-        if base.__module__.startswith('mmpose.datasets') and \
-                DATASETS.get(base.__name__) is base:
-            return base.__name__
-    return dataset_type
+#: The stock MMPose data set a (MIPNet) type stands for; one helper serves the metafile too.
+mmpose_base_dataset = stock_dataset_type
 
 
 def default_detector_type(dataset_type: str) -> str:
@@ -202,20 +207,31 @@ class MIPNetInferencer(Pose2DInferencer):
             None: the config's (``MultiInstanceTestHook``) or the model's.
         lambda_score_decay (float, optional): Score factor of λ>0 poses. None:
             the config's or the model's.
-        show_progress (bool): MMPose's progress display. Defaults to False.
+        show_progress (bool): Show mmengine's progress bar (inputs per second)
+            and, at the end, the frames per second of the whole path and the
+            poses kept. Defaults to False.
 
-    Call keywords, besides MMPose's (``bbox_thr``, ``nms_thr``: the detector's
-    score threshold and box NMS; ``bboxes``: per input, boxes (B, 4) xyxy or
-    (B, 5) with scores, used as given, in place of the detector;
-    ``vis_out_dir``, ``pred_out_dir``, ``out_dir``, ``show``, ``kpt_thr``,
-    ``radius``, ``thickness``, ``draw_bbox``, ``return_vis``):
+    Call keywords, besides MMPose's (``nms_thr``: the detector boxes' IoU NMS;
+    ``vis_out_dir``, ``pred_out_dir``, ``out_dir``, ``show``, ``radius``,
+    ``thickness``, ``draw_bbox``, ``return_vis``), and where they differ:
+
+    - ``bboxes``: per input, boxes (B, 4) xyxy or (B, 5) with scores, used
+      as given in place of the detector (an array of 0 rows: nobody, no
+      poses); or a function ``(index, input) -> boxes`` (e.g. for the frames
+      of a video); or a :class:`~mipnet_mmpose.apis.DetectionFileBoxes`
+      (a detection results file, matched to the inputs when the run starts).
+    - ``bbox_thr`` (float): least box score; None (default): the config's
+      (:func:`config_bbox_thr`). Detector boxes are kept above it (MMPose's
+      rule), a detection file's at or above it (MMPose's data sets' rule).
+    - ``kpt_thr`` (float): keypoints drawn; None (default): the config's.
+    - ``max_frames`` (int): stop after this many inputs (video, webcam).
 
     - ``pose_nms_mode`` (str): ``'oks_nms'``, ``'soft_oks_nms'`` or
       ``'none'`` in place of the config's ``test_evaluator.nms_mode``.
     - ``pose_nms_thr`` (float): OKS threshold in place of the config's.
     """
 
-    preprocess_kwargs: set = {'bbox_thr', 'nms_thr', 'bboxes'}
+    preprocess_kwargs: set = {'bbox_thr', 'nms_thr', 'bboxes', 'max_frames'}
     forward_kwargs: set = {'pose_nms_mode', 'pose_nms_thr'}
     visualize_kwargs: set = {
         'return_vis', 'show', 'wait_time', 'draw_bbox', 'radius', 'thickness', 'kpt_thr',
@@ -237,9 +253,12 @@ class MIPNetInferencer(Pose2DInferencer):
         # Named in a checkpoint mismatch error (_load_weights_to_model gets the
         # loaded checkpoint only).
         self._weights_path = weights
+        # Our progress bar (mmengine's, with rates) in place of MMPose's rich one.
         super().__init__(model=model, weights=weights, device=device, scope=scope,
                          det_model=det_model, det_weights=det_weights,
-                         det_cat_ids=det_cat_ids, show_progress=show_progress)
+                         det_cat_ids=det_cat_ids, show_progress=False)
+        self.show_progress_bar = show_progress
+        self._run: dict = {}
         if num_instances is not None or lambda_score_decay is not None:
             # Raises for a stock model (one pose per box), checks n against N.
             set_test_time(self.model, num_instances=num_instances,
@@ -310,8 +329,9 @@ class MIPNetInferencer(Pose2DInferencer):
             nms_thr (float): The detector boxes' IoU NMS threshold.
             bboxes (array-like): Boxes (B, 4) xyxy or (B, 5) xyxy + score,
                 used as given (no threshold, no NMS; a box that is not finite
-                or has no area is dropped with a warning). Empty: MMPose's way
-                (the detector's boxes, else the whole image).
+                or has no area is dropped with a warning); an array of 0 rows:
+                nobody in the image, no poses. None or an empty list:
+                MMPose's way (the detector's boxes, else the whole image).
 
         Returns:
             list[dict]: The pipeline's output per box; each data sample's
@@ -320,7 +340,7 @@ class MIPNetInferencer(Pose2DInferencer):
         """
         given = bboxes if bboxes is not None else ()
         image = self._decoded(input, index)
-        if len(given) == 0:
+        if len(given) == 0 and not isinstance(given, np.ndarray):
             # MMPose's way, on the decoded array (its whole-image box would
             # otherwise fail on an undecodable file with an AttributeError).
             data_infos = super().preprocess_single(image, index, bbox_thr=bbox_thr,
@@ -345,11 +365,116 @@ class MIPNetInferencer(Pose2DInferencer):
         for row in rows.tolist() if len(rows) else [-1]:
             box = boxes[row] if row >= 0 else np.array([0, 0, *image_size], np.float64)
             box_info = dict(image_info, bbox=box[None].astype(np.float32),
-                            bbox_score=np.array([scores[row] if row >= 0 else 1], np.float32))
+                            bbox_score=np.array([scores[row] if row >= 0 else 1], np.float64))
             data_info = self.pipeline(box_info)
             data_info['data_samples'].set_metainfo({BOX_INDEX_KEY: row})
             data_infos.append(data_info)
         return data_infos
+
+    @property
+    def bbox_thr(self) -> float:
+        """The least box score of a call without ``bbox_thr``: the config's."""
+        return config_bbox_thr(self.cfg)
+
+    @property
+    def kpt_thr(self) -> float:
+        """The least keypoint score drawn by a call without ``kpt_thr``: the config's."""
+        return config_kpt_thr(self.cfg)
+
+    def __call__(self, inputs, return_datasamples: bool = False, batch_size: int = 1,
+                 out_dir: Optional[str] = None, **kwargs) -> Generator[dict, None, None]:
+        """MMPose's call (a generator of one result per input), checked and stoppable.
+
+        Before the first input is run, every file the call would write is
+        checked (:func:`~mipnet_mmpose.apis.inference_outputs.check_outputs`:
+        no input, no file this inferencer did not write, no two inputs on one
+        output). Ctrl-C (``KeyboardInterrupt``) during a video or webcam run
+        ends it as its end would: the video written so far is closed and its
+        predictions written.
+        """
+        vis_out_dir = kwargs.get('vis_out_dir', f'{out_dir}/visualizations' if out_dir else '')
+        pred_out_dir = kwargs.get('pred_out_dir', f'{out_dir}/predictions' if out_dir else '')
+        settings = config_merge_settings(self.model)
+        mode = kwargs.get('pose_nms_mode') or settings['nms_mode']
+        thr = settings['nms_thr'] if kwargs.get('pose_nms_thr') is None else \
+            kwargs['pose_nms_thr']
+        self._run = dict(vis_out_dir=vis_out_dir, pred_out_dir=pred_out_dir, source=inputs,
+                         merged_by="nms_mode 'none': no NMS" if mode == 'none' else
+                         f'{mode}, thr {thr}', progress=None)
+        try:
+            yield from super().__call__(inputs, return_datasamples=return_datasamples,
+                                        batch_size=batch_size, out_dir=out_dir, **kwargs)
+        except KeyboardInterrupt:
+            if not self._video_input:
+                raise
+            print_log('interrupted: the frames so far are written', logger='current',
+                      level=logging.WARNING)
+            self._finalize_video_processing(pred_out_dir)
+
+    def preprocess(self,
+                   inputs: Iterable,
+                   batch_size: int = 1,
+                   bboxes: Optional[Union[Sequence, Callable, DetectionFileBoxes]] = None,
+                   bbox_thr: Optional[float] = None,
+                   nms_thr: float = 0.3,
+                   max_frames: Optional[int] = None) -> Iterator[tuple]:
+        """The collated box samples of each input (one at a time), after the output check.
+
+        Args:
+            inputs (Iterable): The listed inputs (images, or video / webcam frames).
+            batch_size (int): Ignored: one input at a time, as MMPose's.
+            bboxes: Per input boxes, a function ``(index, input) -> boxes``,
+                or a :class:`DetectionFileBoxes` (see the class docstring).
+            bbox_thr (float, optional): Least box score; None: the config's.
+            nms_thr (float): The detector boxes' IoU NMS threshold (MMPose's).
+            max_frames (int, optional): Stop after this many inputs.
+
+        Yields:
+            tuple: The collated samples of one input and ``[input]``.
+        """
+        run = self._run
+        video_name = self.video_info['name'] if self._video_input else None
+        listed = [] if self._video_input else list(inputs)
+        reads = [self._weights_path, getattr(self.cfg, 'filename', None),
+                 run.get('source') if video_name else None,
+                 getattr(bboxes, 'path', None)]
+        check_outputs(listed, video_name, run.get('vis_out_dir', ''),
+                      run.get('pred_out_dir', ''), reads)
+        if bbox_thr is None:
+            bbox_thr = self.bbox_thr
+        if isinstance(bboxes, DetectionFileBoxes):
+            bboxes = bboxes.for_inputs(listed, self._video_input, bbox_thr,
+                                       source=str(run.get('source')))
+        sequence = inputs if self._video_input else listed
+        total = len(sequence) if hasattr(sequence, '__len__') else 0
+        if max_frames is not None:
+            sequence = itertools.islice(sequence, max_frames)
+            total = min(total, max_frames) if total else 0
+        progress = RunProgress(total) if self.show_progress_bar else None
+        run['progress'] = progress
+        for index, single in enumerate(sequence):
+            if callable(bboxes):
+                boxes = bboxes(index, single)
+            else:
+                boxes = bboxes[index] if bboxes is not None and len(bboxes) else None
+            data_infos = self.preprocess_single(single, index, bbox_thr=bbox_thr,
+                                                nms_thr=nms_thr, bboxes=boxes)
+            yield self.collate_fn(data_infos), [single]
+            if progress is not None:
+                progress.update()
+        if progress is not None:
+            progress.finish()
+
+    def _get_webcam_inputs(self, inputs: str) -> Generator:
+        """MMPose's webcam frames; a camera that cannot be opened is an error, not no frames."""
+        camera = inputs.lower().partition(':')[2] or '0'
+        if camera.isdigit():
+            capture = cv2.VideoCapture(int(camera))
+            opened = capture.isOpened()
+            capture.release()
+            if not opened:
+                raise UnreadableVideoError(f'cannot open the camera {camera} with OpenCV')
+        return super()._get_webcam_inputs(inputs)
 
     def _decoded(self, input: InputType, index: int) -> np.ndarray:
         """The image of an input as the pipeline's loader decodes it (EXIF applied).
@@ -365,8 +490,9 @@ class MIPNetInferencer(Pose2DInferencer):
             image = (cache.fill(dict(img_path=input)).get('img') if cache is not None
                      else decode_image(input))
         except (AssertionError, OSError, ValueError, cv2.error) as e:
+            # One line: mmcv's messages span several.
             raise UndecodableImageError(f'input {index}: image {input} cannot be decoded '
-                                        f'({e})') from None
+                                        f'({" ".join(str(e).split())})') from None
         if image is None or getattr(image, 'size', 0) == 0:
             raise UndecodableImageError(f'input {index}: image {input} cannot be decoded '
                                         '(empty, truncated, or not an image)')
@@ -416,6 +542,12 @@ class MIPNetInferencer(Pose2DInferencer):
             nms_mode=pose_nms_mode, nms_thr=pose_nms_thr)
         if samples and not used:
             merged.set_metainfo(samples[0].metainfo)
+        progress = self._run.get('progress')
+        if progress is not None:
+            kept = merged.pred_instances.get('kept_after_nms', np.zeros(0, bool))
+            progress.add_poses(len(used), len(kept), int(np.sum(kept)),
+                               int(getattr(self.model, 'test_num_instances', 1)),
+                               self._run['merged_by'])
         return [merged]
 
     def visualize(self,

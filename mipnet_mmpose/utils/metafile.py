@@ -10,6 +10,8 @@ from typing import Dict, List
 
 from mmengine.config import Config
 
+from ..datasets.stock_dataset import stock_dataset_type
+
 #: Results measured so far, by config name (everything else: 'to be measured').
 MEASURED: Dict[str, Dict[str, float]] = {
     # CPU, from scratch, 80 epochs on coco_mini, tested on the OCHuman sample (README).
@@ -25,7 +27,8 @@ _TASK = {'CocoWholeBody': 'Wholebody 2D Keypoint', 'AP10K': 'Animal 2D Keypoint'
 
 
 def _stock_name(dataset_type: str) -> str:
-    return dataset_type.removeprefix('MultiInstance').removesuffix('Dataset')
+    """``'MultiInstanceOCHumanDataset'`` -> ``'OCHuman'`` (the stock class, without ``Dataset``)."""
+    return stock_dataset_type(dataset_type).removesuffix('Dataset')
 
 
 def _data_name(dataset_type: str) -> str:

@@ -1,5 +1,6 @@
 """MIPNet models in MMPose's inferencer and inference_topdown, on real sample images and video."""
 import json
+import re
 
 import mmcv
 import numpy as np
@@ -11,6 +12,8 @@ from mmpose.apis.inferencers.utils import default_det_models
 from mmpose.registry import INFERENCERS
 
 from mipnet_mmpose.apis import (
+    DetectionFileBoxes,
+    DetectionFileError,
     MIPNetInferencer,
     complete_inference_config,
     draw_mipnet_result,
@@ -18,9 +21,14 @@ from mipnet_mmpose.apis import (
     merge_mipnet_samples,
     pose_records,
 )
-from mipnet_mmpose.apis.inferencer import default_detector_type, mmpose_base_dataset
+from mipnet_mmpose.apis.inferencer import (
+    UnreadableVideoError,
+    default_detector_type,
+    mmpose_base_dataset,
+)
 from mipnet_mmpose.models.utils.checkpoint_fit import CheckpointMismatchError
-from tests.conftest import REPO, SAMPLE_CONFIG, SAMPLE_TEST_EPOCHS
+from mipnet_mmpose.utils.output_paths import OutputPathError
+from tests.conftest import REPO, SAMPLE, SAMPLE_CONFIG, SAMPLE_TEST_EPOCHS
 from tests.test_apis.test_inference import BOXES, IMAGE, metric_kept
 from tests.test_tools.sample_video import count_frames, write_sample_video
 
@@ -245,3 +253,125 @@ def test_other_configs_run(config, expected):
     inferencer = make_inferencer(str(REPO / config))
     (records, ) = next(inferencer(IMAGE, bboxes=[GT_XYXY]))['predictions']
     assert [(r['box_index'], r['lambda'], r['kept_after_nms']) for r in records] == expected
+
+
+# ---------------------------------------------------------------------------
+# Runs: box sources, outputs checked before writing, progress, frames
+# ---------------------------------------------------------------------------
+
+def _snapshot(folder) -> dict:
+    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob('*') if p.is_file()}
+
+
+def test_outputs_never_replace_inputs_or_foreign_files(inferencer, tmp_path):
+    """Checked before the first input runs: nothing is written by a refused call."""
+    folder = tmp_path / 'photos'
+    folder.mkdir()
+    mmcv.imwrite(mmcv.imread(IMAGE), str(folder / 'x.png'))
+    before = _snapshot(tmp_path)
+    # Pictures into the input folder would be written over the images (same names).
+    with pytest.raises(OutputPathError, match=r'x\.png is the input'):
+        list(inferencer(str(folder), vis_out_dir=str(folder)))
+    # Two inputs with one output name.
+    mmcv.imwrite(mmcv.imread(IMAGE), str(folder / 'x.jpg'))
+    before = _snapshot(tmp_path)
+    with pytest.raises(OutputPathError, match=r'x\.jpg and .*x\.png would both be written to '
+                       r'.*x\.json: rename one'):
+        list(inferencer(str(folder), out_dir=str(tmp_path / 'out')))
+    # A video's picture file named as the video.
+    video = tmp_path / 'clip.mp4'
+    write_sample_video(video)
+    before = _snapshot(tmp_path)
+    with pytest.raises(OutputPathError, match=r'clip\.mp4 is the input'):
+        list(inferencer(str(video), vis_out_dir=str(video)))
+    assert _snapshot(tmp_path) == before
+    # A file the inferencer did not write is kept; its own output is replaced.
+    out = tmp_path / 'out'
+    (out / 'predictions').mkdir(parents=True)
+    foreign = out / 'predictions' / '003896.json'
+    foreign.write_text('{"mine": 1}')
+    with pytest.raises(OutputPathError, match='exists and was not written by this tool'):
+        list(inferencer(IMAGE, out_dir=str(out)))
+    assert foreign.read_text() == '{"mine": 1}'
+    foreign.unlink()
+    for _ in range(2):
+        (records, ) = next(inferencer(IMAGE, out_dir=str(out)))['predictions']
+    assert json.loads(foreign.read_text()) == json.loads(json.dumps(records))
+
+
+def test_given_boxes_empty_array_callable_and_list(inferencer):
+    """An array of 0 rows: nobody (no poses); an empty list: MMPose's way (whole image here);
+    a function (index, input) -> boxes: asked per input."""
+    assert next(inferencer(IMAGE, bboxes=[np.zeros((0, 4))]))['predictions'] == [[]]
+    (records, ) = next(inferencer(IMAGE, bboxes=[[]]))['predictions']
+    assert [r['bbox'] for r in records] == [[0, 0, 602, 900]] * N
+    asked = []
+
+    def boxes(index, image):
+        asked.append((index, image))
+        return np.array([GT_XYXY[index]])
+
+    results = list(inferencer([IMAGE, IMAGE], bboxes=boxes))
+    assert asked == [(0, IMAGE), (1, IMAGE)]
+    assert [[r['bbox'] for r in result['predictions'][0]] for result in results] == \
+        [[GT_XYXY[0]] * N, [GT_XYXY[1]] * N]
+
+
+def test_detection_file_boxes_matched_to_the_inputs(tmp_path):
+    """DetectionFileBoxes: images by file name (ann_file) or id, video frames by number;
+    a file that fits no input is refused when the run starts."""
+    anns = json.loads((SAMPLE / 'ochuman' / 'test_ochuman.json').read_text())
+    dets = [dict(image_id=a['image_id'], category_id=1, bbox=a['bbox'], score=0.9)
+            for a in anns['annotations']]
+    dets.append(dict(image_id=0, category_id=1, bbox=[1, 2, 3, 4], score=0.4))
+    path = tmp_path / 'dets.json'
+    path.write_text(json.dumps(dets))
+    images = [str(SAMPLE / 'ochuman' / name) for name in ('000817.jpg', '003896.jpg')]
+    boxes_of = DetectionFileBoxes(str(path), ann_file=str(SAMPLE / 'ochuman' /
+                                                          'test_ochuman.json')).for_inputs(
+        images, video=False, bbox_thr=0.5)
+    found = boxes_of(1, images[1])
+    assert found.shape == (2, 5) and found[:, 4].tolist() == [0.9, 0.9]
+    np.testing.assert_allclose(found[:, :4], GT_XYXY)
+    frames = DetectionFileBoxes(str(path)).for_inputs([], video=True, bbox_thr=0.3)
+    assert frames(0, None).tolist() == [[1, 2, 4, 6, 0.4]]  # frame 0: image_id 0, xyxy
+    with pytest.warns(UserWarning, match='no person box scores at least bbox_thr 0.5'):
+        assert DetectionFileBoxes(str(path)).for_inputs([], video=True, bbox_thr=0.5)(
+            0, None).shape == (0, 5)
+    with pytest.raises(DetectionFileError, match='--image-id names one image, the folder F '
+                       'has 2'):
+        DetectionFileBoxes(str(path), image_id=3).for_inputs(images, False, 0.5, source='F')
+    with pytest.raises(DetectionFileError, match="a video's detections have the frame number"):
+        DetectionFileBoxes(str(path), image_id=3).for_inputs([], True, 0.5)
+    with pytest.raises(DetectionFileError, match='holds the detections of 4 images'):
+        DetectionFileBoxes(str(path)).for_inputs(images[:1], False, 0.5)
+
+
+def test_video_max_frames_progress_and_interrupt(tmp_path, capsys):
+    """mmengine's progress bar and the run's frames per second and kept poses; max_frames
+    stops early; Ctrl-C during a video closes what was written, as the end would."""
+    video = tmp_path / 'clip.mp4'
+    write_sample_video(video)
+    inferencer = make_inferencer(show_progress=True)
+    results = list(inferencer(str(video), max_frames=2, out_dir=str(tmp_path / 'a')))
+    printed = capsys.readouterr().out
+    assert len(results) == 2 and '2/2' in printed and 'task/s' in printed
+    assert re.search(r'2 frames in [\d.]+ s = [\d.]+ frames/s .*; 2 boxes x 2 instances -> '
+                     r'\d of 4 poses kept \(oks_nms, thr 0.9\)', printed)
+    assert count_frames(tmp_path / 'a' / 'visualizations' / 'clip.mp4') == (2, (200, 300))
+
+    def boxes(index, frame):
+        if index == 2:
+            raise KeyboardInterrupt
+        return np.array([[10, 10, 120, 250]])
+
+    results = list(inferencer(str(video), bboxes=boxes, out_dir=str(tmp_path / 'b')))
+    assert len(results) == 2
+    assert count_frames(tmp_path / 'b' / 'visualizations' / 'clip.mp4') == (2, (200, 300))
+    frames = json.loads((tmp_path / 'b' / 'predictions' / 'clip.json').read_text())
+    assert [f['frame_id'] for f in frames] == [0, 1]
+
+
+def test_webcam_that_cannot_be_opened_is_an_error(inferencer):
+    with pytest.raises(UnreadableVideoError, match='cannot open the camera 7 with OpenCV'):
+        list(inferencer('webcam:7'))
