@@ -142,14 +142,10 @@ def _mmpose_dataset_type(cfg: ConfigType) -> str:
     for loader in ('test_dataloader', 'val_dataloader', 'train_dataloader'):
         dataset_type = (cfg.get(loader) or {}).get('dataset', {}).get('type')
         if isinstance(dataset_type, str):
-            return mmpose_base_dataset(dataset_type)
+            return stock_dataset_type(dataset_type)
     raise ValueError(f'config {getattr(cfg, "filename", None) or "(in memory)"} has no '
                      'dataset_type and no test_dataloader.dataset.type to take it from: add '
                      "dataset_type = 'CocoDataset' (or the dataset's MMPose type) to it")
-
-
-#: The stock MMPose data set a (MIPNet) type stands for; one helper serves the metafile too.
-mmpose_base_dataset = stock_dataset_type
 
 
 def default_detector_type(dataset_type: str) -> str:
@@ -160,7 +156,7 @@ def default_detector_type(dataset_type: str) -> str:
     in ``mipnet_mmpose.datasets``, so the MMPose class they derive from is
     asked instead.
     """
-    module = DATASETS.get(mmpose_base_dataset(dataset_type)).__module__
+    module = DATASETS.get(stock_dataset_type(dataset_type)).__module__
     return module.split('datasets.')[-1].split('.')[0].lower()
 
 

@@ -21,11 +21,8 @@ from mipnet_mmpose.apis import (
     merge_mipnet_samples,
     pose_records,
 )
-from mipnet_mmpose.apis.inferencer import (
-    UnreadableVideoError,
-    default_detector_type,
-    mmpose_base_dataset,
-)
+from mipnet_mmpose.apis.inferencer import UnreadableVideoError, default_detector_type
+from mipnet_mmpose.datasets.stock_dataset import stock_dataset_type
 from mipnet_mmpose.models.utils.checkpoint_fit import CheckpointMismatchError
 from mipnet_mmpose.utils.output_paths import OutputPathError
 from tests.conftest import REPO, SAMPLE, SAMPLE_CONFIG, SAMPLE_TEST_EPOCHS
@@ -222,9 +219,9 @@ def test_every_config_gets_the_inferencer_keys_and_a_person_detector(config):
 
 
 def test_default_detector_of_our_dataset_types():
-    assert mmpose_base_dataset('MultiInstanceOCHumanDataset') == 'OCHumanDataset'
-    assert mmpose_base_dataset('MultiInstanceCrowdPoseDataset') == 'CrowdPoseDataset'
-    assert mmpose_base_dataset('CocoDataset') == 'CocoDataset'
+    assert stock_dataset_type('MultiInstanceOCHumanDataset') == 'OCHumanDataset'
+    assert stock_dataset_type('MultiInstanceCrowdPoseDataset') == 'CrowdPoseDataset'
+    assert stock_dataset_type('CocoDataset') == 'CocoDataset'
     # MMPose's own lookup (by the class's module) finds no object type for ours; this finds
     # 'body', whose default is MMPose's RTMDet person detector.
     assert default_detector_type('MultiInstanceCocoDataset') == 'body'
