@@ -6,6 +6,10 @@ from typing import Any, Dict, List, Optional
 from mmengine.config import Config, ConfigDict
 
 METRICS = {'CocoMetric': 'MultiInstanceCocoMetric'}
+#: Stock transforms replaced by a subclass that also handles the neighbour fields
+#: (a CombinedDataset part's keypoint mapping; see
+#: :mod:`mipnet_mmpose.datasets.transforms.keypoint_converter`).
+TRANSFORMS = {'KeypointConverter': 'MultiInstanceKeypointConverter'}
 ESTIMATOR = 'MultiInstanceTopdownPoseEstimator'
 #: Placeholder written for N in the generated file, then replaced by the
 #: name of the file's one ``num_instances`` variable.
@@ -34,7 +38,10 @@ def convert_config(cfg: Config, num_instances: int = 2,
     encodes with ``MultiInstanceCodec`` around its stock codec; every data
     set built on MMPose's ``BaseCocoStyleDataset`` becomes
     ``MultiInstance<Name>`` and ``CocoMetric`` ``MultiInstanceCocoMetric``
-    (per-box metrics, PCK/AUC/EPE/NME, stay stock); the test-time hook
+    (per-box metrics, PCK/AUC/EPE/NME, stay stock); a ``KeypointConverter``
+    (a ``CombinedDataset`` part's mapping to the combined keypoints) becomes
+    ``MultiInstanceKeypointConverter``, which maps the part's neighbours
+    too, with the same arguments; the test-time hook
     (``default_hooks.multi_instance_test``), the picture hook and the
     work-dir lock are added, checkpoints are written atomically, and
     ``custom_imports`` loads this plugin.
@@ -148,6 +155,8 @@ def _convert(value: Any, path: str, num_instances: int) -> Any:
             value['type'] = multi_instance_dataset_type(kind)
         elif kind in METRICS:
             value['type'] = METRICS[kind]
+        elif kind in TRANSFORMS:
+            value['type'] = TRANSFORMS[kind]
         elif kind in _per_box_metrics():
             # One pose per box (the λ = 0 one) for metrics that score one.
             value['type'] = 'MultiInstance' + kind
@@ -217,15 +226,17 @@ def _check_training_data(cfg: Config) -> None:
                 "on every box's neighbours, read from a data set built on MMPose's "
                 'BaseCocoStyleDataset (COCO, CrowdPose, COCO-WholeBody, AIC, MPII, AP-10K, '
                 'OneHand10K, WFLW, ...); train on one of those')
-        converters = [t for t in (part.get('pipeline') or [])
-                      if _type_name(t) == 'KeypointConverter']
-        if len(parts) > 1 and converters:
-            # The neighbours keep the part's own keypoints (and would be flipped
-            # with the combined metainfo's indices): refused rather than trained wrong.
+        hands = [t for t in (part.get('pipeline') or [])
+                 if _type_name(t) == 'SingleHandConverter']
+        if hands:
+            # It maps by the sample's own hand type (left or right); the other hands
+            # of the image may be of the other type, so the neighbours cannot be
+            # mapped by it. (KeypointConverter parts are mapped: convert_config
+            # makes them MultiInstanceKeypointConverter.)
             raise ConversionError(
-                f'{where} maps its keypoints with KeypointConverter: the neighbours of '
-                'its samples are not mapped yet, so a CombinedDataset of data sets with '
-                'different keypoints cannot train multi-instance; train on one data set')
+                f'{where} maps its keypoints with SingleHandConverter, which maps by '
+                "the sample's own hand type: the neighbours (other hands of the image) "
+                'cannot be mapped by it; train on a data set without it')
 
 
 def config_overrides(stock: Config, converted: Config) -> Dict[str, Any]:
