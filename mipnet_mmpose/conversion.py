@@ -1,7 +1,7 @@
 """Turn a stock MMPose top-down config into its MIPNet version."""
 import copy
 import os.path as osp
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from mmengine.config import Config, ConfigDict
 
@@ -210,22 +210,8 @@ def _check_training_data(cfg: Config) -> None:
     loader = cfg.get('train_dataloader')
     if not isinstance(loader, dict):
         return
-    dataset = loader.get('dataset', {})
-    parts: List = []
-    if _type_name(dataset) == 'CombinedDataset':
-        parts = [(f'train_dataloader.dataset.datasets[{i}]', d)
-                 for i, d in enumerate(dataset.get('datasets', []))]
-    else:
-        parts = [('train_dataloader.dataset', dataset)]
-    for where, part in parts:
-        kind = _type_name(part)
-        cls = DATASETS.get(kind) if kind else None
-        if not (isinstance(cls, type) and issubclass(cls, MultiInstanceDatasetMixin)):
-            raise ConversionError(
-                f'{where} is {kind!r}, which has no multi-instance version: MIPNet trains '
-                "on every box's neighbours, read from a data set built on MMPose's "
-                'BaseCocoStyleDataset (COCO, CrowdPose, COCO-WholeBody, AIC, MPII, AP-10K, '
-                'OneHand10K, WFLW, ...); train on one of those')
+    for where, part, wrapper in _data_set_tree('train_dataloader.dataset',
+                                               loader.get('dataset', {})):
         hands = [t for t in (part.get('pipeline') or [])
                  if _type_name(t) == 'SingleHandConverter']
         if hands:
@@ -237,6 +223,40 @@ def _check_training_data(cfg: Config) -> None:
                 f'{where} maps its keypoints with SingleHandConverter, which maps by '
                 "the sample's own hand type: the neighbours (other hands of the image) "
                 'cannot be mapped by it; train on a data set without it')
+        if wrapper:
+            continue
+        kind = _type_name(part)
+        cls = DATASETS.get(kind) if kind else None
+        if not (isinstance(cls, type) and issubclass(cls, MultiInstanceDatasetMixin)):
+            raise ConversionError(
+                f'{where} is {kind!r}, which has no multi-instance version: MIPNet trains '
+                "on every box's neighbours, read from a data set built on MMPose's "
+                'BaseCocoStyleDataset (COCO, CrowdPose, COCO-WholeBody, AIC, MPII, AP-10K, '
+                'OneHand10K, WFLW, ...); train on one of those')
+
+
+def _data_set_tree(where: str, dataset: Any) -> Iterator[Tuple[str, dict, bool]]:
+    """Every data set config below ``dataset``, as (config path, config, is a wrapper).
+
+    Wrappers hold their parts as ``datasets`` (MMPose's ``CombinedDataset``, nested
+    in the whole-body cocktail; mmengine's ``ConcatDataset``) or ``dataset``
+    (mmengine's ``RepeatDataset``, ``ClassBalancedDataset``); the samples come from
+    the data sets at the leaves, whose neighbours MIPNet trains on.
+    """
+    if not isinstance(dataset, dict):
+        yield where, {}, False
+        return
+    parts = dataset.get('datasets')
+    inner = dataset.get('dataset')
+    if isinstance(parts, (list, tuple)):
+        yield where, dataset, True
+        for i, part in enumerate(parts):
+            yield from _data_set_tree(f'{where}.datasets[{i}]', part)
+    elif isinstance(inner, dict):
+        yield where, dataset, True
+        yield from _data_set_tree(f'{where}.dataset', inner)
+    else:
+        yield where, dataset, False
 
 
 def config_overrides(stock: Config, converted: Config) -> Dict[str, Any]:

@@ -1,11 +1,12 @@
 """CombinedDataset parts with KeypointConverter: neighbours mapped like the own person.
 
-Real stock configs (the COCO+AIC merge config, RTMPose body8), converted, each part
-pointed at its bundled sample: the neighbours of every part are mapped to the combined
-keypoints by the part's own converter, and the converted configs train one step and
-predict N poses per box.
+Real stock configs (the COCO+AIC merge config, RTMPose body8 and face6, RTMW's whole-body
+cocktail14 with its nested CombinedDatasets), converted, each part pointed at its bundled
+sample: the neighbours of every part are mapped to the combined keypoints by the part's own
+converter, and the converted configs train one step and predict N poses per box.
 """
 import copy
+import functools
 import math
 from pathlib import Path
 
@@ -24,25 +25,28 @@ N = 2
 MERGE = ('mmpose::body_2d_keypoint/topdown_heatmap/coco/'
          'td-hm-vis_res50_8xb64-210e_coco-aic-256x192-merge.py')
 BODY8 = 'mmpose::body_2d_keypoint/rtmpose/body8/rtmpose-m_8xb256-420e_body8-256x192.py'
+FACE6 = 'mmpose::face_2d_keypoint/rtmpose/face6/rtmpose-m_8xb256-120e_face6-256x256.py'
+COCKTAIL = ('mmpose::wholebody_2d_keypoint/rtmpose/cocktail14/'
+            'rtmw-m_8xb1024-270e_cocktail14-256x192.py')
 # Each stock data set type -> its bundled sample: (ann_file, image folder), below SAMPLE.
-# Halpe's sample annotates the four bundled COCO images.
+# Halpe's sample annotates the four bundled COCO images, as COCO-WholeBody's does;
+# Human-Art's file names start with HumanArt/images/.
 SAMPLES = {
     'CocoDataset': ('coco/test_coco.json', 'coco/'),
+    'CocoWholeBodyDataset': ('coco/test_coco_wholebody.json', 'coco/'),
+    'CocoWholeBodyFaceDataset': ('coco/test_coco_wholebody.json', 'coco/'),
     'AicDataset': ('aic/test_aic.json', 'aic/'),
     'CrowdPoseDataset': ('crowdpose/test_crowdpose.json', 'crowdpose/'),
     'MpiiDataset': ('mpii/test_mpii.json', 'mpii/'),
     'HalpeDataset': ('halpe/test_halpe.json', 'coco/'),
+    'HumanArt21Dataset': ('humanart/test_humanart.json', 'humanart/'),
+    'WFLWDataset': ('wflw/test_wflw.json', 'wflw/'),
 }
-#: body8 parts without a bundled sample (MMPose's tests/data has none): dropped.
-NO_SAMPLE = {'JhmdbDataset', 'PoseTrack18Dataset'}
+#: Parts without a bundled sample (MMPose's tests/data has none), dropped: body8's
+#: JHMDB and PoseTrack18; the cocktail's also UBody, 300W, COFW, LaPa and InterHand2.6M.
 # Small input: the networks are the stock ones, the crops 64x64 (a multiple of the
 # backbones' stride 32, so ResNet's deconvolved heatmaps match the codec's).
 SMALL = dict(input_size=(64, 64), heatmap_size=(16, 16), in_featuremap_size=(2, 2))
-
-
-@pytest.fixture(scope='module')
-def body8():
-    return Config.fromfile(resolve_config_path(BODY8))
 
 
 def _stock_type(part: dict) -> str:
@@ -53,6 +57,15 @@ def _stock_type(part: dict) -> str:
 def _on_sample(part: dict) -> dict:
     ann_file, img = SAMPLES[_stock_type(part)]
     return dict(part, data_root=str(SAMPLE) + '/', ann_file=ann_file, data_prefix=dict(img=img))
+
+
+def _on_samples(dataset: dict):
+    """A (nested) CombinedDataset config with each part on its sample; parts without
+    one are dropped (None: none is left)."""
+    if 'datasets' in dataset:
+        parts = [p for p in map(_on_samples, dataset['datasets']) if p is not None]
+        return dict(dataset, datasets=parts) if parts else None
+    return _on_sample(dataset) if _stock_type(dataset) in SAMPLES else None
 
 
 def _small(value):
@@ -66,8 +79,7 @@ def _small(value):
 
 def _converted_on_samples(name: str) -> Config:
     cfg = convert_config(Config.fromfile(resolve_config_path(name)), num_instances=N)
-    train = cfg.train_dataloader.dataset
-    train.datasets = [_on_sample(p) for p in train.datasets if _stock_type(p) not in NO_SAMPLE]
+    cfg.train_dataloader.dataset = _on_samples(cfg.train_dataloader.dataset)
     val = cfg.val_dataloader.dataset
     val.update(_on_sample(val), bbox_file=None)
     cfg.model.backbone.pop('init_cfg', None)  # nothing downloaded
@@ -77,26 +89,36 @@ def _converted_on_samples(name: str) -> Config:
     if cfg.model.backbone.type == 'ResNet':
         cfg.model.backbone.depth = 18
         cfg.model.head.pose_cfg.in_channels = 512
-    else:  # RTMPose's CSPNeXt
+    elif 'neck' not in cfg.model:  # RTMPose's CSPNeXt (RTMW's neck keeps its widths)
         cfg.model.backbone.update(deepen_factor=0.167, widen_factor=0.25)
         cfg.model.head.in_channels = 256
     return cfg
 
 
-# The parts whose samples have images of several persons (MPII's has one per image).
-@pytest.mark.parametrize('part', ['dataset_aic', 'dataset_crowdpose', 'dataset_halpe'])
-def test_neighbours_are_mapped_by_the_parts_converter_like_the_same_person(body8, part):
-    stock = copy.deepcopy(body8[part])
+@functools.lru_cache(maxsize=None)
+def _stock(name: str) -> Config:
+    return Config.fromfile(resolve_config_path(name))
+
+
+# Parts whose samples have images of several instances (MPII's and WFLW's have one per
+# image); face6 maps with interpolated pairs (a target keypoint between two sources).
+@pytest.mark.parametrize('name, part', [
+    (BODY8, 'dataset_aic'), (BODY8, 'dataset_crowdpose'), (BODY8, 'dataset_halpe'),
+    (FACE6, 'dataset_coco'), (FACE6, 'dataset_halpe')],
+    ids=['body8-aic', 'body8-crowdpose', 'body8-halpe', 'face6-coco-wholebody-face',
+         'face6-halpe'])
+def test_neighbours_are_mapped_by_the_parts_converter_like_the_same_person(name, part):
+    stock = copy.deepcopy(_stock(name)[part])
     assert [t['type'] for t in stock.pipeline] == ['KeypointConverter']
-    converted = convert_config(body8).train_dataloader.dataset.datasets[
-        [p['type'] for p in body8.train_dataloader.dataset.datasets].index(stock.type)]
+    # convert_config converts the config's every data set, the parts' variables too.
+    converted = convert_config(_stock(name))[part]
     assert [t['type'] for t in converted.pipeline] == ['MultiInstanceKeypointConverter']
     ours = DATASETS.build(_on_sample(converted))
-    # Every person as a stock sample of its own, mapped by the stock converter.
+    # Every instance as a stock sample of its own, mapped by the stock converter.
     persons = DATASETS.build(_on_sample(stock))
     by_box = {(own['img_id'], tuple(np.round(own['bbox'][0], 3))): own
               for own in (persons[i] for i in range(len(persons)))}
-    k = body8[part].pipeline[0].num_keypoints
+    k = stock.pipeline[0].num_keypoints
     checked = 0
     for i in range(len(ours)):
         sample = ours[i]
@@ -113,12 +135,12 @@ def test_neighbours_are_mapped_by_the_parts_converter_like_the_same_person(body8
             np.testing.assert_array_equal(sample['neighbor_keypoints_visible'][j],
                                           same['keypoints_visible'][0, :, 0])
             checked += 1
-    assert checked > 0, f'the {part} sample has no image with two persons'
+    assert checked > 0, f'the {part} sample has no image with two instances'
 
 
-def test_converter_without_neighbours_is_the_stock_one(body8):
+def test_converter_without_neighbours_is_the_stock_one():
     # Outside a multi-instance data set (no neighbour fields) nothing else changes.
-    cfg = body8.dataset_crowdpose.pipeline[0]
+    cfg = _stock(BODY8).dataset_crowdpose.pipeline[0]
     ours = TRANSFORMS.build(dict(cfg, type='MultiInstanceKeypointConverter'))
     stock = TRANSFORMS.build(cfg)
     keypoints = np.random.default_rng(0).uniform(0, 100, (1, 14, 2))
@@ -150,14 +172,15 @@ def test_slots_of_a_crowdpose_part_are_in_coco_keypoints():
     assert neighbour_slots > 0
 
 
-@pytest.mark.parametrize('name', [MERGE, BODY8], ids=['coco-aic-merge', 'body8'])
+@pytest.mark.parametrize('name', [MERGE, BODY8, COCKTAIL],
+                         ids=['coco-aic-merge', 'body8', 'wholebody-cocktail14'])
 def test_combined_config_trains_a_step_and_predicts_n_poses(name):
     torch.manual_seed(0)
     np.random.seed(0)
     cfg = _converted_on_samples(name)
     # Every part's converter maps its neighbours; the stage-2 pipeline gets slots too.
-    for part in cfg.train_dataloader.dataset.datasets:
-        assert 'KeypointConverter' not in [t['type'] for t in part.pipeline]
+    assert "'KeypointConverter'" not in repr(cfg.train_dataloader)
+    assert "'MultiInstanceKeypointConverter'" in repr(cfg.train_dataloader)
     for hook in cfg.custom_hooks:
         if 'switch_pipeline' in hook:
             assert 'BuildInstanceSlots' in [t['type'] for t in hook.switch_pipeline]
@@ -178,7 +201,7 @@ def test_combined_config_trains_a_step_and_predicts_n_poses(name):
         samples = model.eval().predict(data['inputs'], data['data_samples'])
     for sample in samples:
         assert sample.pred_instances.lambdas.tolist() == list(range(N))
-        assert sample.pred_instances.keypoints.shape == (N, 17, 2)
+        assert sample.pred_instances.keypoints.shape == (N, train.metainfo['num_keypoints'], 2)
 
 
 def test_single_hand_converter_parts_are_refused():
@@ -196,4 +219,19 @@ def test_parts_without_a_multi_instance_version_are_refused():
     cfg = Config.fromfile(resolve_config_path(MERGE))
     cfg.train_dataloader.dataset.datasets[1].type = 'Human36mDataset'
     with pytest.raises(ConversionError, match=r'datasets\[1\].*Human36mDataset'):
+        convert_config(cfg)
+
+
+def test_wrapped_and_nested_parts_are_converted_and_checked():
+    # mmengine's RepeatDataset around COCO (RTMPose's AIC+COCO configs): the wrapped set
+    # becomes multi-instance.
+    name = 'mmpose::body_2d_keypoint/rtmpose/coco/rtmpose-m_8xb256-420e_aic-coco-384x288.py'
+    parts = convert_config(_stock(name)).train_dataloader.dataset.datasets
+    assert parts[0].type == 'RepeatDataset'
+    assert parts[0].dataset.type == 'MultiInstanceCocoDataset'
+    # A leaf of a nested CombinedDataset is named by its whole path.
+    cfg = copy.deepcopy(_stock(COCKTAIL))
+    cfg.train_dataloader.dataset.datasets[1].datasets[2].type = 'Human36mDataset'
+    with pytest.raises(ConversionError, match=r'dataset\.datasets\[1\]\.datasets\[2\] is '
+                                              r"'Human36mDataset'"):
         convert_config(cfg)
