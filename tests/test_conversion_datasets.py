@@ -84,3 +84,23 @@ def test_human_art_validation_reads_its_bundled_detections_as_the_stock_set():
         sample, stock_sample = ours[i], theirs[i]
         np.testing.assert_array_equal(sample['inputs'], stock_sample['inputs'])
         assert sample['data_samples'].img_path == stock_sample['data_samples'].img_path
+
+
+def test_halpe_sample_through_the_converted_halpe26_config_gets_n_slots_per_box():
+    # No stock top-down config trains on Halpe alone (MMPose 1.3.2 has it as a part of
+    # RTMPose's body8-halpe26 CombinedDataset only); its bundled sample annotates the
+    # bundled COCO images.
+    name = 'mmpose::body_2d_keypoint/rtmpose/body8/rtmpose-m_8xb512-700e_body8-halpe26-256x192.py'
+    cfg = convert_config(Config.fromfile(resolve_config_path(name)), num_instances=2)
+    train = cfg.train_dataloader.dataset
+    halpe = [p for p in train.datasets if p.type == 'MultiInstanceHalpeDataset']
+    assert len(halpe) == 1
+    train.datasets = [dict(halpe[0], data_root=str(SAMPLE) + '/', ann_file='halpe/test_halpe.json',
+                           data_prefix=dict(img='coco/'))]
+    # Per-box metrics (PCK, AUC) get the λ = 0 pose.
+    assert _types(cfg.val_evaluator) == ['MultiInstancePCKAccuracy', 'MultiInstanceAUC']
+    dataset = DATASETS.build(train)
+    assert len(dataset) > 0
+    for i in range(len(dataset)):
+        weights = dataset[i]['data_samples'].gt_instance_labels.keypoint_weights
+        assert tuple(weights.shape) == (2, 26)

@@ -1,9 +1,10 @@
 """CombinedDataset parts with KeypointConverter: neighbours mapped like the own person.
 
-Real stock configs (the COCO+AIC merge config, RTMPose body8 and face6, RTMW's whole-body
-cocktail14 with its nested CombinedDatasets), converted, each part pointed at its bundled
-sample: the neighbours of every part are mapped to the combined keypoints by the part's own
-converter, and the converted configs train one step and predict N poses per box.
+Real stock configs (the COCO+AIC merge config, RTMPose body8, body8-halpe26 and face6,
+RTMW's whole-body cocktail14 with nested CombinedDatasets), converted, each part pointed at
+its bundled sample: the neighbours of every part are mapped to the combined keypoints by
+the part's own converter, and the converted configs train one step and predict N poses
+per box.
 """
 import copy
 import functools
@@ -25,6 +26,9 @@ N = 2
 MERGE = ('mmpose::body_2d_keypoint/topdown_heatmap/coco/'
          'td-hm-vis_res50_8xb64-210e_coco-aic-256x192-merge.py')
 BODY8 = 'mmpose::body_2d_keypoint/rtmpose/body8/rtmpose-m_8xb256-420e_body8-256x192.py'
+# Halpe's 26 body and feet keypoints: every part (Halpe's 136 too) mapped to them.
+HALPE26 = ('mmpose::body_2d_keypoint/rtmpose/body8/'
+           'rtmpose-m_8xb512-700e_body8-halpe26-256x192.py')
 FACE6 = 'mmpose::face_2d_keypoint/rtmpose/face6/rtmpose-m_8xb256-120e_face6-256x256.py'
 COCKTAIL = ('mmpose::wholebody_2d_keypoint/rtmpose/cocktail14/'
             'rtmw-m_8xb1024-270e_cocktail14-256x192.py')
@@ -41,6 +45,7 @@ SAMPLES = {
     'HalpeDataset': ('halpe/test_halpe.json', 'coco/'),
     'HumanArt21Dataset': ('humanart/test_humanart.json', 'humanart/'),
     'WFLWDataset': ('wflw/test_wflw.json', 'wflw/'),
+    'OCHumanDataset': ('ochuman/test_ochuman.json', 'ochuman/'),
 }
 #: Parts without a bundled sample (MMPose's tests/data has none), dropped: body8's
 #: JHMDB and PoseTrack18; the cocktail's also UBody, 300W, COFW, LaPa and InterHand2.6M.
@@ -59,13 +64,15 @@ def _on_sample(part: dict) -> dict:
     return dict(part, data_root=str(SAMPLE) + '/', ann_file=ann_file, data_prefix=dict(img=img))
 
 
-def _on_samples(dataset: dict):
+def _on_samples(dataset: dict, drop: tuple = ()):
     """A (nested) CombinedDataset config with each part on its sample; parts without
-    one are dropped (None: none is left)."""
+    one, and those of the types in ``drop``, are dropped (None: none is left)."""
     if 'datasets' in dataset:
-        parts = [p for p in map(_on_samples, dataset['datasets']) if p is not None]
+        parts = [_on_samples(p, drop) for p in dataset['datasets']]
+        parts = [p for p in parts if p is not None]
         return dict(dataset, datasets=parts) if parts else None
-    return _on_sample(dataset) if _stock_type(dataset) in SAMPLES else None
+    kind = _stock_type(dataset)
+    return _on_sample(dataset) if kind in SAMPLES and kind not in drop else None
 
 
 def _small(value):
@@ -77,11 +84,14 @@ def _small(value):
     return value
 
 
-def _converted_on_samples(name: str) -> Config:
+def _converted_on_samples(name: str, drop: tuple = ()) -> Config:
     cfg = convert_config(Config.fromfile(resolve_config_path(name)), num_instances=N)
-    cfg.train_dataloader.dataset = _on_samples(cfg.train_dataloader.dataset)
+    cfg.train_dataloader.dataset = _on_samples(cfg.train_dataloader.dataset, drop)
     val = cfg.val_dataloader.dataset
-    val.update(_on_sample(val), bbox_file=None)
+    if 'datasets' in val:  # body8-halpe26 validates on a CombinedDataset too
+        cfg.val_dataloader.dataset = _on_samples(val, drop)
+    else:
+        val.update(_on_sample(val), bbox_file=None)
     cfg.model.backbone.pop('init_cfg', None)  # nothing downloaded
     for key in ('model', 'train_dataloader', 'val_dataloader', 'custom_hooks'):
         cfg[key] = _small(cfg[key])
@@ -172,12 +182,16 @@ def test_slots_of_a_crowdpose_part_are_in_coco_keypoints():
     assert neighbour_slots > 0
 
 
-@pytest.mark.parametrize('name', [MERGE, BODY8, COCKTAIL],
-                         ids=['coco-aic-merge', 'body8', 'wholebody-cocktail14'])
-def test_combined_config_trains_a_step_and_predicts_n_poses(name):
+# body8-halpe26's COCO-WholeBody part is left out: MMPose 1.3.2's own KeypointConverter
+# fails on CocoWholeBodyDataset samples (they carry keypoints_3d=None, which it takes for
+# 3-D keypoints), with the stock config as with ours.
+@pytest.mark.parametrize('name, drop', [
+    (MERGE, ()), (BODY8, ()), (HALPE26, ('CocoWholeBodyDataset', )), (COCKTAIL, ())],
+    ids=['coco-aic-merge', 'body8', 'body8-halpe26', 'wholebody-cocktail14'])
+def test_combined_config_trains_a_step_and_predicts_n_poses(name, drop):
     torch.manual_seed(0)
     np.random.seed(0)
-    cfg = _converted_on_samples(name)
+    cfg = _converted_on_samples(name, drop)
     # Every part's converter maps its neighbours; the stage-2 pipeline gets slots too.
     assert "'KeypointConverter'" not in repr(cfg.train_dataloader)
     assert "'MultiInstanceKeypointConverter'" in repr(cfg.train_dataloader)
