@@ -1,11 +1,15 @@
 """Turn a stock MMPose top-down config into its MIPNet version."""
 import copy
 import os.path as osp
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from mmengine.config import Config, ConfigDict
 
 METRICS = {'CocoMetric': 'MultiInstanceCocoMetric'}
+#: Stock transforms replaced by a subclass that also handles the neighbour fields
+#: (a CombinedDataset part's keypoint mapping; see
+#: :mod:`mipnet_mmpose.datasets.transforms.keypoint_converter`).
+TRANSFORMS = {'KeypointConverter': 'MultiInstanceKeypointConverter'}
 ESTIMATOR = 'MultiInstanceTopdownPoseEstimator'
 #: Placeholder written for N in the generated file, then replaced by the
 #: name of the file's one ``num_instances`` variable.
@@ -34,7 +38,10 @@ def convert_config(cfg: Config, num_instances: int = 2,
     encodes with ``MultiInstanceCodec`` around its stock codec; every data
     set built on MMPose's ``BaseCocoStyleDataset`` becomes
     ``MultiInstance<Name>`` and ``CocoMetric`` ``MultiInstanceCocoMetric``
-    (per-box metrics, PCK/AUC/EPE/NME, stay stock); the test-time hook
+    (per-box metrics, PCK/AUC/EPE/NME, stay stock); a ``KeypointConverter``
+    (a ``CombinedDataset`` part's mapping to the combined keypoints) becomes
+    ``MultiInstanceKeypointConverter``, which maps the part's neighbours
+    too, with the same arguments; the test-time hook
     (``default_hooks.multi_instance_test``), the picture hook and the
     work-dir lock are added, checkpoints are written atomically, and
     ``custom_imports`` loads this plugin.
@@ -148,6 +155,8 @@ def _convert(value: Any, path: str, num_instances: int) -> Any:
             value['type'] = multi_instance_dataset_type(kind)
         elif kind in METRICS:
             value['type'] = METRICS[kind]
+        elif kind in TRANSFORMS:
+            value['type'] = TRANSFORMS[kind]
         elif kind in _per_box_metrics():
             # One pose per box (the λ = 0 one) for metrics that score one.
             value['type'] = 'MultiInstance' + kind
@@ -201,14 +210,21 @@ def _check_training_data(cfg: Config) -> None:
     loader = cfg.get('train_dataloader')
     if not isinstance(loader, dict):
         return
-    dataset = loader.get('dataset', {})
-    parts: List = []
-    if _type_name(dataset) == 'CombinedDataset':
-        parts = [(f'train_dataloader.dataset.datasets[{i}]', d)
-                 for i, d in enumerate(dataset.get('datasets', []))]
-    else:
-        parts = [('train_dataloader.dataset', dataset)]
-    for where, part in parts:
+    for where, part, wrapper in _data_set_tree('train_dataloader.dataset',
+                                               loader.get('dataset', {})):
+        hands = [t for t in (part.get('pipeline') or [])
+                 if _type_name(t) == 'SingleHandConverter']
+        if hands:
+            # It maps by the sample's own hand type (left or right); the other hands
+            # of the image may be of the other type, so the neighbours cannot be
+            # mapped by it. (KeypointConverter parts are mapped: convert_config
+            # makes them MultiInstanceKeypointConverter.)
+            raise ConversionError(
+                f'{where} maps its keypoints with SingleHandConverter, which maps by '
+                "the sample's own hand type: the neighbours (other hands of the image) "
+                'cannot be mapped by it; train on a data set without it')
+        if wrapper:
+            continue
         kind = _type_name(part)
         cls = DATASETS.get(kind) if kind else None
         if not (isinstance(cls, type) and issubclass(cls, MultiInstanceDatasetMixin)):
@@ -217,15 +233,30 @@ def _check_training_data(cfg: Config) -> None:
                 "on every box's neighbours, read from a data set built on MMPose's "
                 'BaseCocoStyleDataset (COCO, CrowdPose, COCO-WholeBody, AIC, MPII, AP-10K, '
                 'OneHand10K, WFLW, ...); train on one of those')
-        converters = [t for t in (part.get('pipeline') or [])
-                      if _type_name(t) == 'KeypointConverter']
-        if len(parts) > 1 and converters:
-            # The neighbours keep the part's own keypoints (and would be flipped
-            # with the combined metainfo's indices): refused rather than trained wrong.
-            raise ConversionError(
-                f'{where} maps its keypoints with KeypointConverter: the neighbours of '
-                'its samples are not mapped yet, so a CombinedDataset of data sets with '
-                'different keypoints cannot train multi-instance; train on one data set')
+
+
+def _data_set_tree(where: str, dataset: Any) -> Iterator[Tuple[str, dict, bool]]:
+    """Every data set config below ``dataset``, as (config path, config, is a wrapper).
+
+    Wrappers hold their parts as ``datasets`` (MMPose's ``CombinedDataset``, nested
+    in the whole-body cocktail; mmengine's ``ConcatDataset``) or ``dataset``
+    (mmengine's ``RepeatDataset``, ``ClassBalancedDataset``); the samples come from
+    the data sets at the leaves, whose neighbours MIPNet trains on.
+    """
+    if not isinstance(dataset, dict):
+        yield where, {}, False
+        return
+    parts = dataset.get('datasets')
+    inner = dataset.get('dataset')
+    if isinstance(parts, (list, tuple)):
+        yield where, dataset, True
+        for i, part in enumerate(parts):
+            yield from _data_set_tree(f'{where}.datasets[{i}]', part)
+    elif isinstance(inner, dict):
+        yield where, dataset, True
+        yield from _data_set_tree(f'{where}.dataset', inner)
+    else:
+        yield where, dataset, False
 
 
 def config_overrides(stock: Config, converted: Config) -> Dict[str, Any]:

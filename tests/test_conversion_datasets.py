@@ -6,7 +6,7 @@ import pytest
 from mmengine.config import Config
 from mmpose.registry import DATASETS
 
-from mipnet_mmpose import ConversionError, convert_config
+from mipnet_mmpose import convert_config
 from mipnet_mmpose.conversion import multi_instance_dataset_type, resolve_config_path
 
 SAMPLE = Path(__file__).resolve().parents[1] / 'data' / 'sample'
@@ -21,6 +21,10 @@ CASES = [
      'ap10k', 'test_ap10k.json', ['MultiInstanceCocoMetric']),
     (TD.format('body_2d_keypoint', 'aic', 'td-hm_hrnet-w32_8xb64-210e_aic-256x192'),
      'aic', 'test_aic.json', ['MultiInstanceCocoMetric']),
+    # Human-Art's file names hold its folders (HumanArt/images/<scene>/<style>/...),
+    # kept as they are below data/sample/humanart.
+    (TD.format('body_2d_keypoint', 'humanart', 'td-hm_hrnet-w32_8xb64-210e_humanart-256x192'),
+     'humanart', 'test_humanart.json', ['MultiInstanceCocoMetric']),
     (TD.format('body_2d_keypoint', 'mpii', 'td-hm_hrnet-w32_8xb64-210e_mpii-256x256'),
      'mpii', 'test_mpii.json', ['MultiInstanceMpiiPCKAccuracy']),
     (TD.format('hand_2d_keypoint', 'onehand10k',
@@ -66,10 +70,37 @@ def test_multi_instance_type_of_every_coco_style_dataset_only():
     assert multi_instance_dataset_type('MultiInstanceCocoDataset') is None
 
 
-def test_combined_parts_with_keypoint_converter_are_refused_not_trained_wrong():
-    # Issue 24: COCO + CrowdPose with KeypointConverter was accepted, then failed in training
-    # (neighbours kept CrowdPose's 14 keypoints). Until the neighbours are mapped, refused.
-    name = TD.format('body_2d_keypoint', 'coco',
-                     'td-hm-vis_res50_8xb64-210e_coco-aic-256x192-merge')
-    with pytest.raises(ConversionError, match=r'datasets\[1\].*KeypointConverter'):
-        convert_config(Config.fromfile(resolve_config_path(name)))
+def test_human_art_validation_reads_its_bundled_detections_as_the_stock_set():
+    name = TD.format('body_2d_keypoint', 'humanart', 'td-hm_hrnet-w32_8xb64-210e_humanart-256x192')
+    stock = Config.fromfile(resolve_config_path(name))
+    paths = dict(data_root=str(SAMPLE / 'humanart'), ann_file='test_humanart.json',
+                 bbox_file=str(SAMPLE / 'humanart' / 'test_humanart_det_AP_H_56.json'),
+                 data_prefix=dict(img=''))
+    ours = DATASETS.build(dict(convert_config(stock).val_dataloader.dataset, **paths))
+    theirs = DATASETS.build(dict(stock.val_dataloader.dataset, **paths))
+    assert type(ours).__name__ == 'MultiInstanceHumanArtDataset'
+    assert len(ours) == len(theirs) > 0
+    for i in range(len(ours)):
+        sample, stock_sample = ours[i], theirs[i]
+        np.testing.assert_array_equal(sample['inputs'], stock_sample['inputs'])
+        assert sample['data_samples'].img_path == stock_sample['data_samples'].img_path
+
+
+def test_halpe_sample_through_the_converted_halpe26_config_gets_n_slots_per_box():
+    # No stock top-down config trains on Halpe alone (MMPose 1.3.2 has it as a part of
+    # RTMPose's body8-halpe26 CombinedDataset only); its bundled sample annotates the
+    # bundled COCO images.
+    name = 'mmpose::body_2d_keypoint/rtmpose/body8/rtmpose-m_8xb512-700e_body8-halpe26-256x192.py'
+    cfg = convert_config(Config.fromfile(resolve_config_path(name)), num_instances=2)
+    train = cfg.train_dataloader.dataset
+    halpe = [p for p in train.datasets if p.type == 'MultiInstanceHalpeDataset']
+    assert len(halpe) == 1
+    train.datasets = [dict(halpe[0], data_root=str(SAMPLE) + '/', ann_file='halpe/test_halpe.json',
+                           data_prefix=dict(img='coco/'))]
+    # Per-box metrics (PCK, AUC) get the λ = 0 pose.
+    assert _types(cfg.val_evaluator) == ['MultiInstancePCKAccuracy', 'MultiInstanceAUC']
+    dataset = DATASETS.build(train)
+    assert len(dataset) > 0
+    for i in range(len(dataset)):
+        weights = dataset[i]['data_samples'].gt_instance_labels.keypoint_weights
+        assert tuple(weights.shape) == (2, 26)

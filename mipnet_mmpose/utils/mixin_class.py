@@ -23,10 +23,30 @@ def with_mixin(mixin: type, cls: type, module: str) -> type:
         return cls
     if (mixin, cls) not in _MADE:
         name = PREFIX + cls.__name__
-        made = type(name, (mixin, cls), {'__module__': module, '__qualname__': name})
+        qualname = name + _origin_suffix(cls)
+        made = type(name, (mixin, cls), {'__module__': module, '__qualname__': qualname})
         _MADE[(mixin, cls)] = made
-        setattr(sys.modules[module], name, made)
+        setattr(sys.modules[module], qualname, made)
     return _MADE[(mixin, cls)]
+
+
+#: Between a made class's name and the package of a stock class from outside MMPose in
+#: its ``__qualname__``.
+_ORIGIN_SEP = '__'
+
+
+def _origin_suffix(cls: type) -> str:
+    """``''`` for a class of MMPose, else ``'__<package>'`` (e.g. ``'__mmdet'``).
+
+    Pickle finds a class by its module and ``__qualname__``. Two stock classes may
+    share a name (MMPose's and mmdet's ``CSPNeXt``, RTMW's and RTMPose's backbones):
+    with one attribute name, the second one made would replace the first, whose
+    models would then no longer pickle, and a fresh process would load both as
+    MMPose's. The package in the qualname keeps them apart; ``__name__`` (what
+    configs and logs show) stays ``MultiInstance<Name>``.
+    """
+    package = cls.__module__.split('.')[0]
+    return '' if package == 'mmpose' else _ORIGIN_SEP + package
 
 
 def made_on_demand(name: str, mixin: type, module: str,
@@ -38,8 +58,16 @@ def made_on_demand(name: str, mixin: type, module: str,
     order; an iterable, so later ones can be imported lazily; None is skipped).
     """
     if name.startswith(PREFIX):
+        stock, _, package = name[len(PREFIX):].partition(_ORIGIN_SEP)
+        # With a package, also as a scoped name (``mmpretrain.VisionTransformer``),
+        # which mmengine's registries resolve in that package's registry.
+        keys = [stock] + ([f'{package}.{stock}'] if package else [])
         for registry in registries:
-            cls = registry.get(name[len(PREFIX):]) if registry is not None else None
-            if cls is not None:
-                return with_mixin(mixin, cls, module)
+            for key in keys:
+                cls = registry.get(key) if registry is not None else None
+                # A name without a package is MMPose's class (or the first found, as
+                # pickled before packages were written); with one, that package's.
+                if cls is not None and (not package or
+                                        _origin_suffix(cls) == _ORIGIN_SEP + package):
+                    return with_mixin(mixin, cls, module)
     raise AttributeError(f'module {module!r} has no attribute {name!r}')

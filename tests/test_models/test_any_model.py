@@ -95,8 +95,6 @@ def test_num_instances_one_is_the_stock_model():
 @pytest.mark.parametrize('name, part', [
     (COCO.format('topdown_heatmap', 'td-hm_cpm_8xb64-210e_coco-256x192'), 'multi-stage'),
     (COCO.format('topdown_heatmap', 'td-hm_4xmspn50_8xb32-210e_coco-256x192'), 'multi-stage'),
-    (COCO.format('topdown_heatmap', 'td-hm-vis_res50_8xb64-210e_coco-aic-256x192-merge'),
-     'train_dataloader.dataset'),
 ])
 def test_unconvertible_configs_name_the_part_and_why(name, part):
     with pytest.raises(ConversionError, match=part):
