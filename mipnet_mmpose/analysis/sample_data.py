@@ -56,6 +56,7 @@ def point_at_sample(dataset: dict, root: str = SAMPLE_ROOT,
             return None, use
         out = copy.deepcopy(dataset)
         out['datasets'] = parts
+        out['serialize_data'] = False  # see below
         return out, use
     if kind in ('RepeatDataset', 'ClassBalancedDataset'):
         inner, _ = point_at_sample(dataset.get('dataset'), root, use)
@@ -72,6 +73,9 @@ def point_at_sample(dataset: dict, root: str = SAMPLE_ROOT,
     for key in _FULL_DATA_FILES:
         out.pop(key, None)
     out.update(sample.paths(root))
+    # Serializing (for data-loader workers) runs gc.collect() per data set, seconds in a
+    # process holding many objects; a sample of a few boxes needs no sharing.
+    out['serialize_data'] = False
     label = sample.folder + (f' ({sample.note})' if sample.note else '')
     if label not in use.samples:
         use.samples.append(label)

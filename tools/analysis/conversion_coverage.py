@@ -33,6 +33,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--rows',
                         help='JSON rows of earlier runs, updated by this run (the page is '
                         'made from all rows)')
+    parser.add_argument('--threads', type=int,
+                        help="torch's CPU threads (1 is fastest on a machine others load)")
     parser.add_argument('--render', action='store_true',
                         help='only rewrite --out from --rows, checking nothing')
     return parser.parse_args(argv)
@@ -47,6 +49,9 @@ def main(argv: Optional[Sequence[str]] = None) -> List[dict]:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     init_default_scope('mmpose')
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
     command = 'python tools/analysis/conversion_coverage.py ' + shlex.join(argv)
     try:
         if args.render:
