@@ -57,6 +57,10 @@ def check_config(path: str, num_instances: int = 2, batch: int = 2,
                  input_scale: float = 1.0, sample_root: str = SAMPLE_ROOT) -> dict:
     """Convert, point at the samples, build, train one step and predict once.
 
+    A config that fails at a scaled input size (e.g. a backbone whose last feature
+    map would be smaller than its pooling window) is checked again at its own
+    size, and that row is returned with a ``note`` (and ``input_scale`` 1).
+
     Args:
         path (str): A stock MMPose top-down config file.
         num_instances (int): N. Defaults to 2.
@@ -70,13 +74,25 @@ def check_config(path: str, num_instances: int = 2, batch: int = 2,
         stopped, '' when it predicts), ``samples`` (what it trained on), and where
         it got that far ``sites``, ``mimb_params``, ``params``, ``loss``.
     """
+    row = _check_config(path, num_instances, batch, input_scale, sample_root)
+    if input_scale != 1 and outcome(row) == 'failed':
+        # What a user meets is the failure (if any) at the config's own size.
+        again = _check_config(path, num_instances, batch, 1.0, sample_root)
+        again['note'] = f"at its own input size; at input scale {input_scale}: {row['reason']}"
+        again['seconds'] = round(again['seconds'] + row['seconds'], 1)
+        return again
+    return row
+
+
+def _check_config(path: str, num_instances: int, batch: int, input_scale: float,
+                  sample_root: str) -> dict:
     from mmengine.dataset import pseudo_collate
     from mmpose.registry import DATASETS, MODELS
 
     from mipnet_mmpose import ConversionError, convert_config
 
     row = dict(config=osp.basename(path), converted=False, trained=False, predicts=False,
-               no_sample=False, reason='', samples='')
+               no_sample=False, reason='', samples='', input_scale=input_scale)
     start = time.perf_counter()
     try:
         try:
@@ -251,7 +267,8 @@ def format_page(rows: Sequence[dict], num_instances: int, meta: Optional[dict] =
                 f"{row['family'].replace('/', ' / ')} | {row['num_configs']} | "
                 f"`{row['config']}` | {yes[row['converted']]} | {yes[row['trained']]} | "
                 f"{yes[row['predicts']]} | {row.get('samples', '')} | {sites} | {extra} | "
-                f"{row.get('seconds', '')} | {_cell(row['reason'])} |")
+                f"{row.get('seconds', '')} | "
+                f"{_cell('; '.join(x for x in (row['reason'], row.get('note', '')) if x))} |")
     return '\n'.join(lines)
 
 
