@@ -112,7 +112,9 @@ def survey_configs(tasks: Optional[Sequence[str]] = None,
             try:
                 cfg = Config.fromfile(path)
             except Exception as e:  # e.g. a new-style config whose bases are not installed
-                why = str(e).splitlines()[0][:160]
+                # Paths below site-packages only: the page is shared.
+                site = osp.dirname(osp.dirname(osp.dirname(root))) + osp.sep
+                why = str(e).splitlines()[0].replace(site, '')[:160]
                 unreadable[osp.relpath(path, root)] = f'{type(e).__name__}: {why}'
                 continue
             model = cfg.get('model')

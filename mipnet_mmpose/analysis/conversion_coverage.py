@@ -349,12 +349,16 @@ def merge_meta(old: dict, survey: Survey, run: dict, full_tasks: Sequence[str]) 
 
 
 def select_groups(groups: Dict[tuple, List[str]], families: Optional[Sequence[str]] = None,
-                  configs: Optional[Sequence[str]] = None) -> Dict[tuple, List[str]]:
+                  configs: Optional[Sequence[str]] = None,
+                  combined: bool = False) -> Dict[tuple, List[str]]:
     """The groups whose family is one of ``families`` and one of whose configs matches
-    one of the file-name patterns ``configs`` (``fnmatch``, e.g. ``'*body8*'``)."""
+    one of the file-name patterns ``configs`` (``fnmatch``, e.g. ``'*body8*'``); with
+    ``combined``, only those whose training data mix several data set types."""
     out = OrderedDict()
     for key, paths in groups.items():
         if families and key[3] not in families:
+            continue
+        if combined and ' + ' not in key[2]:
             continue
         if configs and not any(fnmatch(osp.basename(p), pat) for p in paths for pat in configs):
             continue
@@ -365,14 +369,15 @@ def select_groups(groups: Dict[tuple, List[str]], families: Optional[Sequence[st
 def run_coverage(tasks: Optional[Sequence[str]] = None,
                  datasets: Optional[Sequence[str]] = None,
                  families: Optional[Sequence[str]] = None,
-                 configs: Optional[Sequence[str]] = None, num_instances: int = 2,
+                 configs: Optional[Sequence[str]] = None, combined: bool = False,
+                 num_instances: int = 2,
                  input_scale: float = 1.0, out: Optional[str] = None,
                  rows_file: Optional[str] = None, command: str = '',
                  sample_root: str = SAMPLE_ROOT) -> List[dict]:
     """Check the selected groups; update the rows file and the page.
 
     Args:
-        tasks, datasets, families, configs: Which groups (see
+        tasks, datasets, families, configs, combined: Which groups (see
             :func:`.config_survey.survey_configs` and :func:`select_groups`);
             None: all.
         num_instances (int): N. Defaults to 2.
@@ -397,7 +402,7 @@ def run_coverage(tasks: Optional[Sequence[str]] = None,
     previous = load_rows(rows_file)
     check_settings(previous['meta'], num_instances, input_scale)
     survey = survey_configs(tasks, datasets)
-    groups = select_groups(group_configs(survey.entries), families, configs)
+    groups = select_groups(group_configs(survey.entries), families, configs, combined)
     unknown = sorted(set(families or ()) - {k[3] for k in groups})
     if unknown:
         raise ValueError(f'no group of the walked tasks has the families {unknown}')
@@ -406,7 +411,7 @@ def run_coverage(tasks: Optional[Sequence[str]] = None,
     logger.info(f'checking {len(groups)} groups of {len(survey.entries)} top-down configs')
     rows = check_groups(groups, num_instances, input_scale, sample_root, logger)
     walked = [t for t in TASKS if t in {e.task for e in survey.entries}]
-    full_tasks = walked if not (datasets or families or configs) else []
+    full_tasks = walked if not (datasets or families or configs or combined) else []
     merged = merge_rows(previous['rows'], rows, full_tasks)
     load = ', '.join(f'{x:.1f}' for x in os.getloadavg())
     run = dict(date=time.strftime('%Y-%m-%d %H:%M'), command=command, rows=len(rows),

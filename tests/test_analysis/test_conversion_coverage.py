@@ -10,12 +10,14 @@ import pytest
 from mmengine.config import Config
 
 from mipnet_mmpose import ConversionError, convert_config
+from mipnet_mmpose.analysis.config_survey import group_configs, survey_configs
 from mipnet_mmpose.analysis.conversion_coverage import (
     TABLE_MARK,
     check_config,
     outcome,
     row_key,
     run_coverage,
+    select_groups,
     write_table,
 )
 from mipnet_mmpose.conversion import resolve_config_path
@@ -120,3 +122,14 @@ def test_out_keeps_the_pages_header(tmp_path):
     fresh = tmp_path / 'fresh.md'
     write_table(str(fresh), TABLE_MARK)
     assert fresh.read_text() == TABLE_MARK + '\n'
+
+
+def test_selection_of_combined_groups_and_by_file_name():
+    groups = group_configs(survey_configs(['hand']).entries)
+    combined = select_groups(groups, combined=True)
+    assert [k[1:3] for k in combined] == [
+        ('hand5', 'CocoWholeBodyHand + OneHand10K + FreiHand + Rhd2D + HalpeHand')]
+    by_name = select_groups(groups, configs=['*rhd2d*'],
+                            families=['ResNet/HeatmapHead/MSRAHeatmap'])
+    assert list(by_name) == [('hand_2d_keypoint', 'rhd2d', 'Rhd2D',
+                              'ResNet/HeatmapHead/MSRAHeatmap')]

@@ -7,7 +7,8 @@ Per (task, data set, training data, family) of MMPose's installed top-down confi
 its first config (smallest input, then by name) is converted as it ships, pointed at
 the bundled sample of its data sets, trained one step and run once
 (mipnet_mmpose.analysis.run_coverage). A subset, e.g. ``--tasks body --datasets
-body8``, replaces only its own rows of ``--rows`` and the page is rewritten from all rows.
+body8`` or ``--combined``, replaces only its own rows of ``--rows``; the page is rewritten
+from all rows.
 """
 import argparse
 import shlex
@@ -26,6 +27,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='only these families, as in the table: Backbone/Head/Codec')
     parser.add_argument('--configs', nargs='+', metavar='PATTERN',
                         help="groups with a config whose file name matches, e.g. '*body8*'")
+    parser.add_argument('--combined', action='store_true',
+                        help='only groups whose training data mix several data sets '
+                        '(CombinedDataset: body8, COCO + AIC, cocktail14, hand5, face6, ...)')
     parser.add_argument('--num-instances', type=int, default=2)
     parser.add_argument('--input-scale', type=float, default=1.0,
                         help='scale of every input/heatmap size, e.g. 0.5 for quick checks')
@@ -60,8 +64,8 @@ def main(argv: Optional[Sequence[str]] = None) -> List[dict]:
             render_page(args.rows, args.out)
             return []
         return run_coverage(args.tasks, args.datasets, args.families, args.configs,
-                            args.num_instances, args.input_scale, args.out, args.rows,
-                            command=command)
+                            args.combined, args.num_instances, args.input_scale, args.out,
+                            args.rows, command=command)
     except ValueError as e:
         raise SystemExit(f'conversion_coverage: {e}')
 
