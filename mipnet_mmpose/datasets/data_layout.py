@@ -163,8 +163,11 @@ BUNDLED_SAMPLES = {
     'OCHumanDataset': BundledSample('ochuman', 'test_ochuman.json'),
     'AicDataset': BundledSample('aic', 'test_aic.json'),
     'MpiiDataset': BundledSample('mpii', 'test_mpii.json'),
-    # Bundled by issue 22's data work; used once its annotation file is there.
+    # Bundled by issue 22's data work; each is used once its annotation file is there.
     'HumanArtDataset': BundledSample('humanart', 'test_humanart.json'),
+    # MMPose's Halpe sample annotates the four COCO images of coco/ (no images of its own).
+    'HalpeDataset': BundledSample('halpe', 'test_halpe.json', '../coco/',
+                                  note='its images are those of coco/'),
     'CocoWholeBodyDataset': BundledSample(*_WHOLEBODY),
     # MMPose's hand and face subsets of COCO-WholeBody read the whole-body annotation file
     # (coco_wholebody_{train,val}_v1.0.json in their stock configs): the same sample fits.

@@ -108,7 +108,8 @@ def test_combined_data_rows_say_what_convert_config_does():
         assert row['reason'] == refusal and not row['converted']
     else:
         assert outcome(row) == 'predicting', row
-        assert row['samples'].startswith('coco_mini, aic, crowdpose, mpii (without Jhmdb')
+        assert row['samples'].startswith('coco_mini, aic, crowdpose, mpii')
+        assert 'JhmdbDataset' in row['samples']  # dropped: no bundled sample
 
 
 def test_out_keeps_the_pages_header(tmp_path):
