@@ -8,6 +8,7 @@ converted again, built, trained one step (a finite loss with a term per λ) and 
 once (N poses per box, each with its λ). The rows are kept as JSON so that a later
 run of a few groups updates their rows without rechecking the rest.
 """
+import copy
 import json
 import os
 import os.path as osp
@@ -78,7 +79,10 @@ def check_config(path: str, num_instances: int = 2, batch: int = 2,
     if input_scale != 1 and outcome(row) == 'failed':
         # What a user meets is the failure (if any) at the config's own size.
         again = _check_config(path, num_instances, batch, 1.0, sample_root)
-        again['note'] = f"at its own input size; at input scale {input_scale}: {row['reason']}"
+        scaled = row['reason'] + (f" ({row['note']})" if row.get('note') else '')
+        again['note'] = '; '.join(x for x in (
+            f'at its own input size; at input scale {input_scale}: {scaled}',
+            again.get('note', '')) if x)
         again['seconds'] = round(again['seconds'] + row['seconds'], 1)
         return again
     return row
@@ -94,6 +98,7 @@ def _check_config(path: str, num_instances: int, batch: int, input_scale: float,
     row = dict(config=osp.basename(path), converted=False, trained=False, predicts=False,
                no_sample=False, reason='', samples='', input_scale=input_scale)
     start = time.perf_counter()
+    stock = None
     try:
         try:
             # First as a user converts it, with its own data sets: a refusal is the answer.
@@ -155,12 +160,46 @@ def _check_config(path: str, num_instances: int, batch: int, input_scale: float,
         if not row['predicts']:
             row['reason'] = 'prediction is not N poses with their λ'
     except Exception as e:  # reported in the table: the sweep goes on
-        row['reason'] = f'{type(e).__name__}: {str(e).splitlines()[0][:200]}' if str(e) \
-            else type(e).__name__
+        row['reason'] = _error(e)
         row['traceback'] = traceback.format_exc(limit=6)
+        if stock is not None:
+            # Whose failure it is: the stock config on the same sample tells.
+            failure = _stock_failure(stock, batch)
+            row['note'] = f'the stock config fails here too: {failure}' if failure else \
+                'the stock config trains and predicts here'
     finally:
         row['seconds'] = round(time.perf_counter() - start, 1)
     return row
+
+
+def _error(e: Exception) -> str:
+    text = str(e).splitlines()[0][:200] if str(e) else ''
+    return f'{type(e).__name__}: {text}' if text else type(e).__name__
+
+
+def _stock_failure(stock: Config, batch: int) -> str:
+    """The error of the stock (unconverted) config's training step or prediction on
+    the sample, or '' where both run."""
+    from mmengine.dataset import pseudo_collate
+    from mmpose.registry import DATASETS, MODELS
+
+    try:
+        torch.manual_seed(0)
+        model = MODELS.build(copy.deepcopy(stock.model))
+        for loader, training in (('train_dataloader', True), ('val_dataloader', False)):
+            if stock[loader].dataset is None:
+                continue
+            data = DATASETS.build(stock[loader].dataset)
+            inputs = model.data_preprocessor(
+                pseudo_collate([data[i] for i in range(min(batch, len(data)))]), training)
+            with torch.set_grad_enabled(training):
+                if training:
+                    model.train().loss(inputs['inputs'], inputs['data_samples'])
+                else:
+                    model.eval().predict(inputs['inputs'], inputs['data_samples'])
+    except Exception as e:  # the answer, not a failure of the check
+        return _error(e)
+    return ''
 
 
 def check_groups(groups: Dict[tuple, List[str]], num_instances: int = 2,

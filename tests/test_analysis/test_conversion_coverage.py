@@ -13,6 +13,7 @@ from mipnet_mmpose import ConversionError, convert_config
 from mipnet_mmpose.analysis.config_survey import group_configs, survey_configs
 from mipnet_mmpose.analysis.conversion_coverage import (
     TABLE_MARK,
+    _stock_failure,
     check_config,
     outcome,
     row_key,
@@ -20,6 +21,7 @@ from mipnet_mmpose.analysis.conversion_coverage import (
     select_groups,
     write_table,
 )
+from mipnet_mmpose.analysis.sample_data import scale_input, stock_on_sample
 from mipnet_mmpose.conversion import resolve_config_path
 
 # (data set folder, config file name): one small config per task.
@@ -134,3 +136,17 @@ def test_selection_of_combined_groups_and_by_file_name():
                             families=['ResNet/HeatmapHead/MSRAHeatmap'])
     assert list(by_name) == [('hand_2d_keypoint', 'rhd2d', 'Rhd2D',
                               'ResNet/HeatmapHead/MSRAHeatmap')]
+
+
+def test_a_failure_at_half_input_is_checked_at_its_own_size_and_against_stock():
+    """AlexNet's heatmaps do not match its targets at half its input (the stock model's
+    neither): the row is the check at its own size, with the half-size failure noted."""
+    path = resolve_config_path(
+        'mmpose::body_2d_keypoint/topdown_heatmap/coco/td-hm_alexnet_8xb64-210e_coco-256x192.py')
+    row = check_config(path, input_scale=0.5)
+    assert outcome(row) == 'predicting' and row['input_scale'] == 1.0, row
+    assert row['note'].startswith('at its own input size; at input scale 0.5: RuntimeError')
+    assert 'the stock config fails here too: RuntimeError' in row['note']
+    stock, _, _ = stock_on_sample(path)
+    assert _stock_failure(stock, 2) == ''
+    assert _stock_failure(scale_input(stock, 0.5), 2).startswith('RuntimeError')
