@@ -76,7 +76,8 @@ def check_config(path: str, num_instances: int = 2, batch: int = 2,
         it got that far ``sites``, ``mimb_params``, ``params``, ``loss``.
     """
     row = _check_config(path, num_instances, batch, input_scale, sample_root)
-    if input_scale != 1 and outcome(row) == 'failed':
+    # Only errors raised while running (a traceback), not a missing package.
+    if input_scale != 1 and outcome(row) == 'failed' and row.get('traceback'):
         # What a user meets is the failure (if any) at the config's own size.
         again = _check_config(path, num_instances, batch, 1.0, sample_root)
         scaled = row['reason'] + (f" ({row['note']})" if row.get('note') else '')
