@@ -7,6 +7,7 @@ a multi-stage family (refused) and a data set with no bundled sample.
 import json
 
 import pytest
+import torch
 from mmengine.config import Config
 
 from mipnet_mmpose import ConversionError, convert_config
@@ -41,9 +42,16 @@ def subset(tmp_path_factory):
     folder = tmp_path_factory.mktemp('coverage')
     page, rows_file = folder / 'coverage.md', folder / 'rows.json'
     page.write_text('# Coverage\n\nHow it was made.\n')
-    rows = run_coverage(datasets=[d for d, _ in SUBSET], configs=[c for _, c in SUBSET],
-                        input_scale=0.5, out=str(page), rows_file=str(rows_file),
-                        command='test')
+    # Small steps of small models: one thread is faster than two handing work over
+    # (several times so on a loaded machine), as the tool's --threads 1.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        rows = run_coverage(datasets=[d for d, _ in SUBSET], configs=[c for _, c in SUBSET],
+                            input_scale=0.5, out=str(page), rows_file=str(rows_file),
+                            command='test')
+    finally:
+        torch.set_num_threads(threads)
     return {r['dataset']: r for r in rows}, page, rows_file
 
 
