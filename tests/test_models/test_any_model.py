@@ -16,11 +16,9 @@ from mmengine.dataset import pseudo_collate
 from mmpose.registry import DATASETS, MODELS
 
 from mipnet_mmpose import ConversionError, convert_config
+from mipnet_mmpose.analysis import stock_on_sample as sample_config
 from mipnet_mmpose.conversion import converted_config_text, resolve_config_path
-from tests.conftest import REPO, load_tool
-
-coverage = load_tool(REPO / 'tools' / 'analysis' / 'conversion_coverage.py',
-                     'mipnet_conversion_coverage')
+from tests.conftest import REPO
 
 COCO = 'mmpose::body_2d_keypoint/{}/coco/{}.py'
 # One per head/codec family (the coverage tool walks all of them).
@@ -35,7 +33,7 @@ FAMILIES = {
 
 def stock_on_sample(name: str) -> Config:
     """A stock config whose data are the bundled samples (the coverage tool's)."""
-    return coverage.stock_on_sample(resolve_config_path(name))
+    return sample_config(resolve_config_path(name))[0]
 
 
 @pytest.mark.parametrize('family', sorted(FAMILIES))
