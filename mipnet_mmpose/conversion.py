@@ -227,6 +227,13 @@ def _check_training_data(cfg: Config) -> None:
             continue
         kind = _type_name(part)
         cls = DATASETS.get(kind) if kind else None
+        if kind and cls is None:
+            # e.g. MMPose 1.3.2's hand5 config names HalpeHandDataset, which that
+            # release does not define: the stock config cannot be built either.
+            raise ConversionError(
+                f'{where} is {kind!r}, which is not registered in DATASETS (the stock '
+                'config cannot build it either): import the module that registers it '
+                '(custom_imports) or remove the part')
         if not (isinstance(cls, type) and issubclass(cls, MultiInstanceDatasetMixin)):
             raise ConversionError(
                 f'{where} is {kind!r}, which has no multi-instance version: MIPNet trains '

@@ -236,6 +236,15 @@ def test_parts_without_a_multi_instance_version_are_refused():
         convert_config(cfg)
 
 
+def test_a_part_of_an_unregistered_type_is_named_as_such():
+    # MMPose 1.3.2's hand5 config names HalpeHandDataset, which that release does not
+    # define: the error says it is unregistered, not that it lacks a MIPNet version.
+    name = 'mmpose::hand_2d_keypoint/rtmpose/hand5/rtmpose-m_8xb256-210e_hand5-256x256.py'
+    with pytest.raises(ConversionError, match=r"datasets\[4\] is 'HalpeHandDataset', which is "
+                                              r'not registered'):
+        convert_config(_stock(name))
+
+
 def test_wrapped_and_nested_parts_are_converted_and_checked():
     # mmengine's RepeatDataset around COCO (RTMPose's AIC+COCO configs): the wrapped set
     # becomes multi-instance.
