@@ -5,7 +5,8 @@ from typing import Any, Dict, List, Optional
 
 from mmengine.config import Config, ConfigDict
 
-METRICS = {'CocoMetric': 'MultiInstanceCocoMetric'}
+METRICS = {'CocoMetric': 'MultiInstanceCocoMetric',
+           'CocoWholeBodyMetric': 'MultiInstanceCocoWholeBodyMetric'}
 ESTIMATOR = 'MultiInstanceTopdownPoseEstimator'
 #: Placeholder written for N in the generated file, then replaced by the
 #: name of the file's one ``num_instances`` variable.
