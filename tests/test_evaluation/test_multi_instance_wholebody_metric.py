@@ -189,3 +189,26 @@ def test_stock_metric_fails_on_n_poses(tmp_path: Path):
     stock = CocoWholeBodyMetric(ann_file=str(ANN), outfile_prefix=str(tmp_path / 's'))
     with pytest.raises(IndexError):
         _evaluate(stock, samples, 'wb-stock-n')
+
+
+def test_made_on_demand_and_only_for_coco_style_metrics():
+    import pickle
+
+    from mmpose.evaluation.metrics import PCKAccuracy
+
+    from mipnet_mmpose.evaluation.metrics import (
+        MultiInstanceCocoMetric,
+        multi_instance_coco_metric_class,
+    )
+    from mipnet_mmpose.evaluation.metrics import multi_instance_coco_metric as module
+    # one class per stock metric, the same from the registry, the module and the maker
+    assert multi_instance_coco_metric_class(CocoWholeBodyMetric) is MultiInstanceCocoWholeBodyMetric
+    assert METRICS.get('MultiInstanceCocoMetric') is MultiInstanceCocoMetric
+    assert issubclass(MultiInstanceCocoMetric, CocoMetric)
+    assert not issubclass(MultiInstanceCocoMetric, CocoWholeBodyMetric)
+    # a metric pickles by its class name, also where the class is made on lookup
+    metric = MultiInstanceCocoWholeBodyMetric(ann_file=str(ANN))
+    assert type(pickle.loads(pickle.dumps(metric))) is MultiInstanceCocoWholeBodyMetric
+    assert issubclass(module.MultiInstancePoseTrack18Metric, MultiInstanceCocoMetricMixin)
+    with pytest.raises(TypeError, match='not a CocoMetric'):
+        multi_instance_coco_metric_class(PCKAccuracy)
