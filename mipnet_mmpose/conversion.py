@@ -5,7 +5,8 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from mmengine.config import Config, ConfigDict
 
-METRICS = {'CocoMetric': 'MultiInstanceCocoMetric'}
+METRICS = {'CocoMetric': 'MultiInstanceCocoMetric',
+           'CocoWholeBodyMetric': 'MultiInstanceCocoWholeBodyMetric'}
 #: Stock transforms replaced by a subclass that also handles the neighbour fields
 #: (a CombinedDataset part's keypoint mapping; see
 #: :mod:`mipnet_mmpose.datasets.transforms.keypoint_converter`).

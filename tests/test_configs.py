@@ -73,7 +73,7 @@ def test_config_builds(path):
     assert cfg.train_dataloader.dataset.pipeline == cfg.train_pipeline
     assert cfg.train_dataloader.dataset.type.startswith('MultiInstance')
     assert cfg.test_dataloader.dataset.type.startswith('MultiInstance')
-    # COCO-style AP or, for COCO-WholeBody, the stock metric on the λ = 0 pose.
+    # COCO-style AP: every (box, λ) pose merged (COCO-WholeBody: its whole-body counterpart).
     assert cfg.val_evaluator.type in ('MultiInstanceCocoMetric', 'MultiInstanceCocoWholeBodyMetric')
     if path in REPRODUCTION:
         # One start: a COCO pose checkpoint (load_from, the backbone's own init off) or

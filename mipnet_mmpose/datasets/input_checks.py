@@ -492,6 +492,13 @@ def person_category_ids(categories: Sequence[dict]) -> List[int]:
     return ids or [1]
 
 
+def names_a_person_category(categories: Sequence[dict]) -> bool:
+    """Whether a COCO file's ``categories`` name one ``person`` (a file of
+    persons, whose other categories are skipped); AP-10K's species or
+    Animal-Pose's animals name none, and all their categories are kept."""
+    return any(str(cat.get('name', '')).lower() == 'person' for cat in categories)
+
+
 def split_by_category(items: Sequence[dict], person_ids: Sequence[int],
                       get_category) -> Tuple[List[dict], Counter]:
     """Keep the items of the person categories; count the others per id.

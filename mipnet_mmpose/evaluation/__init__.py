@@ -1,4 +1,4 @@
 """Evaluation components of MIPNet."""
-from .metrics import MultiInstanceCocoMetric, PoseId
+from .metrics import MultiInstanceCocoMetric, MultiInstanceCocoWholeBodyMetric, PoseId
 
-__all__ = ['MultiInstanceCocoMetric', 'PoseId']
+__all__ = ['MultiInstanceCocoMetric', 'MultiInstanceCocoWholeBodyMetric', 'PoseId']

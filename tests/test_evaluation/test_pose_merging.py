@@ -265,3 +265,20 @@ def test_settings_from_built_metric_and_evaluator():
     # The attributes of the built metric count, also when changed after building.
     metric.nms_mode = 'none'
     assert merge_settings_from_metric(metric)['nms_mode'] == 'none'
+
+
+def test_data_sets_without_sigmas_keep_every_pose_and_wrong_sigmas_are_refused():
+    """OneHand10K and WFLW define no OKS sigmas (their metrics are per box): nothing to
+    merge by, so every pose is kept, with a warning; sigmas of another K are refused."""
+    hand = parse_pose_metainfo(dict(from_file='configs/_base_/datasets/onehand10k.py'))
+    assert len(hand['sigmas']) == 0 and hand['num_keypoints'] == 21
+    rng = np.random.default_rng(0)
+    keypoints = rng.uniform(0, 50, size=(4, 21, 2))
+    keypoints[1] = keypoints[0]  # a duplicate, which OKS-NMS would drop
+    scores = np.ones((4, 21))
+    with pytest.warns(UserWarning, match='no OKS sigmas'):
+        _, kept = merge_instance_poses(keypoints, scores, np.ones(4), np.full(4, 2500.0),
+                                       sigmas=np.asarray(hand['sigmas']))
+    assert kept.tolist() == [True] * 4
+    with pytest.raises(ValueError, match='21 keypoints per pose but 17 OKS sigmas'):
+        merge_instance_poses(keypoints, scores, np.ones(4), np.full(4, 2500.0))

@@ -8,6 +8,7 @@ owner, the evaluator config: :func:`merge_settings_from_metric` reads them from
 a built metric or from a ``val_evaluator``/``test_evaluator`` config.
 """
 import inspect
+import warnings
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -223,7 +224,12 @@ def merge_instance_poses(keypoints: np.ndarray,
         nms_thr (float, optional): OKS threshold; with ``'oks_nms'`` poses
             overlapping a better one by more are dropped.
         keypoint_score_thr (float, optional): See :func:`rescore_poses`.
-        sigmas (np.ndarray, optional): Per-keypoint OKS sigmas; COCO's if None.
+        sigmas (np.ndarray, optional): (K,) per-keypoint OKS sigmas, the
+            data set's; COCO's if None. Empty: the data set defines none
+            (OneHand10K, WFLW, 300W, COFW: per-box tasks scored by PCK, AUC,
+            EPE or NME, where OKS is undefined); poses cannot be merged by
+            OKS, so every pose is kept (as ``'none'``, and as MMPose's own
+            inferencer keeps every box's pose), with a warning.
         nms_mode (str, optional): ``'oks_nms'``, ``'soft_oks_nms'`` (MMPose's
             soft OKS-NMS, at most its default 20 poses kept) or ``'none'``
             (every pose kept).
@@ -231,6 +237,9 @@ def merge_instance_poses(keypoints: np.ndarray,
 
     Returns:
         tuple: ``scores`` (M,) float64 and ``kept`` (M,) bool.
+
+    Raises:
+        ValueError: ``sigmas`` (COCO's 17 when None) do not match K.
     """
     settings = dict(nms_mode=nms_mode, nms_thr=nms_thr, score_mode=score_mode,
                     keypoint_score_thr=keypoint_score_thr)
@@ -242,6 +251,17 @@ def merge_instance_poses(keypoints: np.ndarray,
                            settings['score_mode'])
     if settings['nms_mode'] == 'none':
         return scores, np.ones(len(scores), dtype=bool)
+    if sigmas is not None and len(sigmas) == 0:
+        warnings.warn(f"the data set defines no OKS sigmas (a per-box task: hands, faces): "
+                      f"{settings['nms_mode']} cannot merge its poses; every pose is kept",
+                      stacklevel=2)
+        return scores, np.ones(len(scores), dtype=bool)
+    num_keypoints = np.shape(keypoints)[1] if np.ndim(keypoints) == 3 else None
+    num_sigmas = 17 if sigmas is None else len(sigmas)
+    if num_keypoints is not None and num_keypoints != num_sigmas:
+        raise ValueError(f'{num_keypoints} keypoints per pose but {num_sigmas} OKS sigmas '
+                         f"({'COCO' if sigmas is None else 'given'}): pass the data set's "
+                         "sigmas (its metainfo's `sigmas`)")
     kept = np.zeros(len(scores), dtype=bool)
     if len(scores):
         records = [

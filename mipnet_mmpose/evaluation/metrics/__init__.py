@@ -5,8 +5,16 @@ from .lambda_zero_metric import (
     LambdaZeroMetricMixin,
     multi_instance_metric_class,
 )
-from .multi_instance_coco_metric import MultiInstanceCocoMetric, PoseId
+from .multi_instance_coco_metric import (
+    MERGING_METRICS,
+    MultiInstanceCocoMetric,
+    MultiInstanceCocoMetricMixin,
+    MultiInstanceCocoWholeBodyMetric,
+    PoseId,
+    multi_instance_coco_metric_class,
+)
 
-__all__ = ['MultiInstanceCocoMetric', 'PoseId', 'LambdaZeroMetricMixin', 'PER_BOX_METRICS',
-           'LAMBDA_ZERO_METRICS',
+__all__ = ['MultiInstanceCocoMetric', 'MultiInstanceCocoWholeBodyMetric',
+           'MultiInstanceCocoMetricMixin', 'multi_instance_coco_metric_class', 'MERGING_METRICS',
+           'PoseId', 'LambdaZeroMetricMixin', 'PER_BOX_METRICS', 'LAMBDA_ZERO_METRICS',
            'multi_instance_metric_class']

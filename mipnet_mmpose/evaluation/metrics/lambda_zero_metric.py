@@ -18,10 +18,9 @@ from ...utils.mixin_class import made_on_demand, with_mixin
 
 #: Stock metrics that score one pose per box (the converter wraps these).
 PER_BOX_METRICS = ('PCKAccuracy', 'MpiiPCKAccuracy', 'JhmdbPCKAccuracy', 'AUC', 'EPE', 'NME')
-#: Metrics given the λ = 0 pose by the converter: the per-box ones, and COCO-WholeBody's AP
-#: until a whole-body counterpart of MultiInstanceCocoMetric merges the N poses (the stock
-#: one indexes its results as one pose per box and fails on N).
-LAMBDA_ZERO_METRICS = PER_BOX_METRICS + ('CocoWholeBodyMetric', )
+#: Metrics given the λ = 0 pose by the converter: the per-box ones (COCO-style AP metrics,
+#: COCO-WholeBody's too, merge all N poses: see multi_instance_coco_metric.py).
+LAMBDA_ZERO_METRICS = PER_BOX_METRICS
 
 
 class LambdaZeroMetricMixin:

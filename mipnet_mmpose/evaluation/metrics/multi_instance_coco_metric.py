@@ -1,29 +1,40 @@
-"""COCO-style keypoint metric that keeps every pose of a multi-instance model.
+"""COCO-style keypoint metrics that keep every pose of a multi-instance model.
 
 MIPNet predicts N poses per person box, one per instance selector λ. MMPose's
 :class:`~mmpose.evaluation.CocoMetric` de-duplicates top-down predictions by the
 box ``id`` and would therefore silently keep only one pose per box (and index
-past the single box area for N > 1). :class:`MultiInstanceCocoMetric` gives every
-(box, λ) pose its own identity and then reuses the stock rescoring, per-image
-OKS-NMS, JSON dump and xtcocotools evaluation unchanged.
+past the single box area for N > 1). :class:`MultiInstanceCocoMetricMixin` gives
+every (box, λ) pose its own identity and then reuses the stock rescoring,
+per-image OKS-NMS, JSON dump and xtcocotools evaluation unchanged.
+
+``MultiInstance<Name>`` is a stock COCO-style metric with the mixin in front,
+made on demand like the models and data sets: :class:`MultiInstanceCocoMetric`
+(COCO, CrowdPose, OCHuman, AIC, Human-Art, AP-10K, Animal-Pose: each with its
+data set's sigmas from the metainfo) and :class:`MultiInstanceCocoWholeBodyMetric`
+(COCO-WholeBody's body, foot, face, hand and whole-body APs).
 """
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Dict, List, Sequence
 
 import numpy as np
-from mmengine.fileio import dump, put_text
+from mmengine.fileio import dump, load, put_text
 from mmengine.logging import MMLogger
-from mmpose.evaluation.metrics import CocoMetric
+from mmpose.evaluation.metrics import CocoMetric, CocoWholeBodyMetric
 from mmpose.registry import METRICS
 
 from ...datasets.input_checks import (
     check_annotation_list,
     describe_skipped_categories,
+    names_a_person_category,
     person_category_ids,
     split_by_category,
 )
+from ...utils.mixin_class import made_on_demand, with_mixin
 from ..functional.fast_oks_nms import oks_nms
+
+#: Stock COCO-style AP metrics whose converted version merges all N poses.
+MERGING_METRICS = ('CocoMetric', 'CocoWholeBodyMetric')
 
 # Per-row fields of the stock metric's ``pred`` dict (first axis = instance).
 _ROW_KEYS = ('keypoints', 'keypoint_scores', 'bbox', 'bbox_scores', 'areas', 'lambdas')
@@ -57,9 +68,9 @@ def _as_numpy(value: Any) -> np.ndarray:
     return np.asarray(value)
 
 
-@METRICS.register_module()
-class MultiInstanceCocoMetric(CocoMetric):
-    """COCO keypoint metric for multi-instance (MIPNet) top-down output.
+class MultiInstanceCocoMetricMixin:
+    """Keeps every pose of multi-instance (MIPNet) top-down output in a stock
+    COCO-style metric (:class:`CocoMetric` or a subclass of it).
 
     Each data sample is one person box whose ``pred_instances`` holds N rows,
     one per instance selector λ (N = 1 is plain top-down output):
@@ -82,10 +93,12 @@ class MultiInstanceCocoMetric(CocoMetric):
     After each evaluation :attr:`last_lambda_stats` holds
     ``{'produced': {λ: count}, 'kept_after_nms': {λ: count}}`` (``produced``
     counts the poses that enter NMS), which is also logged. The dumped
-    ``<outfile_prefix>.keypoints.json`` carries a ``lambda`` field per pose.
+    ``<outfile_prefix>.keypoints.json`` is the stock metric's file (COCO's,
+    or COCO-WholeBody's with its part fields) with a ``lambda`` field per pose.
+    OKS-NMS uses the sigmas of the data set's metainfo (``dataset_meta``).
 
     Args:
-        **kwargs: The arguments of :class:`CocoMetric`, with the same defaults
+        **kwargs: The arguments of the stock metric, with the same defaults
             (``nms_mode='oks_nms'``, ``nms_thr=0.9`` as in the MIPNet authors'
             COCO/OCHuman evaluation; ``nms_mode='none'`` is their CrowdPose
             protocol; ``iou_type='keypoints_crowd'``, ``use_area=False`` for
@@ -104,18 +117,23 @@ class MultiInstanceCocoMetric(CocoMetric):
         self._produced: Counter = Counter()
 
     def _check_gt_annotations(self) -> None:
-        """Refuse repeated annotation ids; evaluate persons only.
+        """Refuse repeated annotation ids; in a file of persons, evaluate
+        persons only.
 
         ``xtcocotools`` keeps one annotation per id, so repeated ids lose
         persons from the evaluation unnoticed; annotations of a declared
         other category would be evaluated as a category without any
-        prediction and halve the AP.
+        prediction and halve the AP. A file without a ``person`` category
+        (AP-10K's species, Animal-Pose's animals) keeps all: they are the data
+        set's subjects, as the multi-instance data sets keep them.
         """
         dataset = self.coco.dataset
         annotations = dataset.get('annotations', [])
         if annotations:
             check_annotation_list(annotations, self.ann_file)
         categories = dataset.get('categories', [])
+        if categories and not names_a_person_category(categories):
+            return
         person_ids = person_category_ids(categories)
         kept, skipped = split_by_category(annotations, person_ids,
                                           lambda ann: ann.get('category_id', 1))
@@ -165,8 +183,8 @@ class MultiInstanceCocoMetric(CocoMetric):
                 if gt_scores is not None and len(gt_scores) == 1:
                     pred['bbox_scores'] = np.repeat(_as_numpy(gt_scores), num_rows)
 
-    @staticmethod
-    def _checked_lambdas(data_sample: dict) -> np.ndarray:
+    @classmethod
+    def _checked_lambdas(cls, data_sample: dict) -> np.ndarray:
         """Check that all per-row prediction fields agree in length and
         return the sample's λ values.
 
@@ -177,7 +195,7 @@ class MultiInstanceCocoMetric(CocoMetric):
             np.ndarray: λ of each row, shape [N], int64.
         """
         if 'pred_instances' not in data_sample:
-            raise ValueError('`pred_instances` are required by MultiInstanceCocoMetric.')
+            raise ValueError(f'`pred_instances` are required by {cls.__name__}.')
         pred_instances = data_sample['pred_instances']
         num_rows = len(pred_instances['keypoints'])
         where = (f"data sample id={data_sample.get('id')} "
@@ -185,7 +203,7 @@ class MultiInstanceCocoMetric(CocoMetric):
         for key in _CHECKED_KEYS:
             if key in pred_instances and len(pred_instances[key]) != num_rows:
                 raise ValueError(
-                    f'MultiInstanceCocoMetric: {where} has {num_rows} rows of '
+                    f'{cls.__name__}: {where} has {num_rows} rows of '
                     f"'keypoints' but {len(pred_instances[key])} rows of '{key}'; "
                     'every pred_instances field must hold one row per λ.')
         if 'lambdas' in pred_instances:
@@ -196,7 +214,7 @@ class MultiInstanceCocoMetric(CocoMetric):
         if len(np.unique(lambdas)) != len(lambdas):
             # (box id, λ) is the pose identity; repeats would be dropped as
             # duplicates without notice
-            raise ValueError(f'MultiInstanceCocoMetric: {where} has repeated lambdas '
+            raise ValueError(f'{cls.__name__}: {where} has repeated lambdas '
                              f'{lambdas.tolist()}.')
         return lambdas
 
@@ -212,7 +230,8 @@ class MultiInstanceCocoMetric(CocoMetric):
                 :meth:`process` (after collection across ranks).
 
         Returns:
-            Dict[str, float]: The COCO (or CrowdPose) keypoint metrics.
+            Dict[str, float]: The stock metric's keypoint metrics (COCO,
+            CrowdPose or COCO-WholeBody).
         """
         split_results = []
         for pred, gt in results:
@@ -288,14 +307,17 @@ class MultiInstanceCocoMetric(CocoMetric):
         return kpts
 
     def results2json(self, keypoints: Dict[int, list], outfile_prefix: str) -> str:
-        """The stock COCO keypoint results file plus a ``lambda`` field per
-        pose; records the poses kept after NMS.
+        """The stock metric's keypoint results file plus a ``lambda`` field
+        per pose; records the poses kept after NMS.
 
-        The entries are those of :meth:`CocoMetric.results2json` (same
-        fields, values and order; a test compares the two files), written
-        in one pass by Python's C json encoder (the stock file goes through
-        the pure-Python one, twice here before: the slowest part of evaluating
-        an image with thousands of poses).
+        For :class:`CocoMetric` the entries are those of its
+        ``results2json`` (same fields, values and order; a test compares the
+        two files), written in one pass by Python's C json encoder (the stock
+        file goes through the pure-Python one, twice here before: the slowest
+        part of evaluating an image with thousands of poses). A subclass that
+        writes its own format (COCO-WholeBody's part fields) writes it with its
+        own method; the ``lambda`` fields are added to its entries, which
+        follow the records' order.
 
         Args:
             keypoints (Dict[int, list]): Per-image pose records after NMS.
@@ -317,22 +339,71 @@ class MultiInstanceCocoMetric(CocoMetric):
             lam = int(rec.get('lambda', 0))
             kept[lam] = kept.get(lam, 0) + 1
         self.last_lambda_stats['kept_after_nms'] = dict(sorted(kept.items()))
+        res_file = f'{outfile_prefix}.keypoints.json'
+        lambdas = [int(rec.get('lambda', 0)) for rec in records]
+
+        stock_writer = super().results2json
+        if getattr(stock_writer, '__func__', None) is not CocoMetric.results2json:
+            stock_writer(keypoints, outfile_prefix)
+            entries = load(res_file)
+            if len(entries) != len(lambdas):
+                raise RuntimeError(f'{type(self).__name__}: the stock results file '
+                                   f'{res_file} has {len(entries)} poses, not {len(lambdas)}')
+            for entry, lam in zip(entries, lambdas):
+                entry['lambda'] = lam
+            put_text(dump(entries, file_format='json', sort_keys=True), res_file)
+            return res_file
 
         entries = []
-        for rec in records:
+        for rec, lam in zip(records, lambdas):
             entry = {
                 'image_id': rec['img_id'],
                 'category_id': rec['category_id'],
                 'keypoints': np.asarray(rec['keypoints']).reshape(-1).tolist(),
                 'score': float(rec['score']),
                 # traces each submitted pose back to its instance selector
-                'lambda': int(rec.get('lambda', 0)),
+                'lambda': lam,
             }
             if 'bbox' in rec:
                 entry['bbox'] = np.asarray(rec['bbox']).tolist()
             entries.append(entry)
-        res_file = f'{outfile_prefix}.keypoints.json'
         # encoded to a string first: json.dump to a file always takes the
         # pure-Python encoder, json.dumps the C one (4 s -> 0.3 s for 20,000 poses)
         put_text(dump(entries, file_format='json', sort_keys=True), res_file)
         return res_file
+
+
+def multi_instance_coco_metric_class(cls: type) -> type:
+    """``MultiInstance<Name>``: a stock COCO-style metric (:class:`CocoMetric` or a
+    subclass) with :class:`MultiInstanceCocoMetricMixin`, registered in MMPose's
+    ``METRICS`` so a config names it with the stock arguments.
+
+    Args:
+        cls (type): The stock metric class.
+
+    Returns:
+        type: The multi-instance class (``cls`` itself if it has the mixin).
+    """
+    if not (isinstance(cls, type) and issubclass(cls, CocoMetric)):
+        raise TypeError(f'{getattr(cls, "__name__", cls)!r} is not a CocoMetric: the '
+                        'N poses per box are merged for COCO-style AP metrics only')
+    made = with_mixin(MultiInstanceCocoMetricMixin, cls, __name__)
+    if made.__doc__ is None:
+        made.__doc__ = (
+            f':class:`{cls.__name__}` on every (box, λ) pose, merged per image by the '
+            'stock rescoring and NMS.\n\n'
+            '    See :class:`MultiInstanceCocoMetricMixin`; all arguments are those of\n'
+            f'    :class:`{cls.__module__}.{cls.__name__}`, with its defaults.\n')
+    if METRICS.get(made.__name__) is None:
+        METRICS.register_module(name=made.__name__, module=made)
+    return made
+
+
+def __getattr__(name: str) -> type:
+    """``MultiInstance<Name>`` on demand (unpickling in a fresh process)."""
+    return multi_instance_coco_metric_class(
+        made_on_demand(name, MultiInstanceCocoMetricMixin, __name__, (METRICS, )))
+
+
+MultiInstanceCocoMetric = multi_instance_coco_metric_class(CocoMetric)
+MultiInstanceCocoWholeBodyMetric = multi_instance_coco_metric_class(CocoWholeBodyMetric)
