@@ -40,6 +40,7 @@ from .input_checks import (
     find_bad_records,
     load_json_file,
     log_detection_summary,
+    names_a_person_category,
     not_a_coco_dict_error,
     person_category_ids,
     raise_bad_annotations,
@@ -282,8 +283,7 @@ class MultiInstanceDatasetMixin:
         loader does: they are the data set's subjects.
         """
         categories = self.coco.dataset.get('categories', [])
-        if categories and not any(str(cat.get('name', '')).lower() == 'person'
-                                  for cat in categories):
+        if categories and not names_a_person_category(categories):
             return instance_list
         kept, skipped = split_by_category(
             instance_list, person_category_ids(categories),
