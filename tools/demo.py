@@ -73,7 +73,12 @@ def webcam_index(text: str) -> Optional[int]:
 
 def run(args: argparse.Namespace) -> list:
     """Run the inferencer over the input; returns its result of each image or frame."""
-    for path, what in ((args.config, 'config'), (args.checkpoint, 'checkpoint'),
+    from mipnet_mmpose.conversion import resolve_config_path
+    try:  # MMPose's installed configs by `mmpose::<path>`, as in `_base_`
+        args.config = resolve_config_path(args.config)
+    except FileNotFoundError as error:
+        raise DemoError(str(error)) from None
+    for path, what in ((args.checkpoint, 'checkpoint'),
                        (args.bbox_file, 'bbox file'), (args.ann_file, 'annotation file'),
                        (args.det_config, 'detector config'),
                        (args.det_checkpoint, 'detector checkpoint')):

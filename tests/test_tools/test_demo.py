@@ -341,6 +341,20 @@ def test_video_whole_frame_stock_model_and_max_frames(tmp_path):
         [(0, [0, 0, 160, 240], True)]
 
 
+def test_installed_stock_config_by_mmpose_prefix(tmp_path, capsys):
+    # MMPose's installed configs are named as in `_base_`: `mmpose::<path>`.
+    stock = ('mmpose::body_2d_keypoint/topdown_heatmap/coco/'
+             'td-hm_hrnet-w32_8xb64-210e_coco-256x192.py')
+    assert demo.main([IMAGE, '--config', stock, '--out-dir', str(tmp_path), '--device',
+                      'cpu']) == 0
+    poses, image = read_outputs(tmp_path)
+    assert image.shape == (900, 602, 3)
+    assert [(p['box_index'], p['lambda']) for p in poses] == [(0, 0)]  # whole image, N = 1
+    assert demo.main([IMAGE, '--config', stock.replace('w32', 'w33'), '--out-dir',
+                      str(tmp_path / 'x'), '--device', 'cpu']) != 0
+    assert 'config not found:' in capsys.readouterr().err
+
+
 def test_webcam_argument(tmp_path, capsys):
     """A camera index is taken as a webcam (none here: the error says so)."""
     assert demo.webcam_index('0') == 0 and demo.webcam_index('webcam:3') == 3
