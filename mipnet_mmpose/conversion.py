@@ -5,8 +5,6 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from mmengine.config import Config, ConfigDict
 
-METRICS = {'CocoMetric': 'MultiInstanceCocoMetric',
-           'CocoWholeBodyMetric': 'MultiInstanceCocoWholeBodyMetric'}
 #: Stock transforms replaced by a subclass that also handles the neighbour fields
 #: (a CombinedDataset part's keypoint mapping; see
 #: :mod:`mipnet_mmpose.datasets.transforms.keypoint_converter`).
@@ -154,12 +152,11 @@ def _convert(value: Any, path: str, num_instances: int) -> Any:
                 value['encoder'] = dict(type='MultiInstanceCodec', encoder=encoder)
         elif multi_instance_dataset_type(kind) is not None:
             value['type'] = multi_instance_dataset_type(kind)
-        elif kind in METRICS:
-            value['type'] = METRICS[kind]
         elif kind in TRANSFORMS:
             value['type'] = TRANSFORMS[kind]
-        elif kind in _per_box_metrics():
-            # One pose per box (the λ = 0 one) for metrics that score one.
+        elif kind in _merging_metrics() or kind in _per_box_metrics():
+            # COCO-style AP metrics merge all N poses per box; per-box metrics
+            # score the λ = 0 one (the lists' owner: mipnet_mmpose.evaluation).
             value['type'] = 'MultiInstance' + kind
         return value
     if isinstance(value, (list, tuple)):
@@ -173,6 +170,11 @@ def _convert(value: Any, path: str, num_instances: int) -> Any:
             items.insert(kinds.index('TopdownAffine') + 1, slots)
         return type(value)(items)
     return value
+
+
+def _merging_metrics() -> tuple:
+    from .evaluation.metrics import MERGING_METRICS
+    return MERGING_METRICS
 
 
 def _per_box_metrics() -> tuple:
