@@ -21,7 +21,7 @@ from mmpose.datasets import CocoDataset, CrowdPoseDataset, OCHumanDataset
 from mmpose.datasets.datasets.base import BaseCocoStyleDataset
 from mmpose.registry import DATASETS
 
-from ..utils.mixin_class import PREFIX, made_on_demand, with_mixin
+from ..utils.mixin_class import PREFIX, made_on_demand, registered, with_mixin
 from .decoded_image_cache import DecodedImageCache, image_cache_for
 from .input_checks import (
     AnnotationFileError,
@@ -538,15 +538,11 @@ def multi_instance_dataset_class(cls: type) -> type:
             f'{getattr(cls, "__name__", cls)!r} is not built on MMPose\'s '
             'BaseCocoStyleDataset: MIPNet attaches the neighbours of top-down samples '
             'of COCO-style data sets only.')
-    made = with_mixin(MultiInstanceDatasetMixin, cls, __name__)
-    if made.__doc__ is None:
-        made.__doc__ = (
-            f':class:`{cls.__name__}` whose top-down samples carry their neighbours.\n\n'
-            '    See :class:`MultiInstanceDatasetMixin` for the added fields; all\n'
-            f'    arguments are those of :class:`{cls.__module__}.{cls.__name__}`.\n')
-    if DATASETS.get(made.__name__) is None:
-        DATASETS.register_module(name=made.__name__, module=made)
-    return made
+    return registered(
+        with_mixin(MultiInstanceDatasetMixin, cls, __name__), DATASETS,
+        f':class:`{cls.__name__}` whose top-down samples carry their neighbours.\n\n'
+        '    See :class:`MultiInstanceDatasetMixin` for the added fields; all\n'
+        f'    arguments are those of :class:`{cls.__module__}.{cls.__name__}`.\n')
 
 
 def register_multi_instance_datasets() -> List[str]:

@@ -30,6 +30,23 @@ def with_mixin(mixin: type, cls: type, module: str) -> type:
     return _MADE[(mixin, cls)]
 
 
+def registered(made: type, registry, doc: str) -> type:
+    """A made ``MultiInstance<Name>`` class given ``doc`` (when it has no docstring
+    of its own) and registered once under its name in ``registry``, so that configs
+    name it as ``type='MultiInstance<Name>'`` with the stock arguments.
+
+    Args:
+        made (type): What :func:`with_mixin` returned.
+        registry: The MMPose registry of its kind (``DATASETS``, ``METRICS``...).
+        doc (str): Its docstring.
+    """
+    if made.__doc__ is None:
+        made.__doc__ = doc
+    if registry.get(made.__name__) is None:
+        registry.register_module(name=made.__name__, module=made)
+    return made
+
+
 #: Between a made class's name and the package of a stock class from outside MMPose in
 #: its ``__qualname__``.
 _ORIGIN_SEP = '__'

@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 from mmpose.registry import METRICS
 
-from ...utils.mixin_class import made_on_demand, with_mixin
+from ...utils.mixin_class import made_on_demand, registered, with_mixin
 
 #: Stock metrics that score one pose per box (the converter wraps these).
 PER_BOX_METRICS = ('PCKAccuracy', 'MpiiPCKAccuracy', 'JhmdbPCKAccuracy', 'AUC', 'EPE', 'NME')
@@ -52,13 +52,9 @@ def _lambda_zero(sample: dict) -> dict:
 def multi_instance_metric_class(cls: type) -> type:
     """``MultiInstance<Name>``: a stock per-box metric with :class:`LambdaZeroMetricMixin`,
     registered in MMPose's ``METRICS``."""
-    made = with_mixin(LambdaZeroMetricMixin, cls, __name__)
-    if made.__doc__ is None:
-        made.__doc__ = (f':class:`{cls.__name__}` on the λ = 0 pose of each box; see '
-                        ':class:`LambdaZeroMetricMixin`. Arguments: the stock ones.')
-    if METRICS.get(made.__name__) is None:
-        METRICS.register_module(name=made.__name__, module=made)
-    return made
+    return registered(with_mixin(LambdaZeroMetricMixin, cls, __name__), METRICS,
+                      f':class:`{cls.__name__}` on the λ = 0 pose of each box; see '
+                      ':class:`LambdaZeroMetricMixin`. Arguments: the stock ones.')
 
 
 def __getattr__(name: str) -> type:

@@ -30,7 +30,7 @@ from ...datasets.input_checks import (
     person_category_ids,
     split_by_category,
 )
-from ...utils.mixin_class import made_on_demand, with_mixin
+from ...utils.mixin_class import made_on_demand, registered, with_mixin
 from ..functional.fast_oks_nms import oks_nms
 
 #: Stock COCO-style AP metrics whose converted version merges all N poses.
@@ -387,16 +387,12 @@ def multi_instance_coco_metric_class(cls: type) -> type:
     if not (isinstance(cls, type) and issubclass(cls, CocoMetric)):
         raise TypeError(f'{getattr(cls, "__name__", cls)!r} is not a CocoMetric: the '
                         'N poses per box are merged for COCO-style AP metrics only')
-    made = with_mixin(MultiInstanceCocoMetricMixin, cls, __name__)
-    if made.__doc__ is None:
-        made.__doc__ = (
-            f':class:`{cls.__name__}` on every (box, λ) pose, merged per image by the '
-            'stock rescoring and NMS.\n\n'
-            '    See :class:`MultiInstanceCocoMetricMixin`; all arguments are those of\n'
-            f'    :class:`{cls.__module__}.{cls.__name__}`, with its defaults.\n')
-    if METRICS.get(made.__name__) is None:
-        METRICS.register_module(name=made.__name__, module=made)
-    return made
+    return registered(
+        with_mixin(MultiInstanceCocoMetricMixin, cls, __name__), METRICS,
+        f':class:`{cls.__name__}` on every (box, λ) pose, merged per image by the '
+        'stock rescoring and NMS.\n\n'
+        '    See :class:`MultiInstanceCocoMetricMixin`; all arguments are those of\n'
+        f'    :class:`{cls.__module__}.{cls.__name__}`, with its defaults.\n')
 
 
 def __getattr__(name: str) -> type:
