@@ -2,9 +2,10 @@
 #
 # A narrow HRNet (stage-4 widths 16/32/64/128, one block per branch) at 128x96,
 # trained from scratch on the real coco_mini train images (28 images, 86 persons)
-# on 2 CPU cores in about 2 minutes (119 s alone on the machine, 2026-12-03), validated on the OCHuman sample (3 images whose two
-# pairs of persons overlap heavily, GT boxes). It shows the whole path working,
-# it is not a model to use: for real training see the COCO/CrowdPose configs.
+# on 2 CPU cores in about 2 minutes (119 s alone on the machine, 2026-12-03),
+# validated on the OCHuman sample (3 images whose two pairs of persons overlap
+# heavily, GT boxes). It shows the whole path working, it is not a model to use:
+# for real training see the COCO/CrowdPose configs.
 #
 #   mim train mmpose configs/mipnet_sample_hrnet-w16_coco-mini-128x96.py \
 #       --work-dir work_dirs/mipnet_sample
