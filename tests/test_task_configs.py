@@ -1,4 +1,5 @@
-"""The whole-body and AP-10K starting configs are tools/convert_config.py's output."""
+"""The shipped converted configs (whole-body, AP-10K, RTMPose-m COCO and CrowdPose) are
+tools/convert_config.py's output: they cannot drift from it."""
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,12 @@ def plain(value):
     ('mmpose::animal_2d_keypoint/topdown_heatmap/ap10k/td-hm_hrnet-w32_8xb64-210e_ap10k-256x256.py',
      'mipnet_hrnet-w32_8xb64-210e_ap10k-256x256.py',
      'MultiInstanceAP10KDataset', 'MultiInstanceCocoMetric'),
+    ('mmpose::body_2d_keypoint/rtmpose/coco/rtmpose-m_8xb256-420e_coco-256x192.py',
+     'mipnet_rtmpose-m_8xb256-420e_coco-256x192.py',
+     'MultiInstanceCocoDataset', 'MultiInstanceCocoMetric'),
+    ('mmpose::body_2d_keypoint/rtmpose/crowdpose/rtmpose-m_8xb64-210e_crowdpose-256x192.py',
+     'mipnet_rtmpose-m_8xb64-210e_crowdpose-256x192.py',
+     'MultiInstanceCrowdPoseDataset', 'MultiInstanceCocoMetric'),
 ])
 def test_task_configs_are_the_tools_output(tmp_path, stock, ours, dataset, metric):
     from tools.convert_config import main
@@ -35,7 +42,11 @@ def test_task_configs_are_the_tools_output(tmp_path, stock, ours, dataset, metri
     assert out.read_text() == (REPO / 'configs' / ours).read_text()
     converted = Config.fromfile(str(REPO / 'configs' / ours))
     expected = convert_config(Config.fromfile(resolve_config_path(stock)))
-    for key in ('model', 'train_dataloader', 'val_dataloader', 'val_evaluator'):
+    for key in ('model', 'train_dataloader', 'val_dataloader', 'val_evaluator',
+                'custom_hooks', 'default_hooks'):
         assert plain(converted[key]) == plain(expected[key]), key
+    text = (REPO / 'configs' / ours).read_text()
+    # N is written once, as a variable the model and the slots read.
+    assert text.count('num_instances = 2') == 1 and 'num_instances=2' not in text
     assert converted.train_dataloader.dataset.type == dataset
     assert converted.val_evaluator.type == metric
