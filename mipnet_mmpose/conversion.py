@@ -213,7 +213,7 @@ def _check_training_data(cfg: Config) -> None:
     loader = cfg.get('train_dataloader')
     if not isinstance(loader, dict):
         return
-    for where, part, wrapper in _data_set_tree('train_dataloader.dataset',
+    for where, part, wrapper in data_set_tree('train_dataloader.dataset',
                                                loader.get('dataset', {})):
         hands = [t for t in (part.get('pipeline') or [])
                  if _type_name(t) == 'SingleHandConverter']
@@ -245,7 +245,7 @@ def _check_training_data(cfg: Config) -> None:
                 'OneHand10K, WFLW, ...); train on one of those')
 
 
-def _data_set_tree(where: str, dataset: Any) -> Iterator[Tuple[str, dict, bool]]:
+def data_set_tree(where: str, dataset: Any) -> Iterator[Tuple[str, dict, bool]]:
     """Every data set config below ``dataset``, as (config path, config, is a wrapper).
 
     Wrappers hold their parts as ``datasets`` (MMPose's ``CombinedDataset``, nested
@@ -261,10 +261,10 @@ def _data_set_tree(where: str, dataset: Any) -> Iterator[Tuple[str, dict, bool]]
     if isinstance(parts, (list, tuple)):
         yield where, dataset, True
         for i, part in enumerate(parts):
-            yield from _data_set_tree(f'{where}.datasets[{i}]', part)
+            yield from data_set_tree(f'{where}.datasets[{i}]', part)
     elif isinstance(inner, dict):
         yield where, dataset, True
-        yield from _data_set_tree(f'{where}.dataset', inner)
+        yield from data_set_tree(f'{where}.dataset', inner)
     else:
         yield where, dataset, False
 

@@ -13,6 +13,7 @@ from typing import List, Optional, Tuple
 
 from mmengine.config import Config
 
+from ..conversion import data_set_tree
 from ..datasets.data_layout import SAMPLE_ROOT, bundled_sample
 
 #: Training augmentations whose package is optional for MMPose.
@@ -120,15 +121,9 @@ def stock_on_sample(path: str, root: str = SAMPLE_ROOT) -> Tuple[Config, SampleU
 
 
 def _pipelines(dataset) -> list:
-    """Every transform of a data set config, its parts' too."""
-    if not isinstance(dataset, dict):
-        return []
-    out = list(dataset.get('pipeline') or [])
-    for part in dataset.get('datasets', []) or []:
-        out += _pipelines(part)
-    if isinstance(dataset.get('dataset'), dict):
-        out += _pipelines(dataset['dataset'])
-    return out
+    """Every transform of a data set config, its parts' (and wrappers') too."""
+    return [transform for _, part, _ in data_set_tree('dataset', dataset)
+            for transform in (part.get('pipeline') or [])]
 
 
 def scale_input(cfg: Config, factor: float) -> Config:
