@@ -19,7 +19,9 @@ class ConversionError(ValueError):
     """A stock config that cannot be made a MIPNet config; says which part and why."""
 
 
-def _type_name(cfg: Any) -> str:
+def type_name(cfg: Any) -> str:
+    """The ``type`` of a config dict without its scope (``'mmpose.CocoDataset'`` ->
+    ``'CocoDataset'``; a class: its name); ``''`` for anything else."""
     kind = cfg.get('type', '') if isinstance(cfg, dict) else ''
     return kind.split('.')[-1] if isinstance(kind, str) else getattr(kind, '__name__', '')
 
@@ -71,7 +73,7 @@ def convert_config(cfg: Config, num_instances: int = 2,
     model = out.get('model')
     if not isinstance(model, dict):
         raise ConversionError('the config has no model dict')
-    kind = _type_name(model)
+    kind = type_name(model)
     if kind == ESTIMATOR:
         raise ConversionError('model.type is already MultiInstanceTopdownPoseEstimator: '
                               'the config is a MIPNet config')
@@ -79,8 +81,8 @@ def convert_config(cfg: Config, num_instances: int = 2,
         raise ConversionError(f'model.type is {kind!r}: MIPNet predicts N poses per person '
                               'box, so it converts top-down models (TopdownPoseEstimator) only')
     try:
-        check_not_multi_stage(_type_name(model.get('backbone', {})))
-        check_not_multi_stage_head(_type_name(model.get('head', {})))
+        check_not_multi_stage(type_name(model.get('backbone', {})))
+        check_not_multi_stage_head(type_name(model.get('head', {})))
     except ValueError as e:
         raise ConversionError(f'model: {e}') from None
     model['type'] = ESTIMATOR
@@ -103,7 +105,7 @@ def convert_config(cfg: Config, num_instances: int = 2,
         hooks['checkpoint']['backend_args'] = dict(backend='atomic_local')
     out['default_hooks'] = hooks
     custom = list(out.get('custom_hooks') or [])
-    present = {_type_name(h) for h in custom}
+    present = {type_name(h) for h in custom}
     for hook in (dict(type='MultiInstanceVisualizationHook', max_images=20),
                  dict(type='WorkDirLockHook')):
         if hook['type'] not in present:
@@ -141,14 +143,14 @@ def _convert(value: Any, path: str, num_instances: int) -> Any:
     if isinstance(value, dict):
         value = type(value)({k: _convert(v, f'{path}.{k}', num_instances)
                              for k, v in value.items()})
-        kind = _type_name(value)
+        kind = type_name(value)
         if kind == 'GenerateTarget':
             encoder = value.get('encoder')
             if isinstance(encoder, (list, tuple)):
                 raise ConversionError(
                     f'{path}: GenerateTarget with several encoders (one target per stage '
                     'or level) is a multi-stage model; MIPNet wraps one codec')
-            if _type_name(encoder) != 'MultiInstanceCodec':
+            if type_name(encoder) != 'MultiInstanceCodec':
                 value['encoder'] = dict(type='MultiInstanceCodec', encoder=encoder)
         elif multi_instance_dataset_type(kind) is not None:
             value['type'] = multi_instance_dataset_type(kind)
@@ -161,7 +163,7 @@ def _convert(value: Any, path: str, num_instances: int) -> Any:
         return value
     if isinstance(value, (list, tuple)):
         items = [_convert(v, f'{path}[{i}]', num_instances) for i, v in enumerate(value)]
-        kinds = [_type_name(v) for v in items]
+        kinds = [type_name(v) for v in items]
         if 'TopdownAffine' in kinds and 'GenerateTarget' in kinds and \
                 'BuildInstanceSlots' not in kinds:
             affine = items[kinds.index('TopdownAffine')]
@@ -216,7 +218,7 @@ def _check_training_data(cfg: Config) -> None:
     for where, part, wrapper in data_set_tree('train_dataloader.dataset',
                                                loader.get('dataset', {})):
         hands = [t for t in (part.get('pipeline') or [])
-                 if _type_name(t) == 'SingleHandConverter']
+                 if type_name(t) == 'SingleHandConverter']
         if hands:
             # It maps by the sample's own hand type (left or right); the other hands
             # of the image may be of the other type, so the neighbours cannot be
@@ -228,7 +230,7 @@ def _check_training_data(cfg: Config) -> None:
                 'cannot be mapped by it; train on a data set without it')
         if wrapper:
             continue
-        kind = _type_name(part)
+        kind = type_name(part)
         cls = DATASETS.get(kind) if kind else None
         if kind and cls is None:
             # e.g. MMPose 1.3.2's hand5 config names HalpeHandDataset, which that
@@ -355,7 +357,7 @@ def set_data_paths(cfg: Config, data_root: str,
         dataset = (out.get(loader) or {}).get('dataset')
         if not isinstance(dataset, dict):
             continue
-        if _type_name(dataset) == 'CombinedDataset':
+        if type_name(dataset) == 'CombinedDataset':
             raise ConversionError(f'{loader}.dataset is a CombinedDataset: set the data '
                                   'paths of each of its data sets by hand')
         dataset.update(data_root=data_root, ann_file=ann_file,
@@ -438,7 +440,7 @@ def _mark_n(cfg: Config) -> Config:
 
     def mark(value: Any) -> None:
         if isinstance(value, dict):
-            if _type_name(value) == 'BuildInstanceSlots':
+            if type_name(value) == 'BuildInstanceSlots':
                 value['num_instances'] = _N_MARK
             for v in value.values():
                 mark(v)

@@ -14,6 +14,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
+from ..conversion import data_set_tree
+
 #: MMPose's 2D task folders, in the order of its docs.
 TASKS = ('body_2d_keypoint', 'wholebody_2d_keypoint', 'animal_2d_keypoint',
          'hand_2d_keypoint', 'face_2d_keypoint', 'fashion_2d_keypoint')
@@ -41,14 +43,8 @@ def family_of(cfg: Config) -> str:
 
 def leaf_datasets(dataset: dict) -> List[dict]:
     """The data sets that read files, below ``CombinedDataset`` and ``RepeatDataset`` too."""
-    if not isinstance(dataset, dict):
-        return []
-    kind = _type(dataset).split('.')[-1]
-    if kind == 'CombinedDataset':
-        return [leaf for part in dataset.get('datasets', []) for leaf in leaf_datasets(part)]
-    if kind in ('RepeatDataset', 'ClassBalancedDataset'):
-        return leaf_datasets(dataset.get('dataset'))
-    return [dataset]
+    return [part for _, part, wrapper in data_set_tree('dataset', dataset)
+            if part and not wrapper]
 
 
 def training_data(cfg: Config) -> str:

@@ -13,7 +13,7 @@ from typing import List, Optional, Tuple
 
 from mmengine.config import Config
 
-from ..conversion import data_set_tree
+from ..conversion import data_set_tree, type_name
 from ..datasets.data_layout import SAMPLE_ROOT, bundled_sample
 
 #: Training augmentations whose package is optional for MMPose.
@@ -33,10 +33,6 @@ class SampleUse:
     dropped: List[str] = field(default_factory=list)  # data set types without a sample
 
 
-def _type(cfg) -> str:
-    return str(cfg.get('type', '')).split('.')[-1] if isinstance(cfg, dict) else ''
-
-
 def point_at_sample(dataset: dict, root: str = SAMPLE_ROOT,
                     use: Optional[SampleUse] = None) -> Tuple[Optional[dict], SampleUse]:
     """``dataset`` reading the bundled samples, or None when no part of it has one.
@@ -46,7 +42,7 @@ def point_at_sample(dataset: dict, root: str = SAMPLE_ROOT,
     wrap what their data set becomes.
     """
     use = use if use is not None else SampleUse()
-    kind = _type(dataset)
+    kind = type_name(dataset)
     if kind == 'CombinedDataset':
         parts = []
         for part in dataset.get('datasets', []):
@@ -102,10 +98,10 @@ def stock_on_sample(path: str, root: str = SAMPLE_ROOT) -> Tuple[Config, SampleU
     """
     cfg = Config.fromfile(path)
     for transform in _pipelines(cfg.train_dataloader.dataset):
-        package = OPTIONAL_TRANSFORMS.get(_type(transform))
+        package = OPTIONAL_TRANSFORMS.get(type_name(transform))
         if package is not None and find_spec(package) is None:
             raise ImportError(
-                f'{path}: its {_type(transform)} transform needs {package}, which is not '
+                f'{path}: its {type_name(transform)} transform needs {package}, which is not '
                 'installed; install the version pinned in requirements.txt '
                 '(tools/setup.sh does)')
     train, train_use = point_at_sample(cfg.train_dataloader.dataset, root)
