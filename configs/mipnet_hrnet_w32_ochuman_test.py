@@ -1,2 +1,5 @@
-# Old name of mipnet_hrnet-w32_3xb32-110e_ochuman-256x192_test.py (the same config).
-_base_ = ['./mipnet_hrnet-w32_3xb32-110e_ochuman-256x192_test.py']
+# The OCHuman W32 MIPNet model tested on OCHuman test with GT boxes.
+_base_ = ['./mipnet_hrnet_w32_ochuman.py']
+
+test_dataloader = dict(dataset=dict(ann_file=_base_.ochuman_splits.test.ann_file))
+test_evaluator = dict(ann_file=_base_.ochuman_data_root + _base_.ochuman_splits.test.ann_file)

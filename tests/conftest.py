@@ -105,3 +105,16 @@ def sample_training(tmp_path_factory):
         f'train_cfg.val_interval={SAMPLE_TEST_EPOCHS}',
         f'param_scheduler.0.end={SAMPLE_TEST_EPOCHS}', 'default_hooks.checkpoint.interval=8')
     return work_dir, output
+
+
+#: Fixtures that train or run whole tools: a test that uses one is slow.
+SLOW_FIXTURES = frozenset({'sample_training'})
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark as ``slow`` the end-to-end tests and those needing a trained sample model,
+    so that ``pytest -m "not slow"`` is a quick loop for development (README and CI
+    run everything)."""
+    for item in items:
+        if 'test_e2e' in item.path.parts or SLOW_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.slow)

@@ -1,5 +1,0 @@
-# The OCHuman W32 MIPNet model tested on OCHuman val with the authors' detector boxes
-# (Faster R-CNN, AP_H 27), every detection kept (their TEST.IMAGE_THRE 0.0), OKS-NMS 0.9.
-_base_ = ['./mipnet_hrnet-w32_3xb32-110e_ochuman-256x192.py']
-
-test_dataloader = dict(dataset=dict(bbox_file=_base_.ochuman_splits.val.bbox_file))
