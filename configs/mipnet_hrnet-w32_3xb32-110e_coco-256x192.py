@@ -13,7 +13,8 @@
 #
 # Validation and test use COCO val with GT boxes (the paper's COCO val table);
 # the `_det` config tests with the AP_H_56 detector boxes instead.
-_base_ = ['mmpose::body_2d_keypoint/topdown_heatmap/coco/td-hm_hrnet-w32_8xb64-210e_coco-256x192.py']
+_base_ = ['mmpose::body_2d_keypoint/topdown_heatmap/coco/td-hm_hrnet-w32_8xb64-210e_coco-256x192.py',
+          './_base_/mipnet_runtime.py']
 
 # The start checkpoint: a COCO HRNet-W32 256x192 pose model; MIMB weights start
 # from their init (mmengine reports them as missing keys, nothing else).
@@ -46,7 +47,6 @@ param_scheduler = [
 coco_det_file = 'data/coco/person_detection_results/COCO_val2017_detections_AP_H_56_person.json'
 
 # ---------------------------- MIPNet overrides ----------------------------
-custom_imports = dict(imports=['mipnet_mmpose'], allow_failed_imports=False)
 # N poses per box (λ = 0..N-1), set once: the estimator builds the backbone and
 # head for it, BuildInstanceSlots fills N slots. 3 and 4 use lambda_encoding='binary'.
 num_instances = 2
@@ -99,18 +99,7 @@ val_dataloader = dict(dataset=dict(type='MultiInstance' + _base_.val_dataloader.
 test_dataloader = val_dataloader
 val_evaluator = dict(type='MultiInstanceCocoMetric', nms_thr=0.9)
 test_evaluator = val_evaluator
-custom_hooks = [
-    dict(type='SyncBuffersHook'),
-    dict(type='MultiInstanceVisualizationHook', max_images=20),
-    # One training run per work directory (checkpoints are not overwritten).
-    dict(type='WorkDirLockHook'),
-]
-# Checkpoints go to a temporary file, then are renamed: a killed run never leaves a
-# half-written one (resume with --resume).
-# The test-time n and λ>0 score decay (the authors' 0.5) have one owner, the
-# test-time hook, addressed by name:
-#   --cfg-options default_hooks.multi_instance_test.num_instances=1
-default_hooks = dict(checkpoint=dict(backend_args=dict(backend='atomic_local')),
-                     multi_instance_test=dict(type='MultiInstanceTestHook',
-                                              lambda_score_decay=0.5))
+# The MIPNet hooks (configs/_base_/mipnet_runtime.py).
+default_hooks = _base_.mipnet_default_hooks
+custom_hooks = _base_.mipnet_custom_hooks
 # --------------------------------------------------------------------------

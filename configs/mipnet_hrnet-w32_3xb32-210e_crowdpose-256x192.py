@@ -7,7 +7,8 @@
 # submit every pose on CrowdPose. Same augmentation as the COCO HRNet configs.
 # mipnet_hrnet-w32_3xb32-210e_crowdpose-256x192_trainval-test.py is MMPose's CrowdPose
 # protocol instead (train on trainval, test on test with detector boxes).
-_base_ = ['mmpose::body_2d_keypoint/topdown_heatmap/crowdpose/td-hm_hrnet-w32_8xb64-210e_crowdpose-256x192.py']
+_base_ = ['mmpose::body_2d_keypoint/topdown_heatmap/crowdpose/td-hm_hrnet-w32_8xb64-210e_crowdpose-256x192.py',
+          './_base_/mipnet_runtime.py']
 
 # ImageNet weights through the stock backbone init_cfg (hrnet_w32-36af842e.pth, the
 # authors' MODEL.PRETRAINED); MIMB weights start from their init.
@@ -31,7 +32,6 @@ crowdpose_splits = dict(
 protocol = crowdpose_splits['authors']
 
 # ---------------------------- MIPNet overrides ----------------------------
-custom_imports = dict(imports=['mipnet_mmpose'], allow_failed_imports=False)
 # N poses per box (λ = 0..N-1), set once: the estimator builds the backbone and
 # head for it, BuildInstanceSlots fills N slots. 3 and 4 use lambda_encoding='binary'.
 num_instances = 2
@@ -67,18 +67,7 @@ test_dataloader = val_dataloader
 val_evaluator = dict(type='MultiInstanceCocoMetric', nms_mode='none',
                      ann_file=_base_.data_root + protocol['test'])
 test_evaluator = val_evaluator
-custom_hooks = [
-    dict(type='SyncBuffersHook'),
-    dict(type='MultiInstanceVisualizationHook', max_images=20),
-    # One training run per work directory (checkpoints are not overwritten).
-    dict(type='WorkDirLockHook'),
-]
-# Checkpoints go to a temporary file, then are renamed: a killed run never leaves a
-# half-written one (resume with --resume).
-# The test-time n and λ>0 score decay (the authors' 0.5) have one owner, the
-# test-time hook, addressed by name:
-#   --cfg-options default_hooks.multi_instance_test.num_instances=1
-default_hooks = dict(checkpoint=dict(backend_args=dict(backend='atomic_local')),
-                     multi_instance_test=dict(type='MultiInstanceTestHook',
-                                              lambda_score_decay=0.5))
+# The MIPNet hooks (configs/_base_/mipnet_runtime.py).
+default_hooks = _base_.mipnet_default_hooks
+custom_hooks = _base_.mipnet_custom_hooks
 # --------------------------------------------------------------------------

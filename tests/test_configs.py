@@ -66,6 +66,11 @@ def test_config_builds(path):
     # COCO-style AP: every (box, λ) pose merged (COCO-WholeBody: its whole-body counterpart).
     assert cfg.val_evaluator.type in ('MultiInstanceCocoMetric', 'MultiInstanceCocoWholeBodyMetric')
     if path in REPRODUCTION:
+        # The MIPNet runtime block comes from its one owner, configs/_base_/mipnet_runtime.py.
+        runtime = Config.fromfile(str(REPO / 'configs' / '_base_' / 'mipnet_runtime.py'))
+        assert cfg.custom_hooks == runtime.mipnet_custom_hooks
+        for name, hook in runtime.mipnet_default_hooks.items():
+            assert {k: cfg.default_hooks[name][k] for k in hook} == hook
         # One start: a COCO pose checkpoint (load_from, the backbone's own init off) or
         # ImageNet weights through the backbone's init_cfg (load_from unset), never both.
         if cfg.load_from is None:
