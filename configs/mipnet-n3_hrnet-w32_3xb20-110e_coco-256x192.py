@@ -27,4 +27,8 @@ train_pipeline = [
     dict(t, num_instances=num_instances) if t['type'] == 'BuildInstanceSlots' else t
     for t in _base_.train_pipeline
 ]
-train_dataloader = dict(batch_size=boxes_per_gpu, dataset=dict(pipeline=train_pipeline))
+# The authors' N = 3/4 loaders drop the last incomplete batch
+# (tools/lambda_general/train_lambda_real_012.py line 200: drop_last=True); their N = 2
+# loader keeps it. docs/reproduce.md gives the iterations per epoch.
+train_dataloader = dict(batch_size=boxes_per_gpu, drop_last=True,
+                        dataset=dict(pipeline=train_pipeline))
