@@ -4,8 +4,8 @@
 # loop: per batch, for λ = 0, 1, 2, 3 in turn, one forward of every box with that λ,
 # the loss of that λ's slot, backward and one Adam update
 # (lib/core/train_general.py lines 236-270): four optimizer updates per batch, the λ
-# gate's BatchNorm1d seeing one λ code per step. This is the run behind the paper's
-# N = 4 result (+0.5 AP over N = 2).
+# gate's BatchNorm1d seeing one λ code per step. This config trains as the run behind
+# the paper's N = 4 result (+0.5 AP over N = 2); its AP is not measured here.
 # mipnet-n4_hrnet-w48_3xb16-110e_coco-384x288_all-slots.py trains the four slots in
 # one step instead.
 #

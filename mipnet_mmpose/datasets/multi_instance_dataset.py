@@ -403,6 +403,11 @@ class MultiInstanceDatasetMixin:
         samples = {id(info) for info in data_list}
         is_sample = np.fromiter((id(info) in samples for info in instance_list),
                                 dtype=bool, count=len(instance_list))
+        if int(is_sample.sum()) != len(samples):
+            raise RuntimeError(
+                f'{type(self).__name__}: the stock _get_topdown_data_infos returned samples '
+                'that are not the dicts of its instance_list; the neighbours are found among '
+                'those, so a subclass that copies them must index its neighbours itself')
         labelled = np.any(np.concatenate(
             [info['keypoints_visible'] for info in instance_list]) > 0, axis=1)
         # The other candidates: the stock test (crowd, box) without its
