@@ -19,6 +19,10 @@ config's ``load_from`` names, e.g.
     python tools/convert_official_ckpt.py pose_hrnet_w32_256x192.pth \
         checkpoints/pose_hrnet_w32_256x192_mmpose.pth --release \
         --config configs/mipnet_hrnet-w32_3xb32-110e_coco-256x192.py
+
+A file without any batch-norm num_batches_tracked (saved before PyTorch 0.4.1, as
+SimpleBaseline's 2018 releases) gets them as a fresh model has them, 0; the tool says how
+many.
 """
 import argparse
 import sys
@@ -107,6 +111,10 @@ def main(argv: Optional[List[str]] = None) -> int:
           f"({meta['mipnet_source_container']}) for {type(model.backbone).__name__} "
           f"num_instances={meta['num_instances']} lambda_encoding={meta['lambda_encoding']!r}"
           f' -> {args.dst}')
+    if meta['mipnet_filled_counters']:
+        print(f"SRC has no batch-norm counter (saved before PyTorch 0.4.1): "
+              f"{meta['mipnet_filled_counters']} num_batches_tracked set to 0, as in a "
+              'fresh model')
     return 0
 
 

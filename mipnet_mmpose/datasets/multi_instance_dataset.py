@@ -371,37 +371,72 @@ class MultiInstanceDatasetMixin:
                 'height (after clipping to the image), annotation ids '
                 f'{shorten(no_area)}; fix their `bbox` to keep them.',
                 logger='current', level=logging.WARNING)
-        self._index_neighbours(data_list)
+        self._index_neighbours(data_list, instance_list)
         return data_list
 
-    def _index_neighbours(self, data_list: List[Dict]) -> None:
+    def _index_neighbours(self, data_list: List[Dict], instance_list: List[Dict]) -> None:
         """Build :attr:`neighbour_table` and give each sample its span.
 
-        A sample's neighbours are the other samples of its image with a
-        labelled keypoint: the stock validity test reads the annotation's
-        ``num_keypoints``, which can disagree with the visibility flags
-        (CrowdPose), and a neighbour without any labelled keypoint gives no
-        target. A sample without one is no neighbour but still gets the
-        others, ordered from its own box.
+        A sample's neighbours are the other persons of its image that the
+        authors' code takes as candidates: not crowd, a box of positive size
+        and at least one labelled keypoint (``visible > 0``; their
+        ``max(obj['keypoints']) > 0``: lib/dataset/crowdpose_lambda.py and
+        coco_lambda.py lines 184-211 of GitHub ``rawalkhirodkar/MIPNet``),
+        whether or not the stock filter keeps them as samples. The two differ
+        where ``num_keypoints``, which the stock validity test reads,
+        disagrees with the visibility flags: CrowdPose counts only its 12
+        body keypoints, so a person with only the head and neck labelled is
+        no sample here but is a neighbour, and as the nearest one it takes a
+        slot (which :class:`BuildInstanceSlots` then gives the box's own
+        person: too few keypoints in the crop). A sample without a labelled
+        keypoint is no neighbour but still gets the others, ordered from its
+        own box.
+
+        Args:
+            data_list (list[dict]): The samples (the stock filter's output,
+                the same dicts as in ``instance_list``, in its order).
+            instance_list (list[dict]): Every parsed person of the file.
         """
         if not data_list:
             return
+        # The stock filter returns the dicts of instance_list, in its order.
+        samples = {id(info) for info in data_list}
+        is_sample = np.fromiter((id(info) in samples for info in instance_list),
+                                dtype=bool, count=len(instance_list))
+        if int(is_sample.sum()) != len(samples):
+            raise RuntimeError(
+                f'{type(self).__name__}: the stock _get_topdown_data_infos returned samples '
+                'that are not the dicts of its instance_list; the neighbours are found among '
+                'those, so a subclass that copies them must index its neighbours itself')
+        labelled = np.any(np.concatenate(
+            [info['keypoints_visible'] for info in instance_list]) > 0, axis=1)
+        # The other candidates: the stock test (crowd, box) without its
+        # num_keypoints rule; samples passed the whole test already.
+        in_pool = is_sample.copy()
+        for i in np.flatnonzero(labelled & ~is_sample).tolist():
+            in_pool[i] = self._is_valid_instance(
+                {k: v for k, v in instance_list[i].items() if k != 'num_keypoints'})
+        # Samples and candidates in the file's order: tied distances keep it,
+        # as the authors' strict `<` keeps the first.
+        infos = [instance_list[i] for i in np.flatnonzero(in_pool).tolist()]
+        candidate = labelled[in_pool]
         # Whole arrays, then one vectorised pass (neighbour_index).
         image_index: Dict = {}
         groups = np.fromiter(
-            (image_index.setdefault(info['img_id'], len(image_index))
-             for info in data_list), dtype=np.int64, count=len(data_list))
-        bboxes = np.concatenate([info['bbox'] for info in data_list]).astype(np.float32)
-        visible = np.concatenate([info['keypoints_visible'] for info in data_list])
-        keypoints = np.concatenate([info['keypoints'] for info in data_list])
-        persons, order, offsets = neighbour_index(groups, np.any(visible > 0, axis=1), bboxes)
+            (image_index.setdefault(info['img_id'], len(image_index)) for info in infos),
+            dtype=np.int64, count=len(infos))
+        bboxes = np.concatenate([info['bbox'] for info in infos]).astype(np.float32)
+        visible = np.concatenate([info['keypoints_visible'] for info in infos])
+        keypoints = np.concatenate([info['keypoints'] for info in infos])
+        persons, order, offsets = neighbour_index(groups, candidate, bboxes)
         self.neighbour_table = NeighbourTable(
             keypoints=keypoints[persons, :, :2].astype(np.float32),
             keypoints_visible=visible[persons].astype(np.float32),
             bboxes=bboxes[persons],
             order=order)
-        for info, start, stop in zip(data_list, offsets[:-1].tolist(), offsets[1:].tolist()):
-            if stop > start:
+        # The spans of the candidates that are no sample are left unused.
+        for info, start, stop in zip(infos, offsets[:-1].tolist(), offsets[1:].tolist()):
+            if stop > start and id(info) in samples:
                 info[NEIGHBOUR_SPAN_KEY] = (start, stop)
 
     def get_data_info(self, idx: int) -> dict:

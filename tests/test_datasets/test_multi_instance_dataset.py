@@ -1,4 +1,6 @@
 """Multi-instance datasets: neighbours of each top-down sample, on real samples."""
+import json
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -131,6 +133,92 @@ def test_crowdpose_14_keypoints_and_unlabelled_person_excluded():
         assert infos[own]['neighbor_keypoints_visible'].shape == (1, 14)
         np.testing.assert_array_equal(infos[own]['neighbor_keypoints'][0],
                                       infos[partner]['keypoints'][0])
+
+
+def authors_nearest(ann_file: Path) -> dict:
+    """The nearest other person of every person by the authors' rule, in plain Python
+    (lib/dataset/crowdpose_lambda.py lines 184-230 of rawalkhirodkar/MIPNet): the
+    candidates are the non-crowd persons with a non-zero keypoint entry whose box,
+    cleaned as theirs (x2 = min(W - 1, x1 + w - 1)), is not empty, whatever their
+    num_keypoints; the distance is between the cleaned boxes' centres; the first person
+    at the smallest distance wins. None for a person alone."""
+    data = json.loads(ann_file.read_text())
+    sizes = {image['id']: (image['width'], image['height']) for image in data['images']}
+    centres = defaultdict(list)
+    for ann in data['annotations']:
+        if ann['iscrowd'] or max(ann['keypoints']) == 0:
+            continue
+        width, height = sizes[ann['image_id']]
+        x, y, w, h = ann['bbox']
+        x1, y1 = max(0, x), max(0, y)
+        x2, y2 = min(width - 1, x1 + max(0, w - 1)), min(height - 1, y1 + max(0, h - 1))
+        if x2 >= x1 and y2 >= y1:
+            centres[ann['image_id']].append((ann['id'], (x1 + x2) / 2, (y1 + y2) / 2))
+    nearest = {}
+    for persons in centres.values():
+        for own, cx, cy in persons:
+            best, best_dist = None, 1e10
+            for other, ox, oy in persons:
+                dist = (cx - ox)**2 + (cy - oy)**2
+                if other != own and dist < best_dist:
+                    best, best_dist = other, dist
+            nearest[own] = best
+    return nearest
+
+
+def crowdpose_with_a_head_and_neck_person(root: Path) -> Path:
+    """The CrowdPose sample with person 131039 (nothing labelled, a small box by the head of
+    123803) given only a head and a neck, as 888 persons of the official CrowdPose val file:
+    its num_keypoints stays 0, as CrowdPose counts only the 12 body keypoints."""
+    data = json.loads((SAMPLE / 'crowdpose' / 'test_crowdpose.json').read_text())
+    person = next(a for a in data['annotations'] if a['id'] == 131039)
+    assert max(person['keypoints']) == 0 and person['num_keypoints'] == 0
+    person['keypoints'][12 * 3:14 * 3] = [126, 104, 1, 126, 122, 1]  # head, neck
+    for image in data['images']:
+        (root / image['file_name']).symlink_to(SAMPLE / 'crowdpose' / image['file_name'])
+    ann_file = root / 'head_and_neck.json'
+    ann_file.write_text(json.dumps(data))
+    return ann_file
+
+
+@pytest.mark.parametrize('variant', ['sample', 'head_and_neck'])
+def test_crowdpose_neighbours_are_the_authors_candidates(tmp_path, variant):
+    """Samples keep MMPose's filter (num_keypoints > 0); neighbours are every non-crowd
+    person with a labelled keypoint, as the authors': their nearest is ours."""
+    ann_file = SAMPLE / 'crowdpose' / 'test_crowdpose.json' if variant == 'sample' \
+        else crowdpose_with_a_head_and_neck_person(tmp_path)
+    # The authors' slot rule after the crop, without augmentation.
+    pipeline = [dict(type='LoadImage'), dict(type='GetBBoxCenterScale'),
+                dict(type='TopdownAffine', input_size=(192, 256)),
+                dict(type='BuildInstanceSlots', num_instances=2, selection='authors',
+                     min_keypoints=4)]
+    dataset = MultiInstanceCrowdPoseDataset(data_root=str(ann_file.parent),
+                                            ann_file=ann_file.name, data_prefix=dict(img=''),
+                                            pipeline=pipeline)
+    infos = by_id(dataset)
+    assert sorted(infos) == [123803, 127068, 129014, 147481]
+    raw = json.loads(ann_file.read_text())['annotations']
+    # The sample's boxes lie inside their images: MMPose's xyxy box is the raw one.
+    xyxy = {a['id']: np.array(a['bbox'][:2] + [a['bbox'][0] + a['bbox'][2],
+                                               a['bbox'][1] + a['bbox'][3]]) for a in raw}
+
+    def persons_of(boxes):
+        return [next(i for i, b in xyxy.items() if np.allclose(box, b, atol=1e-3))
+                for box in boxes]
+
+    bboxes = next(key for key in NEIGHBOUR_KEYS if key.endswith('bboxes'))
+    nearest = authors_nearest(ann_file)
+    for own, info in infos.items():
+        got = persons_of(info[bboxes])
+        assert (got[0] if got else None) == nearest[own], own
+
+    # 123803's λ = 1 slot: with the head-and-neck person its nearest, the authors' rule
+    # gives the slot to 123803 itself (2 labelled keypoints in the crop, fewer than 4).
+    neighbours, slot = ([131039, 147481], -1) if variant == 'head_and_neck' \
+        else ([147481], 0)
+    assert persons_of(infos[123803][bboxes]) == neighbours
+    index = next(i for i in range(len(dataset)) if dataset.get_data_info(i)['id'] == 123803)
+    assert dataset[index]['instance_sources'].tolist() == [-1, slot]
 
 
 def test_other_fields_equal_the_stock_dataset():

@@ -125,6 +125,96 @@ def test_n3_reproduction_loss_leaves_the_lambda2_slot_out(sample_cfg):
                            _loss(every, data)['loss_kpt'])
 
 
+def _buffers(model):
+    return {name: buf.clone() for name, buf in model.named_buffers()}
+
+
+def _step_with_every_pass_updating(model, data):
+    """One N=3 step made by hand, every λ pass updating the buffers (as the
+    estimator did before only λ=0 did): its losses, logged values and update."""
+    batch = model.data_preprocessor(copy.deepcopy(data), True)
+    per_lambda = [model._features_of_lambda(batch['inputs'], i) for i in range(3)]
+    feats = tuple(torch.stack(parts, dim=1).flatten(0, 1) for parts in zip(*per_lambda))
+    losses = model.head.loss(feats, batch['data_samples'], train_cfg=model.train_cfg)
+    parsed, log_vars = model.parse_losses(losses)
+    adam = torch.optim.Adam(model.parameters(), lr=1e-3)
+    adam.zero_grad()
+    parsed.backward()
+    adam.step()
+    return log_vars
+
+
+def test_n3_step_updates_batch_norm_as_the_lambda0_pass_alone(sample_cfg):
+    """The authors' N=3 ran under DataParallel with one λ per GPU, and DataParallel
+    keeps only the device-0 replica's buffers: every batch-norm statistic of a step
+    comes from the λ=0 rows. The N=3 model's step leaves every buffer exactly as one
+    λ=0 pass does; λ=1 and 2 still normalise with their batch statistics, so the
+    losses, the logged values and the update are those of three ordinary passes."""
+    model = _model(sample_cfg, N3)
+    data = _batch(sample_cfg, 3)
+    lambda0_only, every_pass = copy.deepcopy(model), copy.deepcopy(model)
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    # The trunk's and the λ gates' BatchNorm1d.
+    assert any(isinstance(m, torch.nn.BatchNorm1d) for m in norms) and len(norms) > 20
+    before = _buffers(model)
+    log_vars = model.train_step(copy.deepcopy(data),
+                                OptimWrapper(torch.optim.Adam(model.parameters(), lr=1e-3)))
+    after = _buffers(model)
+
+    batch = lambda0_only.data_preprocessor(copy.deepcopy(data), True)
+    with torch.no_grad():
+        lambda0_only._features_of_lambda(batch['inputs'], 0)
+    expected = _buffers(lambda0_only)
+    assert after.keys() == expected.keys()
+    for key in after:
+        assert torch.equal(after[key], expected[key]), key
+    counters = [k for k in after if k.endswith('num_batches_tracked')]
+    assert len(counters) == len(norms)
+    assert all(int(after[k]) == int(before[k]) + 1 for k in counters)
+    assert all(not torch.equal(after[k], before[k]) for k in after if k.endswith('running_var'))
+
+    # The same step with every pass updating: the same losses, logs and weights ...
+    reference_vars = _step_with_every_pass_updating(every_pass, data)
+    assert {f'lambda{i}_kpt' for i in range(3)} <= log_vars.keys()
+    assert log_vars.keys() == reference_vars.keys()
+    for key in log_vars:
+        torch.testing.assert_close(log_vars[key], reference_vars[key], msg=key)
+    ours, theirs = dict(model.named_parameters()), dict(every_pass.named_parameters())
+    for key in ours:
+        torch.testing.assert_close(ours[key], theirs[key], msg=key)
+    # ... but three updates of the statistics (momentum 1 - 0.9^3 = 0.271 a step).
+    mixed = _buffers(every_pass)
+    assert all(int(mixed[k]) == int(before[k]) + 3 for k in counters)
+    assert all(not torch.equal(mixed[k], after[k]) for k in after if k.endswith('running_mean'))
+
+
+def test_n3_step_under_distributed_training_keeps_the_lambda0_statistics(sample_cfg, tmp_path):
+    """The same through mmengine's distributed wrapper (the N=3 config's default; one
+    gloo process): the buffers are those of one λ=0 pass."""
+    import torch.distributed as dist
+    from mmengine.model import MMDistributedDataParallel
+
+    assert 'model_wrapper_cfg' not in Config.fromfile(str(N3))
+    model = _model(sample_cfg, N3)
+    lambda0_only = copy.deepcopy(model)
+    data = _batch(sample_cfg, 3, n_items=2)
+    dist.init_process_group('gloo', init_method=f'file://{tmp_path / "rendezvous"}',
+                            rank=0, world_size=1)
+    try:
+        wrapper = MMDistributedDataParallel(module=model)
+        log_vars = wrapper.train_step(
+            copy.deepcopy(data), OptimWrapper(torch.optim.Adam(wrapper.parameters(), lr=1e-3)))
+    finally:
+        dist.destroy_process_group()
+    assert {f'lambda{i}_kpt' for i in range(3)} <= log_vars.keys()
+    batch = lambda0_only.data_preprocessor(copy.deepcopy(data), True)
+    with torch.no_grad():
+        lambda0_only._features_of_lambda(batch['inputs'], 0)
+    ours, expected = _buffers(model), _buffers(lambda0_only)
+    for key in ours:
+        assert torch.equal(ours[key], expected[key]), key
+
+
 @contextmanager
 def _counting_steps(optimizer):
     calls = []

@@ -499,6 +499,55 @@ def test_cli_converts_an_hrnet_release_for_load_from(tmp_path, capsys):
     assert torch.equal(mipnet.backbone.conv1.weight, source['conv1.weight'])
 
 
+def test_release_without_batch_norm_counters_gets_a_fresh_models(tmp_path, capsys):
+    """A release saved before PyTorch 0.4.1 has no num_batches_tracked at all
+    (SimpleBaseline's 2018 files; HRNet's 2019 ones could not be checked): --release
+    fills them as a fresh model has them (0) and takes every other tensor from the file.
+    A checkpoint that has counters must have all; any other missing key stays an error."""
+    tool = _load_tool()
+    full = random_state_dict(authors_hrnet_keys(
+        widths=(16, 32, 64, 128), modules=(1, 1, 1), blocks=1, layer1=(32, 1),
+        se_modules=NO_SE), seed=4)
+    source = {k: v for k, v in full.items() if not k.endswith('num_batches_tracked')}
+    assert len(source) < len(full)
+    src, dst = tmp_path / 'pose_resnet_2018_style.pth', tmp_path / 'converted.pth'
+    torch.save(source, src)
+    assert tool.main([str(src), str(dst), '--config', str(SAMPLE_CONFIG), '--release']) == 0
+    stock = MODELS.build(stock_model_cfg(Config.fromfile(str(SAMPLE_CONFIG)).model))
+    fresh = stock.state_dict()
+    counters = [k for k in fresh if k.endswith('num_batches_tracked')]
+    assert len(counters) == len(full) - len(source)
+    assert f'{len(counters)} num_batches_tracked set to 0' in capsys.readouterr().out
+    checkpoint = torch.load(dst, map_location='cpu', weights_only=True)
+    assert checkpoint['meta']['mipnet_filled_counters'] == len(counters)
+    state = checkpoint['state_dict']
+    for key in counters:
+        assert torch.equal(state[key], fresh[key]) and int(state[key]) == 0, key
+    for name, tensor in source.items():
+        assert torch.equal(state[map_official_key(name, HRNET_RULES)], tensor), name
+    load_checkpoint(stock, str(dst), map_location='cpu', strict=True)
+
+    # Counters in the file: every one is required.
+    partial = dict(full)
+    del partial['bn1.num_batches_tracked']
+    message = _error(partial, stock)
+    assert '1 keys of the model the checkpoint does not fill' in message
+    assert 'backbone.bn1.num_batches_tracked ()' in message
+    # Without counters, any other missing key is named (the counters are not listed).
+    del source['bn1.running_mean']
+    message = _error(source, stock)
+    assert '1 keys of the model the checkpoint does not fill' in message
+    assert 'backbone.bn1.running_mean (64,)' in message
+    # A full file records no filled counter.
+    full_src, full_dst = tmp_path / 'full.pth', tmp_path / 'full_converted.pth'
+    torch.save(full, full_src)
+    assert tool.main([str(full_src), str(full_dst), '--config', str(SAMPLE_CONFIG),
+                      '--release']) == 0
+    assert 'num_batches_tracked' not in capsys.readouterr().out
+    assert torch.load(full_dst, map_location='cpu',
+                      weights_only=True)['meta']['mipnet_filled_counters'] == 0
+
+
 def test_cli_never_writes_over_its_input_or_a_foreign_file(tmp_path, capsys):
     tool = _load_tool()
     source = random_state_dict(authors_hrnet_keys(

@@ -17,7 +17,8 @@ from mmpose.utils.typing import (
     PixelDataList,
     SampleList,
 )
-from torch import Tensor
+from torch import Tensor, nn
+from torch.func import functional_call
 
 from ...utils import check_int_at_least
 from ..heads.multi_instance_head import check_loss_lambdas
@@ -87,13 +88,21 @@ class MultiInstanceTopdownPoseEstimator(TopdownPoseEstimator):
             per step). Defaults to False. Distributed training needs the model
             wrapper ``MultiInstanceDistributedDataParallel``
             (``model_wrapper_cfg``), which does the same steps.
-        forward_per_lambda (bool): In the one-step training, run the whole
-            network once per λ (every box with one λ code per forward), then
-            take the loss of all rows in one update. Batch norm then
-            normalises one λ at a time, as in the authors' N=3 run
+        forward_per_lambda (bool): In the one-step training, run the
+            backbone (and neck) once per λ (every box with one λ code per
+            forward), then take the loss of all rows in one update. Batch
+            norm then normalises one λ at a time, as in the authors' N=3 run
             (DataParallel cut their 3 x 60 duplicated rows into one λ per
-            GPU, ``train_general.py`` lines 62-86). Defaults to False (the
-            trunk runs once per box, all λ in one forward).
+            GPU, ``train_general.py`` lines 62-86). As there, only the λ=0
+            pass updates the running statistics (and every other buffer):
+            DataParallel keeps the buffers of its device-0 replica, which
+            held the λ=0 rows; the λ>0 passes normalise with their batch
+            statistics and their buffer updates are discarded (see
+            :meth:`_features_of_lambda`). The head runs once on all rows
+            (HRNet's has no batch norm; one that has, e.g. SimpleBaseline's
+            deconvolutions, normalises all λ together).
+            Defaults to False (the trunk runs once per box, all λ in one
+            forward).
         Other arguments: as :class:`TopdownPoseEstimator`.
     """
 
@@ -224,8 +233,10 @@ class MultiInstanceTopdownPoseEstimator(TopdownPoseEstimator):
                     "and in distributed training set model_wrapper_cfg=dict(type="
                     "'MultiInstanceDistributedDataParallel') so the wrapper does the same")
             if self.forward_per_lambda:
-                feats = _interleave([self._features_of_lambda(inputs, i)
-                                     for i in range(self.num_instances)])
+                # Only λ=0 updates the buffers: the authors' device-0 replica.
+                feats = _interleave([
+                    self._features_of_lambda(inputs, i, update_buffers=i == 0)
+                    for i in range(self.num_instances)])
             else:
                 feats = self.extract_feat(inputs, self.num_instances)
             losses = self.head.loss(feats, data_samples, train_cfg=self.train_cfg)
@@ -239,12 +250,32 @@ class MultiInstanceTopdownPoseEstimator(TopdownPoseEstimator):
         check_finite_losses(losses, inputs, data_samples)
         return losses
 
-    def _features_of_lambda(self, inputs: Tensor, lambda_value: int) -> Tuple[Tensor]:
-        """Features (B rows) of every box with one λ."""
+    def _features_of_lambda(self, inputs: Tensor, lambda_value: int,
+                            update_buffers: bool = True) -> Tuple[Tensor]:
+        """Features (B rows) of every box with one λ.
+
+        Args:
+            inputs (Tensor): Images in shape (B, 3, H, W).
+            lambda_value (int): The λ of every row.
+            update_buffers (bool): Whether the pass may update the buffers
+                (batch norm's running statistics and ``num_batches_tracked``).
+                False runs the backbone and neck on copies of their buffers,
+                dropped afterwards, as DataParallel runs its replicas on
+                devices 1.. (their buffer updates are never copied back). In
+                training, batch norm normalises with the batch statistics
+                either way, and the gradients reach the parameters either
+                way. Defaults to True.
+
+        Returns:
+            tuple[Tensor]: Features with B rows.
+        """
         lambdas = torch.full((inputs.shape[0], ), lambda_value, dtype=torch.long,
                              device=inputs.device)
-        feats = self.backbone(inputs, lambdas=lambdas)
-        return self.neck(feats) if self.with_neck else feats
+        if update_buffers:
+            feats = self.backbone(inputs, lambdas=lambdas)
+            return self.neck(feats) if self.with_neck else feats
+        feats = _call_on_buffer_copies(self.backbone, inputs, lambdas=lambdas)
+        return _call_on_buffer_copies(self.neck, feats) if self.with_neck else feats
 
     def train_step(self, data: Union[dict, tuple, list],
                    optim_wrapper) -> Dict[str, Tensor]:
@@ -401,6 +432,17 @@ def multi_instance_head_cfg(head: ConfigType, num_instances: int,
     if kind in _MULTI_INSTANCE_HEADS or (kind in _NAMED_HEADS and '_scope_' not in cfg):
         return dict(cfg, type=_NAMED_HEADS.get(kind, kind), **common)
     return dict(type='MultiInstanceHead', head=cfg, **common)
+
+
+def _call_on_buffer_copies(module: nn.Module, *args, **kwargs):
+    """``module(*args, **kwargs)`` with copies of its buffers, dropped afterwards.
+
+    The module's own parameters are used (gradients reach them); whatever the
+    call writes to a buffer (batch norm's running statistics and
+    ``num_batches_tracked`` in training) goes to the copies.
+    """
+    copies = {name: buf.clone() for name, buf in module.named_buffers()}
+    return functional_call(module, copies, args, kwargs)
 
 
 def _interleave(per_lambda: list):

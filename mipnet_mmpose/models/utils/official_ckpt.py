@@ -65,6 +65,11 @@ STATE_DICT_CONTAINERS = ('latest_state_dict', 'state_dict', 'best_state_dict', '
 #: Buffers our model has and the authors' do not: filled by the converter.
 CONVERTER_FILLED_KEYS = ('backbone.mip_meta', )
 
+#: Batch norm's step counter. PyTorch added it in 0.4.1 (2018): a checkpoint
+#: saved before has none (SimpleBaseline's 2018 releases; HRNet's 2019 ones
+#: could not be checked), and PyTorch's own BatchNorm loading fills it then.
+BATCH_COUNTER = 'num_batches_tracked'
+
 
 def _se_lambda_rules(theirs: str, ours: str) -> List[Rule]:
     """Rules for one authors' ``SELambdaModule`` onto one of our MIMB ModuleLists.
@@ -135,7 +140,8 @@ def release_model_cfg(model_cfg: Mapping) -> dict:
     cfg = dict(model_cfg)
     if cfg.get('type') == 'MultiInstanceTopdownPoseEstimator':
         cfg.update(num_instances=1)
-        for key in ('loss_lambdas', 'optimizer_step_per_lambda', 'lambda_encoding'):
+        for key in ('loss_lambdas', 'optimizer_step_per_lambda', 'forward_per_lambda',
+                    'lambda_encoding'):
             cfg.pop(key, None)
     return cfg
 
@@ -238,14 +244,23 @@ def convert_official_state_dict(
         including the converter-filled keys (``backbone.mip_meta``, the N and
         λ encoding the model was built with).
 
+    A checkpoint without any ``num_batches_tracked`` (saved before PyTorch
+    0.4.1 added them) gets them as a fresh model has them, 0: the counter
+    only matters to a batch norm with ``momentum=None``, which neither
+    HRNet nor SimpleBaseline uses.
+
     Raises:
         OfficialCheckpointError: Listing every problem at once: the authors'
             keys no rule maps, mapped keys the model lacks, keys whose shapes
             differ (both shapes), two keys mapped onto one, and model keys
-            the checkpoint leaves empty.
+            the checkpoint leaves empty (counters included, where the
+            checkpoint has some).
     """
     rules = rules_for_model(model) if rules is None else rules
     target = model.state_dict()
+    # A checkpoint without any batch-norm counter predates them: they are
+    # filled as a fresh model has them (0). One with some is held to all.
+    fill_counters = not any(_is_counter(name) for name in source)
     converted: Dict[str, Tensor] = {}
     origin: Dict[str, str] = {}
     claimed = set()  # our keys some source key was mapped onto, fitting or not
@@ -266,8 +281,10 @@ def convert_official_state_dict(
             else:
                 converted[ours] = tensor
     # A key already reported as misshapen or doubly mapped is not listed again.
+    filled = [k for k in target
+              if fill_counters and k not in claimed and _is_counter(k)]
     missing = [f'{k} {_shape(v)}' for k, v in target.items()
-               if k not in claimed and k not in CONVERTER_FILLED_KEYS]
+               if k not in claimed and k not in CONVERTER_FILLED_KEYS and k not in filled]
     problems = [
         ('keys of the checkpoint that no rule maps', unknown),
         ('mapped keys the model does not have', absent),
@@ -293,7 +310,13 @@ def convert_official_state_dict(
     for key in CONVERTER_FILLED_KEYS:
         if key in target:
             converted[key] = target[key].clone()
+    for key in filled:
+        converted[key] = torch.zeros_like(target[key])
     return OrderedDict((k, converted[k]) for k in target)
+
+
+def _is_counter(key: str) -> bool:
+    return key.rsplit('.', 1)[-1] == BATCH_COUNTER
 
 
 def convert_official_checkpoint(src: str,
@@ -311,15 +334,19 @@ def convert_official_checkpoint(src: str,
         allow_pickle (bool): See :func:`load_official_state_dict`.
 
     Returns:
-        dict: The saved ``meta``.
+        dict: The saved ``meta`` (``mipnet_filled_counters``: the
+        ``num_batches_tracked`` filled with 0, as ``src`` had none).
     """
     source, where = load_official_state_dict(src, allow_pickle=allow_pickle)
     state_dict = convert_official_state_dict(source, model)
     backbone = model.backbone
+    filled_counters = 0 if any(_is_counter(k) for k in source) else \
+        sum(_is_counter(k) for k in state_dict)
     meta = dict(
         mipnet_converted_from=os.path.abspath(src),
         mipnet_source_container=where,
         mipnet_source_keys=len(source),
+        mipnet_filled_counters=filled_counters,
         num_instances=getattr(backbone, 'num_instances', 1),
         lambda_encoding=getattr(backbone, 'lambda_encoding', None),
         **(extra_meta or {}))
