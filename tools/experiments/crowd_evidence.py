@@ -46,6 +46,10 @@ import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[2]
+# tools/ holds the mipnet_tools helpers (``python tools/x.py`` has it on sys.path already).
+sys.path.insert(0, str(REPO / 'tools'))
+from mipnet_tools.machine import cpu_name  # noqa: E402
+
 SAMPLE = REPO / 'data' / 'sample'
 CONFIG_DIR = REPO / 'configs' / 'experiments'
 STOCK_CONFIG = CONFIG_DIR / 'crowd_evidence_stock-hrnet_n1.py'
@@ -741,7 +745,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> dict:
-    from mipnet_mmpose.utils import cpu_name
     args = parse_args(argv)
     started = time.perf_counter()
     torch.set_num_threads(args.threads)
