@@ -1,5 +1,6 @@
 """Shared fixtures: small real MMPose models and paths to the bundled sample data."""
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,9 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / 'data' / 'sample'
+# The helpers of tools/ (mipnet_tools), importable as the scripts there import them.
+sys.path.insert(0, str(REPO / 'tools'))
+from mipnet_tools.models import small_hrnet_extra  # noqa: E402,F401
 
 # Two cores: keep torch from oversubscribing them when tests run models.
 torch.set_num_threads(int(os.environ.get('MIPNET_TEST_THREADS', '2')))
@@ -19,20 +23,6 @@ def load_tool(path: Path, module_name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def small_hrnet_extra(width: int = 8) -> dict:
-    """A narrow HRNet (stage-4 channels width, 2*width, 4*width, 8*width), one block per branch."""
-    w = width
-    return dict(
-        stage1=dict(num_modules=1, num_branches=1, block='BOTTLENECK', num_blocks=(1, ),
-                    num_channels=(16, )),
-        stage2=dict(num_modules=1, num_branches=2, block='BASIC', num_blocks=(1, 1),
-                    num_channels=(w, 2 * w)),
-        stage3=dict(num_modules=1, num_branches=3, block='BASIC', num_blocks=(1, 1, 1),
-                    num_channels=(w, 2 * w, 4 * w)),
-        stage4=dict(num_modules=1, num_branches=4, block='BASIC', num_blocks=(1, 1, 1, 1),
-                    num_channels=(w, 2 * w, 4 * w, 8 * w)))
 
 
 def stock_model_cfg(model_cfg):
@@ -62,7 +52,8 @@ def is_converted_config(path) -> bool:
 
 def is_alias_config(path) -> bool:
     """An old config name kept for another config (a file that only sets ``_base_``)."""
-    from mipnet_mmpose.utils.metafile import is_alias_config as alias
+    # Imported here: the metafile module imports the plugin, which the fixture above does.
+    from mipnet_tools.metafile import is_alias_config as alias
     return alias(path)
 
 

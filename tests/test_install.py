@@ -149,6 +149,6 @@ def test_mim_search_lists_the_configs_of_the_installed_plugin(target_install):
 
 def test_metafile_is_the_configs():
     """configs/metafile.yml is what tools/write_metafile.py writes from the configs now."""
-    from mipnet_mmpose.utils.metafile import listed_configs, metafile_text
+    from mipnet_tools.metafile import listed_configs, metafile_text
     assert (REPO / 'configs' / 'metafile.yml').read_text() == \
         metafile_text(listed_configs(REPO / 'configs')), 'run tools/write_metafile.py'

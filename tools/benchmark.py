@@ -17,278 +17,60 @@ repeat (so that machine noise hits all of them alike), the median of repeated ru
    the peak memory of each measured in a fresh subprocess;
 4. the test-time tail: OKS-NMS and COCO evaluation per 10,000 poses built by
    jittering the real poses of the bundled COCO sample annotations;
-5. the data side (``tools/analysis/data_cost.py``): load time and peak memory of
-   the stock and the multi-instance data set on a COCO-scale annotation file
-   replicated from the bundled sample (each load in a fresh subprocess, also with 8
-   DataLoader workers), and the CPU cost per sample of the stock and our training
-   and validation pipelines on the real sample images. Not in --smoke unless asked
-   for with --sections (it has its own test).
+5. the data side (``tools/analysis/data_cost.py``, code in ``mipnet_tools.data_cost``):
+   load time and peak memory of the stock and the multi-instance data set on a
+   COCO-scale annotation file replicated from the bundled sample (each load in a fresh
+   subprocess, also with 8 DataLoader workers), and the CPU cost per sample of the
+   stock and our training and validation pipelines on the real sample images. Not in
+   --smoke unless asked for with --sections (it has its own test).
 
 It prints a table, marks each target PASS or MISS, and writes everything to
 ``--json``. See docs/benchmark.md for the latest results.
 """
 import argparse
 import contextlib
-import copy
-import functools
 import io
 import json
 import logging
 import math
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import warnings
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
-from mmengine.analysis import FlopAnalyzer
-from mmengine.config import Config
-from mmengine.hub import get_config
 from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
-from torch import Tensor, nn
+from torch import Tensor
+
+from mipnet_tools import data_cost
+from mipnet_tools.formatting import fmt
+from mipnet_tools.machine import cpu_name, load_average
+from mipnet_tools.memory import proc_status_mib, reset_peak_rss
+from mipnet_tools.models import (
+    SPECS,
+    Built,
+    ModelSpec,
+    TensorForward,
+    build,
+    coco_metainfo,
+    count_flops,
+    count_params,
+)
+from mipnet_tools.timing import CLOCK_KEYS, Case, Clock, ratio, run_interleaved
 
 REPO = Path(__file__).resolve().parents[1]
-_STOCK = 'mmpose::body_2d_keypoint/topdown_heatmap/coco/'
 
-# ------------------------------------------------------------------------------------
-# the models
-# ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """One stock model and its MIPNet counterpart.
-
-    Attributes:
-        key (str): Short name used on the command line and in the JSON.
-        name (str): Name shown in the table.
-        stock_config (str): MMPose config of the stock model (``mmpose::`` path).
-        mip_config (str, optional): This repo's MIPNet config, relative to the repo
-            root; None converts the stock config (``mipnet_mmpose.convert_config``).
-        param_limit (float, optional): Target of MIPNet N=2 params / stock params.
-        infer_limit (float, optional): Target of the shared-trunk N=2 latency /
-            stock latency at batch >= 8.
-        tiny (bool): Shrink both models to a narrow HRNet at 128x96 (tests only).
-    """
-
-    key: str
-    name: str
-    stock_config: str
-    mip_config: Optional[str]
-    param_limit: Optional[float] = None
-    infer_limit: Optional[float] = None
-    tiny: bool = False
-
-
-SPECS: Dict[str, ModelSpec] = {
-    spec.key: spec for spec in (
-        ModelSpec('w32', 'HRNet-W32 256x192',
-                  _STOCK + 'td-hm_hrnet-w32_8xb64-210e_coco-256x192.py',
-                  'configs/mipnet_hrnet-w32_3xb32-110e_coco-256x192.py', 1.01, 1.35),
-        ModelSpec('w48', 'HRNet-W48 384x288',
-                  _STOCK + 'td-hm_hrnet-w48_8xb32-210e_coco-384x288.py',
-                  'configs/mipnet_hrnet-w48_4xb10-110e_coco-384x288.py', 1.01, 1.45),
-        ModelSpec('r50', 'ResNet-50 256x192',
-                  _STOCK + 'td-hm_res50_8xb64-210e_coco-256x192.py',
-                  'configs/mipnet_res50_4xb32-140e_coco-256x192.py'),
-        # MIPNet on other MMPose families, converted from MMPose's own configs.
-        ModelSpec('rtm-m', 'RTMPose-m 256x192',
-                  'mmpose::body_2d_keypoint/rtmpose/coco/rtmpose-m_8xb256-420e_coco-256x192.py',
-                  'configs/mipnet_rtmpose-m_8xb256-420e_coco-256x192.py'),
-        ModelSpec('hrformer-s', 'HRFormer-S 256x192',
-                  _STOCK + 'td-hm_hrformer-small_8xb32-210e_coco-256x192.py', None),
-        # A narrow HRNet for the tests: the same code paths in a fraction of a second.
-        ModelSpec('tiny', 'tiny HRNet 128x96',
-                  _STOCK + 'td-hm_hrnet-w32_8xb64-210e_coco-256x192.py',
-                  'configs/mipnet_hrnet-w32_3xb32-110e_coco-256x192.py', tiny=True),
-    )
-}
-
-# Targets that are not tied to one model's spec.
+# Targets that are not tied to one model's spec (those of one model are in its ModelSpec).
 SHARED_VS_AUTHORS_LIMIT = 0.75
 TRAIN_LIMIT = 1.45
 TRAIN_TARGET_MODEL, TRAIN_TARGET_BATCH = 'w32', 32
-
-_TINY_EXTRA = dict(
-    stage1=dict(num_modules=1, num_branches=1, block='BOTTLENECK', num_blocks=(1, ),
-                num_channels=(16, )),
-    stage2=dict(num_modules=1, num_branches=2, block='BASIC', num_blocks=(1, 1),
-                num_channels=(8, 16)),
-    stage3=dict(num_modules=1, num_branches=3, block='BASIC', num_blocks=(1, 1, 1),
-                num_channels=(8, 16, 32)),
-    stage4=dict(num_modules=1, num_branches=4, block='BASIC', num_blocks=(1, 1, 1, 1),
-                num_channels=(8, 16, 32, 64)))
-
-
-def model_config(spec: ModelSpec, num_instances: Optional[int]) -> Config:
-    """Config of the stock model (``num_instances=None``) or of MIPNet with N instances.
-
-    N=2 is the shipped config (one-hot λ); N=3 and 4 use the authors' 2-bit code.
-    """
-    if num_instances is None:
-        cfg = get_config(spec.stock_config)
-    else:
-        if spec.mip_config is None:
-            from mipnet_mmpose import convert_config
-            cfg = convert_config(get_config(spec.stock_config))
-        else:
-            cfg = Config.fromfile(str(REPO / spec.mip_config))
-        cfg.model.num_instances = num_instances
-        cfg.model.lambda_encoding = 'one_hot' if num_instances <= 2 else 'binary'
-    cfg.model.backbone.init_cfg = None  # random weights: nothing to download
-    if spec.tiny:
-        cfg.model.backbone.extra = copy.deepcopy(_TINY_EXTRA)
-        cfg.model.head.in_channels = _TINY_EXTRA['stage4']['num_channels'][0]
-        cfg.codec.input_size = (96, 128)
-    return cfg
-
-
-class TensorForward(nn.Module):
-    """Backbone + head in tensor mode; MIPNet runs ``num_instances`` λ per box.
-
-    A plain ``forward(x)`` so that mmengine's FLOP counter (which traces
-    ``forward(*inputs)``) can count a call with the backbone's keyword arguments.
-
-    Args:
-        estimator (nn.Module): A built top-down estimator.
-        num_instances (int, optional): n for ``backbone(x, num_instances=n)``;
-            None for a stock backbone.
-    """
-
-    def __init__(self, estimator: nn.Module, num_instances: Optional[int] = None):
-        super().__init__()
-        self.backbone = estimator.backbone
-        self.head = estimator.head
-        self.num_instances = num_instances
-
-    def forward(self, x: Tensor) -> Tensor:
-        if self.num_instances is None:
-            return self.head(self.backbone(x))
-        return self.head(self.backbone(x, num_instances=self.num_instances))
-
-
-@dataclass
-class Built:
-    """Built models of one spec on a device, and what the inputs look like."""
-
-    spec: ModelSpec
-    stock: Optional[nn.Module]  # None when only MIPNet was asked for
-    mip: Dict[int, nn.Module]  # N -> MIPNet estimator built for N instances
-    input_hw: Tuple[int, int]
-    flip_indices: List[int]
-    device: torch.device
-
-
-@functools.lru_cache()
-def coco_metainfo() -> dict:
-    """MMPose's COCO keypoint metainfo (flip indices, OKS sigmas)."""
-    from mmpose.datasets import CocoDataset
-    from mmpose.datasets.datasets.utils import parse_pose_metainfo
-    with warnings.catch_warnings():
-        # the relative path resolves into mmpose's package data, as it should
-        warnings.simplefilter('ignore', UserWarning)
-        return parse_pose_metainfo(CocoDataset.METAINFO)
-
-
-def build(spec: ModelSpec, device: torch.device, mip_ns: Sequence[int] = (2, ),
-          stock: bool = True) -> Built:
-    """Build the stock model and the MIPNet models with the given N, in eval mode."""
-    from mmpose.registry import MODELS
-
-    cfg = model_config(spec, None)
-    width, height = cfg.codec.input_size
-    stock_model = MODELS.build(cfg.model).to(device).eval() if stock else None
-    mip = {n: MODELS.build(model_config(spec, n).model).to(device).eval() for n in mip_ns}
-    flip_indices = list(coco_metainfo()['flip_indices'])
-    return Built(spec, stock_model, mip, (height, width), flip_indices, device)
-
-
-def count_params(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
-
-# ------------------------------------------------------------------------------------
-# timing helpers
-# ------------------------------------------------------------------------------------
-
-
-class Clock:
-    """Wall time (and process CPU time on CPU), synchronising CUDA first."""
-
-    def __init__(self, device: torch.device):
-        self.cuda = device.type == 'cuda'
-
-    def now(self) -> Tuple[float, float]:
-        if self.cuda:
-            torch.cuda.synchronize()
-        return time.perf_counter(), time.process_time()
-
-    def since(self, start: Tuple[float, float]) -> Tuple[float, Optional[float]]:
-        """(wall ms, CPU ms or None on CUDA) since ``start``."""
-        wall, cpu = self.now()
-        return (wall - start[0]) * 1e3, None if self.cuda else (cpu - start[1]) * 1e3
-
-
-# A case runs once and returns {measurement name: (wall ms, cpu ms)}: a flip-test
-# inference times its first forward (flip off) and the whole (flip on) in one run.
-# Called with warmup=True it may run a cheaper version with the same shapes.
-Case = Callable[[bool], Dict[str, Tuple[float, Optional[float]]]]
-
-
-def run_interleaved(cases: Dict[str, Case], repeats: int, warmup: int,
-                    log: Callable[[str], None]) -> Dict[str, Dict[str, dict]]:
-    """Run every case ``warmup`` times untimed, then ``repeats`` times interleaved.
-
-    Repeat r starts at case r (mod the number of cases), so no case always holds
-    the same place in a repeat (first after a pause, last, ...).
-
-    Returns:
-        dict: ``{case: {measurement: stats}}``, see :func:`summarise`.
-    """
-    names = list(cases)
-    for _ in range(warmup):
-        for name in names:
-            cases[name](True)
-    samples: Dict[str, Dict[str, List[Tuple[float, Optional[float]]]]] = {n: {} for n in names}
-    for r in range(repeats):
-        t0 = time.perf_counter()
-        for i in range(len(names)):
-            name = names[(r + i) % len(names)]
-            for key, value in cases[name](False).items():
-                samples[name].setdefault(key, []).append(value)
-        log(f'  repeat {r + 1}/{repeats} took {time.perf_counter() - t0:.1f} s')
-    return {n: {k: summarise(v) for k, v in m.items()} for n, m in samples.items()}
-
-
-def summarise(samples: List[Tuple[float, Optional[float]]]) -> dict:
-    """Median / min / all samples of wall ms, and of CPU ms where measured (not CUDA)."""
-    walls = [w for w, _ in samples]
-    cpus = [c for _, c in samples if c is not None]
-    return dict(median_ms=statistics.median(walls), min_ms=min(walls),
-                samples_ms=[round(w, 3) for w in walls],
-                cpu_median_ms=statistics.median(cpus) if cpus else None,
-                cpu_samples_ms=[round(c, 3) for c in cpus])
-
-
-CLOCK_KEYS = {'wall': 'median_ms', 'cpu': 'cpu_median_ms'}
-
-
-def ratio(a: dict, b: dict, clock: str = 'wall') -> Optional[float]:
-    """Ratio of the medians of two measurements on ``clock`` (None if unmeasured)."""
-    key = CLOCK_KEYS[clock]
-    if a.get(key) is None or b.get(key) is None or not b[key]:
-        return None
-    return a[key] / b[key]
 
 
 def ratios(stats: Dict[str, dict]) -> Dict[str, Dict[str, Optional[float]]]:
@@ -301,16 +83,6 @@ def ratios(stats: Dict[str, dict]) -> Dict[str, Dict[str, Optional[float]]]:
 # ------------------------------------------------------------------------------------
 # 1. parameters and FLOPs
 # ------------------------------------------------------------------------------------
-
-
-def count_flops(module: nn.Module, x: Tensor) -> int:
-    """FLOPs as mmengine counts them (one multiply-add = 1; the counter behind
-    ``get_model_complexity_info``, called directly to skip its second trace for
-    activations)."""
-    analyzer = FlopAnalyzer(module, (x, ))
-    analyzer.unsupported_ops_warnings(False)
-    analyzer.uncalled_modules_warnings(False)
-    return int(analyzer.total())
 
 
 def measure_complexity(spec: ModelSpec, device: torch.device,
@@ -494,26 +266,6 @@ def measure_training(built: Built, batch: int, repeats: int, warmup: int,
     return dict(batch=batch, **stats, ratios=ratios(stats))
 
 
-def _proc_status_mib(field: str) -> Optional[float]:
-    """A ``VmXXX`` field of /proc/self/status in MiB (None where there is none)."""
-    try:
-        for line in Path('/proc/self/status').read_text().splitlines():
-            if line.startswith(field + ':'):
-                return int(line.split()[1]) / 1024  # in kB
-    except OSError:
-        pass
-    return None
-
-
-def _reset_peak_rss() -> bool:
-    """Reset this process's peak RSS (VmHWM) to its current RSS; Linux >= 4.0."""
-    try:
-        Path('/proc/self/clear_refs').write_text('5')
-        return True
-    except OSError:
-        return False
-
-
 def probe_memory(spec_key: str, variant: str, batch: int, device: str, threads: int) -> dict:
     """Peak memory of one training step, in this (fresh) process.
 
@@ -540,10 +292,10 @@ def probe_memory(spec_key: str, variant: str, batch: int, device: str, threads: 
         torch.cuda.synchronize()
         peak = torch.cuda.max_memory_allocated() / 2**20
         how = 'torch.cuda.max_memory_allocated'
-    elif _reset_peak_rss() and _proc_status_mib('VmHWM') is not None:
-        baseline = _proc_status_mib('VmRSS')
+    elif reset_peak_rss() and proc_status_mib('VmHWM') is not None:
+        baseline = proc_status_mib('VmRSS')
         step()
-        peak = _proc_status_mib('VmHWM')
+        peak = proc_status_mib('VmHWM')
         how = 'VmHWM'
     else:
         # ru_maxrss (KiB on Linux) includes the imports and the model build
@@ -757,23 +509,11 @@ def measure_tail(target_poses: int, repeats: int, log: Callable[[str], None]) ->
 # ------------------------------------------------------------------------------------
 
 
-def _data_cost():
-    """``tools/analysis/data_cost.py`` as a module (``tools/`` is no package)."""
-    import importlib.util
-    name = 'mipnet_data_cost_tool'
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, REPO / 'tools' / 'analysis' / 'data_cost.py')
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
 def measure_data(args: argparse.Namespace, log: Callable[[str], None]) -> dict:
     """The data section: see ``tools/analysis/data_cost.py`` (smaller with --smoke)."""
     smoke = args.smoke
-    persons = args.data_persons or (2_000 if smoke else _data_cost().DEFAULT_PERSONS)
-    return _data_cost().measure(
+    persons = args.data_persons or (2_000 if smoke else data_cost.DEFAULT_PERSONS)
+    return data_cost.measure(
         ['load', 'pipeline'], source=args.data_source, persons=persons,
         repeats=args.repeats, workers=2 if smoke else 8, worker_batches=2 if smoke else 4,
         pipeline_repeats=1 if smoke else max(3, args.repeats), clock=args.clock)
@@ -819,12 +559,8 @@ def evaluate_targets(report: dict, clock: str = 'wall') -> List[dict]:
         add(f'{SPECS[TRAIN_TARGET_MODEL].name} batch {train["batch"]}: train step '
             f'shared / stock{note}', train['ratios'][clock]['shared/stock'], TRAIN_LIMIT)
     if report.get('data'):  # load time, peak RSS, total PSS with workers (data_cost.py)
-        targets += _data_cost().targets(report['data'], clock)
+        targets += data_cost.targets(report['data'], clock)
     return targets
-
-
-def _fmt(value: Optional[float], spec: str = '.3f') -> str:
-    return '-' if value is None else format(value, spec)
 
 
 def format_report(report: dict) -> str:
@@ -883,15 +619,15 @@ def format_report(report: dict) -> str:
                     f'{SPECS[mkey].name:<20} {row["batch"]:>5} '
                     f'{"on" if row["flip"] else "off":>4} '
                     f'{row["stock"][key]:>9.1f} {row["shared"][key]:>9.1f} '
-                    f'{row["authors"][key]:>9.1f} {_fmt(r["shared/stock"]):>12} '
-                    f'{_fmt(r["authors/stock"]):>13} {_fmt(r["shared/authors"]):>14} '
-                    f'{_fmt(row["ratios"][other]["shared/stock"]):>8}')
+                    f'{row["authors"][key]:>9.1f} {fmt(r["shared/stock"]):>12} '
+                    f'{fmt(r["authors/stock"]):>13} {fmt(r["shared/authors"]):>14} '
+                    f'{fmt(row["ratios"][other]["shared/stock"]):>8}')
             for n, row in inf['shared_n'].items():
                 lines.append(f'{SPECS[mkey].name:<20} {row["batch"]:>5} {"off":>4} '
                              f'{"":>9} {row["shared"][key]:>9.1f} {"":>9} '
-                             f'{_fmt(row["ratio_to_stock"][clock]):>12} '
+                             f'{fmt(row["ratio_to_stock"][clock]):>12} '
                              f'{"<- shared trunk, N=" + n:>28} '
-                             f'{_fmt(row["ratio_to_stock"][other]):>8}')
+                             f'{fmt(row["ratio_to_stock"][other]):>8}')
         lines.append('')
     if report.get('training'):
         lines += ['3. Training step, N=2 (forward + backward, ms; peak memory of the step in '
@@ -907,9 +643,9 @@ def format_report(report: dict) -> str:
                          if mm and mem['stock']['step_mb'] > 0 else None)
                 lines.append(f'{SPECS[mkey].name:<20} {t["batch"]:>5} {variant:<8} '
                              f'{t[variant][key]:>9.1f} '
-                             f'{_fmt(ratio(t[variant], t["stock"], clock)):>8} '
-                             f'{_fmt(x_other):>8} {_fmt(mm.get("peak_mb"), ".0f"):>8} '
-                             f'{_fmt(mm.get("step_mb"), ".0f"):>8} {_fmt(x_mem):>8}')
+                             f'{fmt(ratio(t[variant], t["stock"], clock)):>8} '
+                             f'{fmt(x_other):>8} {fmt(mm.get("peak_mb"), ".0f"):>8} '
+                             f'{fmt(mm.get("step_mb"), ".0f"):>8} {fmt(x_mem):>8}')
         lines.append('')
     if report.get('tail'):
         t = report['tail']
@@ -923,11 +659,11 @@ def format_report(report: dict) -> str:
                   f'{t["stock_eval_s_per_10k"]:.2f}', '']
     if report.get('data'):
         lines += ['5. Data loading and the input pipeline (stock MMPose data set vs ours)',
-                  _data_cost().format_table(report['data'], clock, with_targets=False), '']
+                  data_cost.format_table(report['data'], clock, with_targets=False), '']
     lines.append(f'Targets (time ratios on the {clock} clock)')
     for t in report['targets']:
         mark = 'n/a ' if t['passed'] is None else ('PASS' if t['passed'] else 'MISS')
-        lines.append(f'  {mark}  {t["target"]}: {_fmt(t["measured"])} (target <= {t["limit"]})')
+        lines.append(f'  {mark}  {t["target"]}: {fmt(t["measured"])} (target <= {t["limit"]})')
     lines.append(f'Wall time of the benchmark: {meta["wall_s"]:.0f} s')
     return '\n'.join(lines)
 
@@ -997,16 +733,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return args
 
 
-def _loadavg() -> Optional[float]:
-    """The 1-minute load average (None where the OS has none)."""
-    try:
-        return round(os.getloadavg()[0], 2)
-    except (AttributeError, OSError):
-        return None
-
-
 def main(argv: Optional[Sequence[str]] = None) -> dict:
-    from mipnet_mmpose.utils import cpu_name
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     init_default_scope('mmpose')
@@ -1035,7 +762,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
                      f'{cpu_name()}, {os.cpu_count()} cores'),
         threads=args.threads, torch=torch.__version__, mmpose=mmpose.__version__,
         repeats=args.repeats, warmup=args.warmup, clock=args.clock,
-        loadavg_start=_loadavg(),
+        loadavg_start=load_average(),
         mode='smoke' if args.smoke else 'quick' if args.quick else 'full',
         command='python tools/benchmark.py ' + ' '.join(sys.argv[1:] if argv is None else argv)))
     sections = set(args.sections)
@@ -1075,7 +802,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         report['data'] = measure_data(args, log)
     report['targets'] = evaluate_targets(report, args.clock)
     report['meta']['wall_s'] = time.perf_counter() - started
-    report['meta']['loadavg_end'] = _loadavg()
+    report['meta']['loadavg_end'] = load_average()
     print(format_report(report))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))

@@ -29,11 +29,10 @@ import sys
 from typing import List, Optional
 
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
-from mmpose.registry import MODELS
 from torch import nn
 
 import mipnet_mmpose  # noqa: F401 (registers the MIPNet modules)
+from mipnet_mmpose.apis import init_mipnet
 from mipnet_mmpose.models.utils.official_ckpt import (
     OfficialCheckpointError,
     convert_official_checkpoint,
@@ -70,11 +69,8 @@ def build_model(config: str, release: bool = False) -> nn.Module:
     cfg = Config.fromfile(config)
     if release:
         cfg.model = release_model_cfg(cfg.model)
-    init_default_scope(cfg.get('default_scope', 'mmpose'))
-    # Every weight comes from SRC: skip the ImageNet/COCO init downloads.
-    cfg.model.backbone.init_cfg = None
-    cfg.model.pop('init_cfg', None)
-    return MODELS.build(cfg.model)
+    # Every weight comes from SRC: built as the inference API builds it, no init downloads.
+    return init_mipnet(cfg, device='cpu')
 
 
 def is_converted_checkpoint(path: str) -> bool:

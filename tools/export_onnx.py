@@ -16,12 +16,10 @@ from typing import List, Optional, Tuple
 import numpy as np
 import torch
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
-from mmpose.registry import MODELS
 from torch import nn
 
 import mipnet_mmpose  # noqa: F401 (registers the MIPNet modules)
+from mipnet_mmpose.apis import init_mipnet
 from mipnet_mmpose.models.utils.onnx_wrapper import (
     ONNX_INPUT_NAME,
     MultiInstanceHeatmapExporter,
@@ -48,20 +46,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='run the file with onnxruntime on a random batch of 2 and '
                         'compare it with PyTorch')
     return parser.parse_args(argv)
-
-
-def build_model(config: str, checkpoint: Optional[str]) -> Tuple[nn.Module, Config]:
-    """The estimator of ``config`` in eval mode, with ``checkpoint`` loaded (strictly)."""
-    cfg = Config.fromfile(config)
-    init_default_scope(cfg.get('default_scope', 'mmpose'))
-    # Weights come from --checkpoint (or stay random): no init downloads.
-    cfg.model.backbone.init_cfg = None
-    cfg.model.pop('init_cfg', None)
-    model = MODELS.build(cfg.model)
-    if checkpoint:
-        # strict: a checkpoint missing the MIMB weights would export random λ gates.
-        load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
-    return model.eval(), cfg
 
 
 def default_input_size(model: nn.Module, cfg: Config) -> Tuple[int, int]:
@@ -115,7 +99,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     except OutputPathError as e:
         print(f'error: {e}', file=sys.stderr)
         return 1
-    model, cfg = build_model(args.config, args.checkpoint)
+    # Strict: a checkpoint missing the MIMB weights would export random λ gates.
+    model = init_mipnet(args.config, args.checkpoint, device='cpu')
+    cfg = model.cfg
     if not args.checkpoint:
         print('warning: no --checkpoint, exporting random weights', file=sys.stderr)
     input_size = tuple(args.input_size) if args.input_size else default_input_size(model, cfg)

@@ -36,7 +36,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.command == 'check':
         from mmengine.config import Config
 
-        from mipnet_mmpose.datasets.data_layout import describe_missing, missing_data
+        from mipnet_tools.data_layout import describe_missing, missing_data
         configs = [Config.fromfile(path) for path in args.configs]
         missing = missing_data(configs)
         if missing:
@@ -45,7 +45,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             return 1
         print('all data files of the given configs are there')
         return 0
-    from mipnet_mmpose.datasets.detection_files import write_person_detections
+    from mipnet_tools.detection_files import write_person_detections
     checkpoint = None if args.det_checkpoint.lower() == 'none' else args.det_checkpoint
     dets = write_person_detections(args.det_config, checkpoint, args.ann_file, args.img_dir,
                                    args.out, score_thr=args.score_thr, device=args.device,

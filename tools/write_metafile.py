@@ -3,7 +3,7 @@
     python tools/write_metafile.py [--out configs/metafile.yml]
 
 Lists every configs/mipnet*.py but the old-name aliases (files that only set ``_base_``);
-results come from ``mipnet_mmpose.utils.metafile.MEASURED``.
+results come from ``MEASURED`` in ``tools/mipnet_tools/metafile.py``.
 """
 import argparse
 import sys
@@ -17,7 +17,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--out', default=str(REPO / 'configs' / 'metafile.yml'))
     args = parser.parse_args(argv)
-    from mipnet_mmpose.utils.metafile import listed_configs, metafile_text
+    from mipnet_tools.metafile import listed_configs, metafile_text
     text = metafile_text(listed_configs(REPO / 'configs'))
     Path(args.out).write_text(text)
     print(f'wrote {args.out}')

@@ -16,8 +16,8 @@ from mmengine.dataset import pseudo_collate
 from mmpose.registry import DATASETS, MODELS
 
 from mipnet_mmpose import ConversionError, convert_config
-from mipnet_mmpose.analysis import stock_on_sample as sample_config
 from mipnet_mmpose.conversion import converted_config_text, resolve_config_path
+from mipnet_tools.coverage import stock_on_sample as sample_config
 from tests.conftest import REPO
 
 COCO = 'mmpose::body_2d_keypoint/{}/coco/{}.py'

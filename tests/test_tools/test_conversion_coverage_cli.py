@@ -1,4 +1,4 @@
-"""tools/analysis/conversion_coverage.py: the command line over mipnet_mmpose.analysis."""
+"""tools/analysis/conversion_coverage.py: the command line over mipnet_tools.coverage."""
 import json
 
 import pytest

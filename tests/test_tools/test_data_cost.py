@@ -1,4 +1,5 @@
-"""tools/analysis/data_cost.py and what it measures: the compact neighbours and the one-pass check.
+"""tools/analysis/data_cost.py (mipnet_tools.data_cost) and what it measures: the compact
+neighbours and the one-pass check.
 
 A real small run (a replicated sample file, the real sample images, load probes in fresh
 subprocesses with DataLoader workers) and the two vectorised load-time steps against the
@@ -15,6 +16,7 @@ from mmpose.registry import DATASETS
 from mipnet_mmpose.datasets.input_checks import describe_bad_annotation, find_bad_annotations
 from mipnet_mmpose.datasets.multi_instance_dataset import NEIGHBOUR_KEYS, NEIGHBOUR_SPAN_KEY
 from mipnet_mmpose.datasets.neighbours import neighbour_index, order_neighbours
+from mipnet_tools import data_cost
 from tests.conftest import REPO, SAMPLE, load_tool
 
 tool = load_tool(REPO / 'tools' / 'analysis' / 'data_cost.py', 'mipnet_data_cost')
@@ -35,7 +37,7 @@ def run(tmp_path_factory):
 def test_scaled_file_has_new_ids_real_images_and_the_original_neighbours(tmp_path):
     original = json.loads(COCO_MINI.read_text())
     persons = 3 * len(original['annotations'])
-    scaled = tool.scale_annotations('coco', persons, tmp_path)
+    scaled = data_cost.scale_annotations('coco', persons, tmp_path)
     assert scaled['copies'] == 3 and scaled['annotations'] == persons
     coco = json.loads(Path(scaled['ann_file']).read_text())
     assert len({im['id'] for im in coco['images']}) == len(coco['images']) == 3 * 80
@@ -54,7 +56,7 @@ def test_scaled_file_has_new_ids_real_images_and_the_original_neighbours(tmp_pat
     unscaled = DATASETS.build(dict(type='MultiInstanceCocoDataset', ann_file=str(COCO_MINI),
                                    data_prefix=dict(img=str(SAMPLE / 'coco_mini' / 'train2017'))))
     assert len(stock) == len(ours) == 3 * len(unscaled) == 3 * 86
-    check = tool.check_replicas(ours, scaled, 'coco')
+    check = data_cost.check_replicas(ours, scaled, 'coco')
     assert check['identical'] and check['samples'] == 3 * 86
     alone = sum(len(unscaled.get_data_info(i)['neighbor_bboxes']) == 0
                 for i in range(len(unscaled)))
@@ -62,7 +64,7 @@ def test_scaled_file_has_new_ids_real_images_and_the_original_neighbours(tmp_pat
     # The check fails when the neighbours differ.
     table = ours.neighbour_table
     table.bboxes = table.bboxes + 1
-    assert not tool.check_replicas(ours, scaled, 'coco')['identical']
+    assert not data_cost.check_replicas(ours, scaled, 'coco')['identical']
 
 
 def test_samples_store_a_span_and_fetch_their_neighbours():
@@ -174,10 +176,10 @@ def test_run_measures_both_classes_and_reports_the_ratios(run):
             slots = stages['BuildInstanceSlots']
             assert slots['stock_ms'] == 0 < slots['ours_ms'] == slots['extra_ms']
 
-    table = tool.format_table(result)
+    table = data_cost.format_table(result)
     assert 'Loading 2,000 person annotations on 800 images' in table
     assert 'Train pipeline' in table and 'Val pipeline' in table
-    marks = [t['passed'] for t in tool.targets(result)]
+    marks = [t['passed'] for t in data_cost.targets(result)]
     assert len(marks) == 3 and all(isinstance(m, bool) for m in marks)
     assert table.count('PASS') + table.count('MISS') == 3
 
@@ -192,6 +194,6 @@ def test_benchmark_has_a_data_section(run):
                             wall_s=1.0), data=run[0])
     report['targets'] = benchmark.evaluate_targets(report, 'cpu')
     assert [t['target'] for t in report['targets']] == [t['target'] for t in
-                                                       tool.targets(run[0], 'cpu')]
+                                                       data_cost.targets(run[0], 'cpu')]
     text = benchmark.format_report(report)
     assert '5. Data loading and the input pipeline' in text and 'Train pipeline' in text

@@ -39,6 +39,10 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 REPO = Path(__file__).resolve().parents[2]
+# tools/ holds the mipnet_tools helpers (``python tools/x.py`` has it on sys.path already).
+sys.path.insert(0, str(REPO / 'tools'))
+from mipnet_tools.formatting import fmt  # noqa: E402
+
 DEFAULT_CONFIGS = [
     'configs/experiments/crowd_evidence_stock-hrnet_n1.py',
     'configs/mipnet_sample_hrnet-w16_coco-mini-128x96.py',
@@ -307,10 +311,6 @@ def summarise(result: dict) -> Dict[str, object]:
     )
 
 
-def _fmt(value, spec: str = '.1f') -> str:
-    return '-' if value is None else format(value, spec)
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     if args.worker:
@@ -328,9 +328,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             result['summary'] = summary = summarise(result)
             results.append(result)
             print(f'{Path(config).name[:48]:<48} {mode:>7} {result["status"]:>14} '
-                  f'{summary["iters_done"]:>5} {_fmt(summary["first_iter_s"]):>10} '
-                  f'{_fmt(summary["epoch_s"]):>8} {_fmt(summary["steady_iter_ms"], ".0f"):>8} '
-                  f'{_fmt(summary["graphs"], "d"):>6} {_fmt(summary["graph_breaks"], "d"):>6} '
+                  f'{summary["iters_done"]:>5} {fmt(summary["first_iter_s"], ".1f"):>10} '
+                  f'{fmt(summary["epoch_s"], ".1f"):>8} {fmt(summary["steady_iter_ms"], ".0f"):>8} '
+                  f'{fmt(summary["graphs"], "d"):>6} {fmt(summary["graph_breaks"], "d"):>6} '
                   f'{result["wall_s"]:>7.1f}', flush=True)
             for ops in (e for e in result['events'] if e['event'] == 'ops'):
                 print(f'    {ops["graphs"]} graph(s): {ops["forward_ops"]} forward + '

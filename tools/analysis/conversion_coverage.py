@@ -6,14 +6,18 @@
 Per (task, data set, training data, family) of MMPose's installed top-down configs
 its first config (smallest input, then by name) is converted as it ships, pointed at
 the bundled sample of its data sets, trained one step and run once
-(mipnet_mmpose.analysis.run_coverage). A subset, e.g. ``--tasks body --datasets
+(mipnet_tools.coverage.run_coverage). A subset, e.g. ``--tasks body --datasets
 body8`` or ``--combined``, replaces only its own rows of ``--rows``; the page is rewritten
 from all rows.
 """
 import argparse
 import shlex
 import sys
+from pathlib import Path
 from typing import List, Optional, Sequence
+
+# tools/ holds the mipnet_tools helpers (``python tools/x.py`` has it on sys.path already).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -48,7 +52,7 @@ def main(argv: Optional[Sequence[str]] = None) -> List[dict]:
     from mmengine.registry import init_default_scope
 
     import mipnet_mmpose  # noqa: F401 (registers the plugin)
-    from mipnet_mmpose.analysis import render_page, run_coverage
+    from mipnet_tools.coverage import render_page, run_coverage
 
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)

@@ -6,8 +6,11 @@
 import argparse
 import json
 import sys
+from pathlib import Path
 
-from mipnet_mmpose.datasets.instance_histogram import (
+# tools/ holds the mipnet_tools helpers (``python tools/x.py`` has it on sys.path already).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from mipnet_tools.instance_histogram import (  # noqa: E402
     format_histogram,
     instance_histogram,
     plot_histogram,

@@ -8,12 +8,18 @@ the MIMB backbone, and prints both parameter counts and the ratio.
 """
 import argparse
 import json
+import sys
+from pathlib import Path
 
 from mmengine.hub import get_config
 from mmengine.registry import init_default_scope
 from mmpose.registry import MODELS
 
 import mipnet_mmpose  # noqa: F401 (registers MIPHRNet / MIPResNet)
+
+# tools/ holds the mipnet_tools helpers (``python tools/x.py`` has it on sys.path already).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from mipnet_tools.models import count_params  # noqa: E402
 
 STOCK_CONFIGS = {
     'HRNet-W32 256x192': ('mmpose::body_2d_keypoint/topdown_heatmap/coco/'
@@ -23,10 +29,6 @@ STOCK_CONFIGS = {
     'ResNet-50 256x192': ('mmpose::body_2d_keypoint/topdown_heatmap/coco/'
                           'td-hm_res50_8xb64-210e_coco-256x192.py', 'MIPResNet'),
 }
-
-
-def count_params(model) -> int:
-    return sum(p.numel() for p in model.parameters())
 
 
 def overhead(config: str, mip_type: str, num_instances: int) -> dict:

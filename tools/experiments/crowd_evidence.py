@@ -46,6 +46,11 @@ import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[2]
+# tools/ holds the mipnet_tools helpers (``python tools/x.py`` has it on sys.path already).
+sys.path.insert(0, str(REPO / 'tools'))
+from mipnet_tools.machine import cpu_name  # noqa: E402
+from mipnet_tools.models import count_params  # noqa: E402
+
 SAMPLE = REPO / 'data' / 'sample'
 CONFIG_DIR = REPO / 'configs' / 'experiments'
 STOCK_CONFIG = CONFIG_DIR / 'crowd_evidence_stock-hrnet_n1.py'
@@ -741,7 +746,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> dict:
-    from mipnet_mmpose.utils import cpu_name
     args = parse_args(argv)
     started = time.perf_counter()
     torch.set_num_threads(args.threads)
@@ -781,8 +785,7 @@ def main(argv=None) -> dict:
     seconds['evaluate'] = time.perf_counter() - eval_start
 
     from mmpose.registry import MODELS as MODEL_REGISTRY
-    params = {k: sum(p.numel() for p in MODEL_REGISTRY.build(cfgs[k].model).parameters())
-              for k in ('stock', 'mipnet')}
+    params = {k: count_params(MODEL_REGISTRY.build(cfgs[k].model)) for k in ('stock', 'mipnet')}
     if train_samples['stock'] != train_samples['mipnet']:
         raise RuntimeError(f'the two models trained on different sample counts: {train_samples}')
 

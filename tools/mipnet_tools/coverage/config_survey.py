@@ -14,7 +14,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
-from ..conversion import data_set_tree
+from mipnet_mmpose.conversion import data_set_tree
 
 #: MMPose's 2D task folders, in the order of its docs.
 TASKS = ('body_2d_keypoint', 'wholebody_2d_keypoint', 'animal_2d_keypoint',

@@ -1,9 +1,9 @@
-"""mipnet_mmpose.analysis.config_survey on MMPose 1.3.2's installed configs."""
+"""mipnet_tools.coverage.config_survey on MMPose 1.3.2's installed configs."""
 import os.path as osp
 
 import pytest
 
-from mipnet_mmpose.analysis.config_survey import TASKS, group_configs, resolve_task, survey_configs
+from mipnet_tools.coverage.config_survey import TASKS, group_configs, resolve_task, survey_configs
 
 
 @pytest.fixture(scope='module')

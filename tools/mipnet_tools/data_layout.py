@@ -133,8 +133,7 @@ def describe_missing(entries: Sequence[DataEntry]) -> str:
     return '\n'.join(lines)
 
 
-#: The repository's bundled sample data (data/sample/README.md); a fresh clone has it,
-#: an installed wheel does not.
+#: The repository's bundled sample data (data/sample/README.md), beside tools/.
 SAMPLE_ROOT = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))),
                        'data', 'sample')
 

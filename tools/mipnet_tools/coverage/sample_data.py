@@ -2,7 +2,7 @@
 
 Each data set of the training and validation loaders keeps its stock type,
 pipeline and settings; only where it reads from changes, to the sample of its
-type in :data:`mipnet_mmpose.datasets.data_layout.BUNDLED_SAMPLES`. Parts of a
+type in :data:`mipnet_tools.data_layout.BUNDLED_SAMPLES`. Parts of a
 ``CombinedDataset`` without a sample are dropped and listed; a data set without
 one raises :class:`NoBundledSample`.
 """
@@ -13,8 +13,9 @@ from typing import List, Optional, Tuple
 
 from mmengine.config import Config
 
-from ..conversion import data_set_tree, type_name
-from ..datasets.data_layout import SAMPLE_ROOT, bundled_sample
+from mipnet_mmpose.conversion import data_set_tree, type_name
+
+from ..data_layout import SAMPLE_ROOT, bundled_sample
 
 #: Training augmentations whose package is optional for MMPose.
 OPTIONAL_TRANSFORMS = {'Albumentation': 'albumentations'}

@@ -10,7 +10,7 @@ from typing import Dict, List
 
 from mmengine.config import Config
 
-from ..datasets.stock_dataset import stock_dataset_type
+from mipnet_mmpose.datasets.stock_dataset import stock_dataset_type
 
 #: Results measured so far, by config name (everything else: 'to be measured').
 MEASURED: Dict[str, Dict[str, float]] = {

@@ -3,7 +3,7 @@ import shutil
 
 from mmengine.config import Config
 
-from mipnet_mmpose.datasets.data_layout import (
+from mipnet_tools.data_layout import (
     config_data_entries,
     describe_missing,
     missing_data,

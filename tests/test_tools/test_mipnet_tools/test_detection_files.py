@@ -5,7 +5,7 @@ import torch
 from mmengine.registry import init_default_scope
 from mmpose.registry import DATASETS
 
-from mipnet_mmpose.datasets.detection_files import write_person_detections
+from mipnet_tools.detection_files import write_person_detections
 from tests.conftest import SAMPLE
 
 

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from mmengine.config import Config
 
-from ..datasets.data_layout import SAMPLE_ROOT
+from ..data_layout import SAMPLE_ROOT
 from .config_survey import TASKS, Survey, group_configs, survey_configs
 from .sample_data import NoBundledSample, scale_input, stock_on_sample
 

@@ -40,7 +40,7 @@ def write_person_detections(det_config: str, det_checkpoint: Optional[str], ann_
     from mmdet.apis import inference_detector, init_detector
     from mmengine.config import Config
 
-    from ..conversion import resolve_config_path
+    from mipnet_mmpose.conversion import resolve_config_path
     if det_config.startswith('mmdet::'):
         import mmdet
         det_config = osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs',

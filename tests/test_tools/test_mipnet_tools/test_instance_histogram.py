@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mipnet_mmpose.datasets.instance_histogram import instance_histogram
+from mipnet_tools.instance_histogram import instance_histogram
 from tests.conftest import REPO, SAMPLE, load_tool
 
 TOOL = REPO / 'tools' / 'analysis' / 'instance_histogram.py'

@@ -1,12 +1,12 @@
-"""mipnet_mmpose.analysis.sample_data: stock configs reading the bundled samples."""
+"""mipnet_tools.coverage.sample_data: stock configs reading the bundled samples."""
 import numpy as np
 import pytest
 from mmengine.config import Config
 from mmpose.registry import DATASETS
 
-from mipnet_mmpose.analysis.sample_data import NoBundledSample, scale_input, stock_on_sample
 from mipnet_mmpose.conversion import resolve_config_path
-from mipnet_mmpose.datasets.data_layout import BUNDLED_SAMPLES, SAMPLE_ROOT, bundled_sample
+from mipnet_tools.coverage.sample_data import NoBundledSample, scale_input, stock_on_sample
+from mipnet_tools.data_layout import BUNDLED_SAMPLES, SAMPLE_ROOT, bundled_sample
 
 BODY8 = 'mmpose::body_2d_keypoint/rtmpose/body8/rtmpose-t_8xb256-420e_body8-256x192.py'
 COCO_AIC = 'mmpose::body_2d_keypoint/rtmpose/coco/rtmpose-t_8xb256-420e_aic-coco-256x192.py'

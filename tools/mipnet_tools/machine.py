@@ -1,6 +1,8 @@
 """What machine a measurement ran on, for the reports of the benchmark and experiments."""
+import os
 import platform
 from pathlib import Path
+from typing import Optional
 
 
 def cpu_name() -> str:
@@ -12,3 +14,11 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def load_average() -> Optional[float]:
+    """The 1-minute load average (None where the OS has none)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None

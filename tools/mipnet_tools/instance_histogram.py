@@ -13,8 +13,8 @@ from typing import Dict, List
 
 import numpy as np
 
-from ..utils import check_int_at_least
-from .neighbours import count_keypoints_in_box
+from mipnet_mmpose.datasets.neighbours import count_keypoints_in_box
+from mipnet_mmpose.utils import check_int_at_least
 
 NUM_BINS = 4  # 0, 1, 2, 3+
 BIN_LABELS = ('0', '1', '2', '3+')

@@ -1,4 +1,4 @@
-"""mipnet_mmpose.analysis.conversion_coverage: one config per task on its bundled sample.
+"""mipnet_tools.coverage.conversion_coverage: one config per task on its bundled sample.
 
 The CI subset of docs/conversion_coverage.md: per task a small config at half its
 input size, converted, trained one step and run on its data set's real sample, plus
@@ -11,8 +11,9 @@ import torch
 from mmengine.config import Config
 
 from mipnet_mmpose import ConversionError, convert_config
-from mipnet_mmpose.analysis.config_survey import group_configs, survey_configs
-from mipnet_mmpose.analysis.conversion_coverage import (
+from mipnet_mmpose.conversion import resolve_config_path
+from mipnet_tools.coverage.config_survey import group_configs, survey_configs
+from mipnet_tools.coverage.conversion_coverage import (
     TABLE_MARK,
     _stock_failure,
     check_config,
@@ -22,8 +23,7 @@ from mipnet_mmpose.analysis.conversion_coverage import (
     select_groups,
     write_table,
 )
-from mipnet_mmpose.analysis.sample_data import scale_input, stock_on_sample
-from mipnet_mmpose.conversion import resolve_config_path
+from mipnet_tools.coverage.sample_data import scale_input, stock_on_sample
 
 # (data set folder, config file name): one small config per task.
 SUBSET = [
