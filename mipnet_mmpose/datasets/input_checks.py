@@ -31,11 +31,11 @@ from collections import Counter, OrderedDict
 from contextlib import contextmanager
 from itertools import chain
 from numbers import Real
-from typing import (Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set,
-                    Tuple, Type)
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Type
 
+import cv2
 import numpy as np
-from mmengine.fileio import exists, load
+from mmengine.fileio import exists, get, load
 from mmengine.logging import print_log
 
 # Reasons a detection box is dropped, in the order they are tested; a box is
@@ -267,13 +267,12 @@ def _as_floats(rows: List[Sequence]) -> np.ndarray:
     """The values of equally long rows as one float64 array, NaN for a value
     that is no number (text, ``None``, a bool, a list), +-inf for an int beyond
     float64."""
-    values = chain.from_iterable(rows)
     count = sum(map(len, rows))
     # Plain JSON numbers (the common case) in one fromiter; ``type`` and not
     # ``isinstance``: a bool is an int to numpy but no coordinate or flag.
     if set(map(type, chain.from_iterable(rows))) <= _PLAIN_NUMBERS:
         try:
-            return np.fromiter(values, dtype=np.float64, count=count)
+            return np.fromiter(chain.from_iterable(rows), dtype=np.float64, count=count)
         except OverflowError:
             pass
 
@@ -283,7 +282,7 @@ def _as_floats(rows: List[Sequence]) -> np.ndarray:
         try:
             return float(value)
         except OverflowError:
-            return math.copysign(math.inf, value)
+            return math.inf if value > 0 else -math.inf
 
     return np.fromiter(map(as_float, chain.from_iterable(rows)), dtype=np.float64,
                        count=count)
@@ -757,35 +756,6 @@ def format_counts(counts: Dict[str, int]) -> str:
 # Images
 
 
-def check_image_decodes(img_path: str, where: str) -> None:
-    """Raise :class:`UndecodableImageError` if ``img_path`` is no decodable image.
-
-    Called after the pipeline failed on a sample, to tell a broken image file
-    (which the stock ``LoadImage`` reports as a bare ``cv2.error`` or
-    ``failed to load image``) from any other failure.
-
-    Args:
-        img_path (str): The image file
-        where (str): What uses it, e.g. the dataset and config fields
-    """
-    import cv2
-    from mmengine.fileio import get
-    try:
-        content = get(img_path)
-    except Exception as err:  # a vanished or unreadable file
-        raise UndecodableImageError(f'Cannot read image `{img_path}` ({where}): {err}') from err
-    image = None
-    if content:
-        image = cv2.imdecode(np.frombuffer(content, np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        kind = 'is empty (0 bytes)' if not content else (
-            f'is not a decodable image ({len(content)} bytes: truncated, or another '
-            'file type under an image name)')
-        raise UndecodableImageError(
-            f'Image `{img_path}` {kind} ({where}). Download or copy it again, or '
-            'remove its annotations.')
-
-
 def check_images_exist(img_paths: Iterable[str], ann_file: str,
                        data_root: Optional[str], img_prefix: str) -> None:
     """Raise if images that samples need are absent on the local disk.
@@ -1101,11 +1071,30 @@ class DatasetInputChecks:
     def explain_image(self, img_path: Optional[str], index: int) -> None:
         """Raise :class:`UndecodableImageError` if a failed sample's image is broken.
 
+        Called after the pipeline failed on a sample, to tell a broken image
+        file (which the stock ``LoadImage`` reports as a bare ``cv2.error`` or
+        ``failed to load image``) from any other failure.
+
         Args:
             img_path (str, optional): The sample's ``img_path``
             index (int): The sample's index, for the message
         """
-        if img_path:
-            check_image_decodes(
-                img_path, f"sample {index} of {self.dataset_name}, `ann_file` {self.ann_file}; "
-                "config fields `data_root`, `data_prefix['img']`")
+        if not img_path:
+            return
+        where = (f"sample {index} of {self.dataset_name}, `ann_file` {self.ann_file}; config "
+                 "fields `data_root`, `data_prefix['img']`")
+        try:
+            content = get(img_path)
+        except Exception as err:  # a vanished or unreadable file
+            raise UndecodableImageError(
+                f'Cannot read image `{img_path}` ({where}): {err}') from err
+        image = None
+        if content:
+            image = cv2.imdecode(np.frombuffer(content, np.uint8), cv2.IMREAD_COLOR)
+        if image is None:
+            kind = 'is empty (0 bytes)' if not content else (
+                f'is not a decodable image ({len(content)} bytes: truncated, or another '
+                'file type under an image name)')
+            raise UndecodableImageError(
+                f'Image `{img_path}` {kind} ({where}). Download or copy it again, or '
+                'remove its annotations.')

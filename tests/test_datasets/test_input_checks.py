@@ -312,9 +312,9 @@ def test_empty_bbox_file(tmp_path):
 def test_bbox_file_of_lists(tmp_path):
     rows = [[d['image_id'], *d['bbox'], d['score']] for d in read(COCO_DETS)]
     with pytest.raises(DetectionFileError,
-                       match=r'dets\.json` \(config field `bbox_file`\): 118 of 118 records are not '
-                       r'detections \{"image_id", "bbox": \[x, y, w, h\], "score"\}.*: record 0 '
-                       r'is a list'):
+                       match=r'dets\.json` \(config field `bbox_file`\): 118 of 118 records are '
+                       r'not detections \{"image_id", "bbox": \[x, y, w, h\], "score"\}.*: '
+                       r'record 0 is a list'):
         det_dataset(write(tmp_path / 'dets.json', rows))
 
 
