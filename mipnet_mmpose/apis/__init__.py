@@ -1,4 +1,5 @@
 """High-level inference: run a MIPNet model on an image, merge and draw its poses."""
+from ..datasets.input_checks import UndecodableImageError
 from .detection_file import (
     DetectionFile,
     DetectionFileBoxes,
@@ -26,5 +27,5 @@ __all__ = [
     'MIPNetInferencer', 'complete_inference_config', 'config_kpt_thr', 'config_bbox_thr',
     'decode_image',
     'split_boxes', 'DetectionFile', 'DetectionFileBoxes', 'DetectionFileError',
-    'boxes_from_file'
+    'boxes_from_file', 'UndecodableImageError'
 ]

@@ -1,70 +1,32 @@
 """Person boxes of one image from a detection results file (mmdet / COCO results format).
 
 The file MMPose's test configs read as ``bbox_file``: a JSON list of
-``{"image_id", "category_id", "bbox": [x, y, w, h], "score"}``. Every record
-is checked when the file is read, so a malformed one is a single error naming
-the file and the record, not a numpy error (or a silently scrambled box)
-while predicting.
+``{"image_id", "category_id", "bbox": [x, y, w, h], "score"}``. It is read
+and checked by the data sets' rule (:func:`~mipnet_mmpose.datasets.input_checks.
+read_detection_file`), so a file that ``mim test`` refuses is refused here
+too, with the same :class:`DetectionFileError` naming the file and the
+record, not a numpy error (or a silently scrambled box) while predicting.
 """
-import json
 import os.path as osp
 import warnings
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
+from ..datasets.input_checks import (
+    AnnotationFileError,
+    DetectionFileError,
+    load_json_file,
+    read_detection_file,
+)
+
 #: Category id of a person in COCO-format detection files.
 FILE_PERSON_ID = 1
 
 
-class DetectionFileError(ValueError):
-    """A detection results file (or COCO annotation file) that cannot be used as given."""
-
-
-def _load_json(path: str, what: str):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except json.JSONDecodeError as e:
-        raise DetectionFileError(f'{what} {path} is not valid JSON: {e}') from e
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _clip(value: object, length: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= length else text[:length - 3] + '...'
-
-
-def describe_bad_record(record: object) -> Optional[str]:
-    """Why a record is not a usable detection, or None.
-
-    A record needs ``bbox``, exactly four numbers ``[x, y, w, h]``; ``score``
-    (default 1) must be a number and ``image_id`` / ``category_id``, where
-    present, an int or a string.
-    """
-    if not isinstance(record, dict):
-        return f'is a {type(record).__name__} ({_clip(record)}), not a dict'
-    if 'bbox' not in record:
-        return f'({_clip(record)}) has no "bbox"'
-    bbox = record['bbox']
-    if not isinstance(bbox, (list, tuple)) or len(bbox) != 4 or \
-            not all(_is_number(v) for v in bbox):
-        return f'has "bbox" {_clip(bbox)}, expected 4 numbers [x, y, w, h]'
-    if 'score' in record and not _is_number(record['score']):
-        return f'has "score" {_clip(record["score"])}, expected a number'
-    for key in ('image_id', 'category_id'):
-        if key in record and (isinstance(record[key], bool) or
-                              not isinstance(record[key], (int, str))):
-            return f'has "{key}" {_clip(record[key])}, expected an int or a string'
-    return None
-
-
 def image_ids_by_name(ann_file: str) -> Dict[str, object]:
     """Base file name -> image id, from the ``images`` of a COCO annotation file."""
-    images = _load_json(ann_file, 'annotation file')
+    images = load_json_file(ann_file, '`ann_file`', AnnotationFileError)
     images = images.get('images', []) if isinstance(images, dict) else []
     return {osp.basename(str(entry.get('file_name', ''))): entry['id'] for entry in images
             if isinstance(entry, dict) and 'id' in entry}
@@ -78,23 +40,16 @@ class DetectionFile:
             "bbox": [x, y, w, h], "score"}``.
 
     Raises:
-        DetectionFileError: The file is no such list, or a record is
-            malformed (the error names the record's index).
+        DetectionFileError: The file is no such list or empty, or a record is
+            malformed (the error names the records' indices).
     """
 
     def __init__(self, bbox_file: str):
-        dets = _load_json(bbox_file, 'bbox file')
-        if not isinstance(dets, list):
-            raise DetectionFileError(f'bbox file {bbox_file} is not a detection results list '
-                                     '(a JSON list of {"image_id", "bbox", "score", ...})')
         self.path = bbox_file
         self.by_id: Dict[str, List[dict]] = {}
-        for index, det in enumerate(dets):
-            problem = describe_bad_record(det)
-            if problem:
-                raise DetectionFileError(f'bbox file {bbox_file}: record {index} {problem}')
+        for det in read_detection_file(bbox_file, '`bbox_file`'):
             # Ids compared as text, so "785" matches 785.
-            self.by_id.setdefault(str(det.get('image_id')), []).append(det)
+            self.by_id.setdefault(str(det['image_id']), []).append(det)
 
     def only_image_id(self) -> Optional[str]:
         """The image id when the file holds a single image's detections, else None."""
@@ -128,10 +83,10 @@ class DetectionFile:
             if required:
                 raise DetectionFileError(message)
             warnings.warn(f'{image or "image"}: {message}; no poses', stacklevel=2)
-        kept = [d for d in matches if d.get('score', 1.0) >= bbox_thr]
+        kept = [d for d in matches if d['score'] >= bbox_thr]
         boxes = np.array([d['bbox'] for d in kept], dtype=np.float64).reshape(-1, 4)
         boxes[:, 2:] += boxes[:, :2]  # xywh -> xyxy
-        scores = np.array([d.get('score', 1.0) for d in kept], dtype=np.float64)
+        scores = np.array([d['score'] for d in kept], dtype=np.float64)
         return boxes, scores
 
 
@@ -153,7 +108,6 @@ def boxes_from_file(bbox_file: str, image_id: object, cat_id: int = FILE_PERSON_
         under the threshold.
     """
     return DetectionFile(bbox_file).boxes(image_id, cat_id, bbox_thr)
-
 
 
 class DetectionFileBoxes:

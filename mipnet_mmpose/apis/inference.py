@@ -19,6 +19,7 @@ from mmpose.structures.bbox import bbox_xywh2xyxy
 from mmpose.visualization import PoseLocalVisualizer
 from torch import nn
 
+from ..datasets.input_checks import UndecodableImageError
 from ..evaluation.functional import (
     NoCocoMetricError,
     coco_metric_defaults,
@@ -36,10 +37,6 @@ ImageType = Union[str, np.ndarray]
 _VISUALIZER_NAME = 'mipnet_inference'
 
 
-class UndecodableImageError(ValueError):
-    """An image file that exists but cannot be decoded."""
-
-
 def decode_image(img: ImageType) -> np.ndarray:
     """The BGR array (H, W, 3) of an image file, decoded as the test pipeline decodes it.
 
@@ -52,6 +49,9 @@ def decode_image(img: ImageType) -> np.ndarray:
 
     Returns:
         np.ndarray: (H, W, 3) uint8 BGR.
+
+    Raises:
+        UndecodableImageError: The file is empty, truncated or no image.
     """
     if not isinstance(img, str):
         return img
@@ -62,12 +62,6 @@ def decode_image(img: ImageType) -> np.ndarray:
         raise UndecodableImageError(f'image {img} cannot be decoded (empty, truncated, or '
                                     'not an image)')
     return image
-
-
-def _image_size(img: ImageType) -> tuple:
-    """(width, height) of an image as decoded (EXIF orientation applied)."""
-    image = decode_image(img)
-    return image.shape[1], image.shape[0]
 
 
 def split_boxes(bboxes: Union[Sequence, np.ndarray],

@@ -44,11 +44,11 @@ from mmpose.structures import PoseDataSample
 from torch import nn
 
 from ..datasets.decoded_image_cache import image_cache_for
+from ..datasets.input_checks import UndecodableImageError
 from ..datasets.stock_dataset import stock_dataset_type
 from ..visualization import draw_merged_poses, readable_sizes
 from .detection_file import DetectionFileBoxes
 from .inference import (
-    UndecodableImageError,
     config_bbox_thr,
     config_kpt_thr,
     config_merge_settings,

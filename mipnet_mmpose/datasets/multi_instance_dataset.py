@@ -8,130 +8,28 @@ made on demand like the backbones and heads) attaches the other valid GT
 instances of the same image to every sample; :class:`BuildInstanceSlots`
 later warps them into the crop and picks the slots.
 """
-import json
-import logging
-import os
-import tempfile
-from dataclasses import dataclass
-from typing import Dict, List, Optional, Set, Tuple
+import os.path as osp
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
-from mmengine.logging import print_log
 from mmpose.datasets import CocoDataset, CrowdPoseDataset, OCHumanDataset
 from mmpose.datasets.datasets.base import BaseCocoStyleDataset
 from mmpose.registry import DATASETS
+from mmpose.structures.bbox import bbox_xywh2xyxy
 
 from ..utils.mixin_class import PREFIX, made_on_demand, registered, with_mixin
 from .decoded_image_cache import DecodedImageCache, image_cache_for
-from .input_checks import (
-    AnnotationFileError,
-    DatasetFileNotFoundError,
-    DatasetInputError,
-    DetectionFileError,
-    check_annotation_list,
-    check_coco_keys,
-    check_image_decodes,
-    check_images_exist,
-    clean_detections,
-    describe_bad_annotation,
-    describe_skipped_categories,
-    explain_json_errors,
-    find_bad_annotations,
-    find_bad_records,
-    load_json_file,
-    log_detection_summary,
-    names_a_person_category,
-    not_a_coco_dict_error,
-    person_category_ids,
-    raise_bad_annotations,
-    require_file,
-    shorten,
-    split_by_category,
-    warn_suspicious_detections,
+from .input_checks import DatasetInputChecks
+from .neighbours import (
+    NEIGHBOUR_KEYS,
+    NEIGHBOUR_SPAN_KEY,
+    NeighbourTable,
+    empty_neighbours,
+    neighbour_index,
 )
-from .neighbours import neighbour_index
 
-NEIGHBOUR_KEYS = ('neighbor_keypoints', 'neighbor_keypoints_visible',
-                  'neighbor_bboxes')
-# The key of a stored data info that says where its neighbours are in the
-# dataset's NeighbourTable; get_data_info replaces it by NEIGHBOUR_KEYS.
-NEIGHBOUR_SPAN_KEY = 'neighbor_span'
-
-
-def empty_neighbours(num_keypoints: int) -> Dict[str, np.ndarray]:
-    """Neighbour fields of a sample without neighbours (M = 0).
-
-    Args:
-        num_keypoints (int): The keypoint number K of the dataset
-
-    Returns:
-        dict: ``neighbor_keypoints`` (0, K, 2), ``neighbor_keypoints_visible``
-        (0, K) and ``neighbor_bboxes`` (0, 4), all float32
-    """
-    return dict(
-        neighbor_keypoints=np.zeros((0, num_keypoints, 2), dtype=np.float32),
-        neighbor_keypoints_visible=np.zeros((0, num_keypoints),
-                                            dtype=np.float32),
-        neighbor_bboxes=np.zeros((0, 4), dtype=np.float32))
-
-
-def _has_no_area(info: Dict) -> bool:
-    """Whether a parsed instance's (1, 4) xyxy box has no positive area."""
-    bbox = info.get('bbox')
-    if bbox is None:
-        return False
-    x1, y1, x2, y2 = bbox[0]
-    return x2 - x1 <= 0 or y2 - y1 <= 0  # the stock validity test's
-
-
-def _category_of(info: Dict) -> object:
-    """A parsed instance's category id (a numpy scalar from the COCO parser, an
-    int from COCO-WholeBody's); 1 (person) where the stock parser keeps none
-    (COCO-WholeBody's face and hand subsets parse persons' parts only)."""
-    category = info.get('category_id', 1)
-    return category.item() if isinstance(category, np.ndarray) else category
-
-
-@dataclass
-class NeighbourTable:
-    """The neighbours of all samples of a dataset, stored once.
-
-    Each person that is some sample's neighbour has one row; each sample
-    stores only ``(start, stop)`` (under :data:`NEIGHBOUR_SPAN_KEY`), its
-    neighbours being rows ``order[start:stop]``, nearest first. Per-sample
-    neighbour arrays would hold every person of an image of P persons P - 1
-    times and cost three pickled numpy headers per sample in mmengine's
-    serialised data list; these flat arrays are shared by DataLoader workers
-    as they are (fork, copy-on-write: nothing in them is written).
-
-    Note:
-        - stored person number: R
-        - neighbour entries of all samples: T
-        - keypoint number: K
-
-    Attributes:
-        keypoints (np.ndarray): (R, K, 2) float32, image space
-        keypoints_visible (np.ndarray): (R, K) float32
-        bboxes (np.ndarray): (R, 4) float32, xyxy
-        order (np.ndarray): (T, ) int32, rows of the three arrays above
-    """
-
-    keypoints: np.ndarray
-    keypoints_visible: np.ndarray
-    bboxes: np.ndarray
-    order: np.ndarray
-
-    def take(self, start: int, stop: int) -> Dict[str, np.ndarray]:
-        """The neighbour fields of the sample whose span is ``(start, stop)``.
-
-        Returns:
-            dict: ``neighbor_keypoints`` (M, K, 2), ``neighbor_keypoints_visible``
-            (M, K) and ``neighbor_bboxes`` (M, 4), float32 copies, M = stop - start
-        """
-        rows = self.order[start:stop]
-        return dict(neighbor_keypoints=self.keypoints[rows],
-                    neighbor_keypoints_visible=self.keypoints_visible[rows],
-                    neighbor_bboxes=self.bboxes[rows])
+__all__ = ['MultiInstanceDatasetMixin', 'multi_instance_dataset_class',
+           'register_multi_instance_datasets', 'NEIGHBOUR_KEYS', 'NEIGHBOUR_SPAN_KEY']
 
 
 class MultiInstanceDatasetMixin:
@@ -142,9 +40,9 @@ class MultiInstanceDatasetMixin:
     (not crowd, at least one labelled keypoint, positive box area), sorted by
     squared distance between box centres, nearest first:
 
-        - ``neighbor_keypoints`` (np.ndarray): (M, K, 2) float32, image space
-        - ``neighbor_keypoints_visible`` (np.ndarray): (M, K) float32
-        - ``neighbor_bboxes`` (np.ndarray): (M, 4) float32, xyxy
+        - ``neighbour_keypoints`` (np.ndarray): (M, K, 2) float32, image space
+        - ``neighbour_keypoints_visible`` (np.ndarray): (M, K) float32
+        - ``neighbour_bboxes`` (np.ndarray): (M, 4) float32, xyxy
 
     With a ``bbox_file`` (detections: no GT persons) and in bottom-up mode
     (all persons are in the sample already) the three fields are present
@@ -156,15 +54,9 @@ class MultiInstanceDatasetMixin:
     the data list costs about what the stock one does.
 
     Bad inputs fail at load time with a message naming the file, the config
-    field and the fix (see :mod:`.input_checks`): a missing or unparsable
-    ``ann_file`` or ``bbox_file``, an annotation file without ``images`` or
-    ``annotations``, keypoint arrays whose length does not match the
-    dataset's keypoint number, a detection file that is empty, not a list of
-    detections or on none of the annotated images, and images of kept
-    samples that are absent on the local disk. Single unusable persons (box
-    of non-positive size) and detection boxes (other category, unknown
-    image, non-finite score or box, non-positive size) are dropped with a
-    logged count. Valid inputs load exactly as with the stock dataset.
+    field and the fix, or are dropped with a logged count: the data set holds
+    a :class:`DatasetInputChecks` (:attr:`input_checks`) and calls it where
+    it reads its inputs. Valid inputs load exactly as with the stock dataset.
 
     In test mode (top-down) each image is decoded once for all its
     consecutive samples instead of once per box (see
@@ -187,171 +79,62 @@ class MultiInstanceDatasetMixin:
             if reuse_decoded_images and self.test_mode and self.data_mode == 'topdown'
             else None)
 
-    def _require_ann_file(self) -> None:
-        """Raise if ``ann_file`` does not exist, naming the fields to check."""
-        require_file(
-            self.ann_file, 'Annotation file', 'ann_file',
-            f'It is `ann_file` joined with `data_root` (data_root='
-            f'{self.data_root!r}); check both fields, or download the '
-            'annotations (docs/data.md says where each file comes from).')
-
-    def load_data_list(self) -> List[dict]:
-        """The stock loading; a failure inside it on a malformed record of
-        ``ann_file`` is explained by naming the records (see
-        :func:`.input_checks.find_bad_records`)."""
-        self.neighbour_table: Optional[NeighbourTable] = None
-        try:
-            return super().load_data_list()
-        except (DatasetInputError, DatasetFileNotFoundError):
-            raise
-        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
-            if not (self._stock_is_coco('_load_annotations')
-                    and self._stock_is_coco('parse_data_info')):
-                raise
-            raw = load_json_file(self.ann_file, 'ann_file', AnnotationFileError)
-            problems = find_bad_records(raw, self._metainfo['num_keypoints'])
-            if not problems:
-                raise
-            raise AnnotationFileError(
-                f'{len(problems)} record(s) of `{self.ann_file}` (config field `ann_file`) '
-                f'are malformed: {shorten(problems, 3)}. Fix or remove them (the stock '
-                f'loader failed on them with {type(err).__name__}: {err}).') from err
-
-    def _load_annotations(self) -> Tuple[List[dict], List[dict]]:
-        """Load the GT annotations, explaining a missing or malformed file.
-
-        Data sets whose stock loader reads another format than a COCO file
-        (MPII's list of records) are loaded as the stock one does, with a
-        missing or unparsable file explained.
-        """
-        self._require_ann_file()
-        if self._stock_is_coco('_load_annotations'):
-            return self._load_coco_annotations()
-        with explain_json_errors(self.ann_file, 'ann_file', AnnotationFileError):
-            return super()._load_annotations()
-
     @classmethod
     def _stock_is_coco(cls, method: str) -> bool:
         """Whether the stock class's ``method`` is :class:`BaseCocoStyleDataset`'s.
 
-        The file checks here are written for its COCO-file loader (``self.coco``)
-        and its parser (``keypoints`` of K*3 numbers); a data set that reads
-        another format (MPII's list of records) or assembles the keypoints from
-        several fields (COCO-WholeBody's body, foot, face and hands) is loaded
-        as the stock one does.
+        The file checks are written for its COCO-file loaders (``self.coco``,
+        the COCO results format of ``bbox_file``) and its parser (``keypoints``
+        of K*3 numbers); a data set that reads another format (MPII's list of
+        records, PoseTrack18's video detections) or assembles the keypoints
+        from several fields (COCO-WholeBody's body, foot, face and hands) is
+        loaded as the stock one does, with missing and unparsable files
+        explained.
         """
         for base in cls.__mro__:
             if base is not MultiInstanceDatasetMixin and method in vars(base):
                 return base is BaseCocoStyleDataset
         return False
 
-    def _load_coco_annotations(self) -> Tuple[List[dict], List[dict]]:
-        """The stock COCO-file loading, explaining a malformed file."""
-        # While the stock loader parses the file: the Python ids of its bad
-        # annotations, found in one pass on the first parse_data_info call.
-        self._bad_annotations: Optional[Set[int]] = None
-        self._checking_file = True
-        try:
-            with explain_json_errors(self.ann_file, 'ann_file',
-                                     AnnotationFileError):
-                instance_list, image_list = super()._load_annotations()
-        except AssertionError as err:
-            # xtcocotools asserts that the JSON is an object, naming only its
-            # type; anything else asserted is not ours to reword.
-            message = str(err)
-            if 'annotation file format' not in message:
-                raise
-            kind = message.split("'")[1] if message.count("'") >= 2 else '?'
-            raise not_a_coco_dict_error(kind, self.ann_file) from err
-        finally:
-            self._checking_file, self._bad_annotations = False, None
-        # Without these keys xtcocotools builds an empty index, and the
-        # dataset would silently have no samples.
-        check_coco_keys(self.coco.dataset, self.ann_file,
-                        ('images', 'annotations'))
-        check_annotation_list(self.coco.dataset['annotations'], self.ann_file)
-        return self._keep_person_category(instance_list), image_list
+    def load_data_list(self) -> List[dict]:
+        """The stock loading, with the input checks of this load's files."""
+        # Made here: ann_file and data_prefix are joined with data_root by now.
+        self.input_checks = DatasetInputChecks(
+            type(self).__name__, self.ann_file, self.bbox_file, self.data_root,
+            self.data_prefix.get('img', ''), self._metainfo['num_keypoints'])
+        self.neighbour_table: Optional[NeighbourTable] = None
+        return super().load_data_list()
 
-    def _keep_person_category(self, instance_list: List[dict]) -> List[dict]:
-        """Drop the annotations of other categories, with a logged count.
-
-        The stock loader takes every annotation as a person, whatever its
-        ``category_id``. A file of persons (one that names a category
-        ``person``, or declares none: COCO's id 1) keeps only those; a file
-        whose categories are all something else (AP-10K's species, AnimalPose's
-        cat and dog, OneHand10K's hand, WFLW's face) keeps all, as the stock
-        loader does: they are the data set's subjects.
-        """
-        categories = self.coco.dataset.get('categories', [])
-        if categories and not names_a_person_category(categories):
-            return instance_list
-        kept, skipped = split_by_category(
-            instance_list, person_category_ids(categories),
-            _category_of)
-        if skipped:
-            described = describe_skipped_categories(skipped, categories)
-            if not kept:
-                raise AnnotationFileError(
-                    f'Annotation file `{self.ann_file}` (config field '
-                    f'`ann_file`) has no person annotation: {described}. '
-                    f'{type(self).__name__} trains and evaluates the '
-                    "category named 'person' (id 1 when none is named so).")
-            print_log(
-                f'{type(self).__name__}: skipped {sum(skipped.values())} '
-                f'annotation(s) of `{self.ann_file}` that are not persons: '
-                f'{described}.', logger='current', level=logging.WARNING)
-        return kept
+    def _load_annotations(self) -> Tuple[List[dict], List[dict]]:
+        """The stock loading of ``ann_file``, checked (see :class:`DatasetInputChecks`)."""
+        checks = self.input_checks
+        checks.require_ann_file()
+        coco_file = self._stock_is_coco('_load_annotations')
+        with checks.reading_annotations(coco_file, self._stock_is_coco('parse_data_info')):
+            loaded = super()._load_annotations()
+        if not coco_file:
+            return loaded
+        instance_list, image_list = loaded
+        checks.check_loaded_annotations(self.coco.dataset)
+        return checks.keep_persons(instance_list, self.coco.dataset.get('categories', [])), \
+            image_list
 
     def parse_data_info(self, raw_data_info: dict) -> Optional[dict]:
-        """Parse one raw COCO annotation, rejecting a wrong keypoint number.
-
-        The stock parser reshapes ``keypoints`` to (1, -1, 3): a wrong length
-        either fails there with a bare reshape error or, worse, passes with
-        a wrong K and fails in a transform much later.
-
-        While :meth:`_load_annotations` parses ``self.coco``'s annotations,
-        all of them are checked at once on the first call (see
-        :func:`.input_checks.find_bad_annotations`), and an annotation fails
-        here if it is one of the bad ones: the same annotations fail, at the
-        same point, as when each is checked on its own, in a fraction of the
-        time.
-        """
-        if not self._stock_is_coco('parse_data_info'):
-            return super().parse_data_info(raw_data_info)
-        ann = raw_data_info['raw_ann_info']
-        # ``_metainfo``, not the ``metainfo`` property: that one deep-copies
-        # the whole meta information on every call (once per annotation).
-        num_keypoints = self._metainfo['num_keypoints']
-        coco = getattr(self, 'coco', None)
-        if getattr(self, '_checking_file', False) and coco is not None:
-            if self._bad_annotations is None:
-                annotations = coco.dataset.get('annotations', [])
-                self._bad_annotations = {
-                    id(annotations[index])
-                    for index in find_bad_annotations(annotations, num_keypoints)
-                }
-            # The stock loader hands over the file's own annotation dicts.
-            bad = id(ann) in self._bad_annotations
-        else:
-            bad = describe_bad_annotation(ann, num_keypoints) is not None
-        if bad:
-            # Report every bad annotation of the file at once.
-            annotations = (coco.dataset.get('annotations', [])
-                           if coco is not None else [ann])
-            raise_bad_annotations(annotations, num_keypoints, self.ann_file,
-                                  type(self).__name__)
+        """The stock parse of one COCO annotation, after checking its values
+        (:meth:`DatasetInputChecks.check_annotation`)."""
+        if self._stock_is_coco('parse_data_info'):
+            coco = getattr(self, 'coco', None)  # set while the stock loader parses
+            self.input_checks.check_annotation(
+                raw_data_info['raw_ann_info'],
+                coco.dataset.get('annotations') if coco is not None else None)
         return super().parse_data_info(raw_data_info)
 
     def _get_topdown_data_infos(self, instance_list: List[Dict]) -> List[Dict]:
         """Organize the data list in top-down mode, indexing the neighbours."""
         data_list = super()._get_topdown_data_infos(instance_list)
-        # The stock filter drops persons whose box, clipped to the image, has
-        # no area. Say so: otherwise they silently vanish from training. The
-        # stock validity test without the box tells those that would
-        # otherwise have been samples. Only the dropped ones are tested: the
-        # stock filter keeps the order, so one walk along both lists finds
-        # them (were it to reorder, every instance would be tested: slower,
-        # still right).
+        # The stock filter keeps the order, so one walk along both lists finds
+        # the dropped instances (were it to reorder, all would be reported:
+        # slower, still right).
         dropped, kept = [], iter(data_list)
         next_kept = next(kept, None)
         for info in instance_list:
@@ -359,18 +142,7 @@ class MultiInstanceDatasetMixin:
                 next_kept = next(kept, None)
             else:
                 dropped.append(info)
-        no_area = [
-            info['id'] for info in dropped
-            if _has_no_area(info) and self._is_valid_instance(
-                {k: v for k, v in info.items() if k != 'bbox'})
-        ]
-        if no_area:
-            print_log(
-                f'{type(self).__name__}: skipped {len(no_area)} person(s) of '
-                f'`{self.ann_file}` whose box has non-positive width or '
-                'height (after clipping to the image), annotation ids '
-                f'{shorten(no_area)}; fix their `bbox` to keep them.',
-                logger='current', level=logging.WARNING)
+        self.input_checks.log_boxless(dropped, self._is_valid_instance)
         self._index_neighbours(data_list, instance_list)
         return data_list
 
@@ -446,9 +218,9 @@ class MultiInstanceDatasetMixin:
             idx (int): The index of the sample
 
         Returns:
-            dict: The data info, with ``neighbor_keypoints`` (M, K, 2),
-            ``neighbor_keypoints_visible`` (M, K) and ``neighbor_bboxes``
-            (M, 4), float32
+            dict: The data info, with :data:`NEIGHBOUR_KEYS`:
+            ``neighbour_keypoints`` (M, K, 2), ``neighbour_keypoints_visible``
+            (M, K) and ``neighbour_bboxes`` (M, 4), float32
         """
         data_info = super().get_data_info(idx)
         span = data_info.pop(NEIGHBOUR_SPAN_KEY, None)
@@ -464,55 +236,50 @@ class MultiInstanceDatasetMixin:
         return data_info
 
     def _load_detection_results(self) -> List[dict]:
-        """Load detections (M = 0 neighbours: no GT persons are known).
+        """The samples of the usable boxes of ``bbox_file`` (M = 0 neighbours).
 
-        The detection file is checked and cleaned first (see
-        :func:`.input_checks.clean_detections`); the stock loader then builds
-        the samples from the kept boxes.
+        The stock loader reads ``bbox_file`` itself and fails on the first
+        box of an unknown image; the checks read it instead
+        (:meth:`DatasetInputChecks.detections`), and the samples of the kept
+        boxes are made here with the stock loader's fields: image id, path
+        and shape, xyxy box, box score, dummy keypoints (all visible) and a
+        running id.
         """
-        self._require_ann_file()
-        require_file(
-            self.bbox_file, 'Detection file', 'bbox_file',
-            'Unlike `ann_file` it is not joined with `data_root`: give it '
-            'absolute or relative to the working directory, or run the '
-            'person detector to create it.')
-        dets = load_json_file(self.bbox_file, 'bbox_file', DetectionFileError)
-        annotations = load_json_file(self.ann_file, 'ann_file',
-                                     AnnotationFileError)
-        check_coco_keys(annotations, self.ann_file, ('images', ))
-        kept, dropped = clean_detections(
-            dets, self.bbox_file, self.ann_file,
-            (image.get('id') for image in annotations['images']))
-        warn_suspicious_detections(
-            kept, self.bbox_file,
-            {image.get('id'): (image['width'], image['height'])
-             for image in annotations['images'] if 'width' in image and 'height' in image})
-        del annotations
-        log_detection_summary(type(self).__name__, self.bbox_file, len(dets),
-                              len(kept), dropped)
-
-        if len(kept) == len(dets) and all(a is b for a, b in zip(kept, dets)):
-            data_list = super()._load_detection_results()
-        else:
-            data_list = self._load_kept_detections(kept)
+        if not self._stock_is_coco('_load_detection_results'):
+            self.input_checks.require_ann_file()
+            self.input_checks.require_bbox_file()
+            return super()._load_detection_results()
+        dets, images, categories = self.input_checks.detections()
+        # As the stock loader does (xtcocotools' loadCats: one per id, file order).
+        self._metainfo['CLASSES'] = list({cat.get('id'): cat for cat in categories}.values())
+        num_keypoints = self._metainfo['num_keypoints']
+        data_list = []
+        for index, det in enumerate(dets):
+            image = images[det['image_id']]
+            data_list.append({
+                'img_id': det['image_id'],
+                'img_path': osp.join(self.data_prefix['img'], image['file_name']),
+                'img_shape': (image['height'], image['width']),
+                'bbox': bbox_xywh2xyxy(np.array(det['bbox'], dtype=np.float32).reshape(1, 4)),
+                'bbox_score': np.array(det['score'], dtype=np.float32).reshape(1),
+                'keypoints': np.zeros((1, num_keypoints, 2), dtype=np.float32),
+                'keypoints_visible': np.ones((1, num_keypoints), dtype=np.float32),
+                'id': index,
+            })
         return data_list
 
-    def _load_kept_detections(self, kept: List[dict]) -> List[dict]:
-        """Run the stock detection loader on a cleaned list of detections.
+    def filter_data(self) -> List[dict]:
+        """Filter the data list as the stock dataset does, then check that
+        the images of the kept samples exist.
 
-        The stock loader reads ``self.bbox_file`` itself, so it is pointed at
-        a temporary copy holding the kept boxes for the duration of the call.
+        Checked here, after ``filter_cfg``, so that images of dropped samples
+        (e.g. listed images without any usable person) need not be present;
+        a missing image would otherwise surface only when the data loader
+        reaches it.
         """
-        original = self.bbox_file
-        fd, path = tempfile.mkstemp(prefix='mipnet_dets_', suffix='.json')
-        try:
-            with os.fdopen(fd, 'w') as file:
-                json.dump(kept, file)
-            self.bbox_file = path
-            return super()._load_detection_results()
-        finally:
-            self.bbox_file = original
-            os.remove(path)
+        data_list = super().filter_data()
+        self.input_checks.check_images_exist(info['img_path'] for info in data_list)
+        return data_list
 
     def prepare_data(self, idx: int):
         """Run the pipeline on a sample; a broken image names its path.
@@ -532,27 +299,8 @@ class MultiInstanceDatasetMixin:
             data_info['dataset'] = self
             return self.pipeline(data_info)
         except Exception:
-            img_path = self.get_data_info(idx).get('img_path')
-            if img_path:
-                check_image_decodes(
-                    img_path, f"sample {idx} of {type(self).__name__}, `ann_file` "
-                    f"{self.ann_file}; config fields `data_root`, `data_prefix['img']`")
+            self.input_checks.explain_image(self.get_data_info(idx).get('img_path'), idx)
             raise
-
-    def filter_data(self) -> List[dict]:
-        """Filter the data list as the stock dataset does, then check that
-        the images of the kept samples exist.
-
-        Checked here, after ``filter_cfg``, so that images of dropped samples
-        (e.g. listed images without any usable person) need not be present;
-        a missing image would otherwise surface only when the data loader
-        reaches it.
-        """
-        data_list = super().filter_data()
-        check_images_exist((info['img_path'] for info in data_list),
-                           self.ann_file, self.data_root,
-                           self.data_prefix.get('img', ''))
-        return data_list
 
 
 def multi_instance_dataset_class(cls: type) -> type:

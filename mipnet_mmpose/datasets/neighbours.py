@@ -1,16 +1,86 @@
-"""Pure-numpy helpers shared by the multi-instance data path.
+"""The neighbours of a sample: pure-numpy helpers of the multi-instance data path.
 
 MIPNet's targets for a person box are the box's own person followed by the
 other persons of the image, nearest first, that have enough labelled
 keypoints inside the box. The primitives live here, free of MMPose state:
 ordering the others by distance (for one person, and for every sample of a
-data set at once, as the datasets do) and counting keypoints inside a box
-(used by the instance histogram tool with the GT box;
-:class:`BuildInstanceSlots` tests the crop with the authors' border rule).
+data set at once, as the datasets do), the table the data sets store them in
+(:class:`NeighbourTable`) and counting keypoints inside a box (used by the
+instance histogram tool with the GT box; :class:`BuildInstanceSlots` tests the
+crop with the authors' border rule).
 """
-from typing import Tuple
+from dataclasses import dataclass
+from typing import Dict, Tuple
 
 import numpy as np
+
+#: The neighbour fields of a data info (M neighbours, K keypoints):
+#: ``neighbour_keypoints`` (M, K, 2) float32 in image space,
+#: ``neighbour_keypoints_visible`` (M, K) float32 and ``neighbour_bboxes``
+#: (M, 4) float32 xyxy.
+NEIGHBOUR_KEYS = ('neighbour_keypoints', 'neighbour_keypoints_visible',
+                  'neighbour_bboxes')
+#: The key of a stored data info that says where its neighbours are in the
+#: data set's :class:`NeighbourTable`; ``get_data_info`` replaces it by
+#: :data:`NEIGHBOUR_KEYS`.
+NEIGHBOUR_SPAN_KEY = 'neighbour_span'
+
+
+def empty_neighbours(num_keypoints: int) -> Dict[str, np.ndarray]:
+    """Neighbour fields of a sample without neighbours (M = 0).
+
+    Args:
+        num_keypoints (int): The keypoint number K of the dataset
+
+    Returns:
+        dict: :data:`NEIGHBOUR_KEYS`: (0, K, 2), (0, K) and (0, 4), all float32
+    """
+    return dict(
+        neighbour_keypoints=np.zeros((0, num_keypoints, 2), dtype=np.float32),
+        neighbour_keypoints_visible=np.zeros((0, num_keypoints), dtype=np.float32),
+        neighbour_bboxes=np.zeros((0, 4), dtype=np.float32))
+
+
+@dataclass
+class NeighbourTable:
+    """The neighbours of all samples of a dataset, stored once.
+
+    Each person that is some sample's neighbour has one row; each sample
+    stores only ``(start, stop)`` (under :data:`NEIGHBOUR_SPAN_KEY`), its
+    neighbours being rows ``order[start:stop]``, nearest first. Per-sample
+    neighbour arrays would hold every person of an image of P persons P - 1
+    times and cost three pickled numpy headers per sample in mmengine's
+    serialised data list; these flat arrays are shared by DataLoader workers
+    as they are (fork, copy-on-write: nothing in them is written).
+
+    Note:
+        - stored person number: R
+        - neighbour entries of all samples: T
+        - keypoint number: K
+
+    Attributes:
+        keypoints (np.ndarray): (R, K, 2) float32, image space
+        keypoints_visible (np.ndarray): (R, K) float32
+        bboxes (np.ndarray): (R, 4) float32, xyxy
+        order (np.ndarray): (T, ) int32, rows of the three arrays above
+    """
+
+    keypoints: np.ndarray
+    keypoints_visible: np.ndarray
+    bboxes: np.ndarray
+    order: np.ndarray
+
+    def take(self, start: int, stop: int) -> Dict[str, np.ndarray]:
+        """The neighbour fields of the sample whose span is ``(start, stop)``.
+
+        Returns:
+            dict: :data:`NEIGHBOUR_KEYS`: (M, K, 2), (M, K) and (M, 4), float32
+            copies, M = stop - start
+        """
+        rows = self.order[start:stop]
+        return dict(neighbour_keypoints=self.keypoints[rows],
+                    neighbour_keypoints_visible=self.keypoints_visible[rows],
+                    neighbour_bboxes=self.bboxes[rows])
 
 
 def count_keypoints_in_box(keypoints: np.ndarray,

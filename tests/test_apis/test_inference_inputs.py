@@ -10,12 +10,12 @@ from PIL import Image
 
 from mipnet_mmpose.apis import (
     MIPNetInferencer,
+    UndecodableImageError,
     draw_mipnet_result,
     inference_mipnet,
     init_mipnet,
     split_boxes,
 )
-from mipnet_mmpose.apis.inference import UndecodableImageError
 from mipnet_mmpose.apis.inferencer import UnreadableVideoError
 from mipnet_mmpose.visualization import legend_text_pixels
 from tests.conftest import SAMPLE_CONFIG

@@ -81,7 +81,7 @@ def test_instance_zero_is_the_stock_target_and_instance_one_peaks_on_the_partner
         # The partner's unlabelled joints (OCHuman 2: 1 of 17, 3: 4, 4: 5, 5: 2) weigh 0.
         info = ochuman.get_data_info(
             [ochuman.get_data_info(i)['id'] for i in range(len(ochuman))].index(own_id))
-        unlabelled = info['neighbor_keypoints_visible'][0][info['flip_indices']] == 0
+        unlabelled = info['neighbour_keypoints_visible'][0][info['flip_indices']] == 0
         assert unlabelled.sum() == {2: 4, 3: 1, 4: 2, 5: 5}[own_id]
         assert np.all(weights[1][unlabelled] == 0)
 

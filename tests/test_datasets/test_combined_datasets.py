@@ -135,14 +135,14 @@ def test_neighbours_are_mapped_by_the_parts_converter_like_the_same_person(name,
         own = by_box[(sample['img_id'], tuple(np.round(sample['bbox'][0], 3)))]
         np.testing.assert_array_equal(sample['keypoints'], own['keypoints'])
         np.testing.assert_array_equal(sample['keypoints_visible'], own['keypoints_visible'])
-        m = sample['neighbor_bboxes'].shape[0]
-        assert sample['neighbor_keypoints'].shape == (m, k, 2)
-        assert sample['neighbor_keypoints_visible'].shape == (m, k)
+        m = sample['neighbour_bboxes'].shape[0]
+        assert sample['neighbour_keypoints'].shape == (m, k, 2)
+        assert sample['neighbour_keypoints_visible'].shape == (m, k)
         for j in range(m):
-            same = by_box[(sample['img_id'], tuple(np.round(sample['neighbor_bboxes'][j], 3)))]
-            np.testing.assert_allclose(sample['neighbor_keypoints'][j], same['keypoints'][0],
+            same = by_box[(sample['img_id'], tuple(np.round(sample['neighbour_bboxes'][j], 3)))]
+            np.testing.assert_allclose(sample['neighbour_keypoints'][j], same['keypoints'][0],
                                        rtol=0, atol=1e-4)
-            np.testing.assert_array_equal(sample['neighbor_keypoints_visible'][j],
+            np.testing.assert_array_equal(sample['neighbour_keypoints_visible'][j],
                                           same['keypoints_visible'][0, :, 0])
             checked += 1
     assert checked > 0, f'the {part} sample has no image with two instances'

@@ -11,7 +11,7 @@ import pytest
 from mmpose.datasets import CocoDataset
 from mmpose.evaluation.metrics import CocoMetric
 
-from mipnet_mmpose.datasets.input_checks import AnnotationFileError, UnreadableImageError
+from mipnet_mmpose.datasets.input_checks import AnnotationFileError, UndecodableImageError
 from mipnet_mmpose.evaluation.metrics import MultiInstanceCocoMetric
 from tests.test_datasets.test_input_checks import (
     COCO_ANN,
@@ -93,7 +93,7 @@ def test_other_categories_are_skipped_with_a_count(tmp_path, logged):  # noqa: F
                                      if a['id'] not in kinds])))
     assert [i['id'] for i in infos(clean)] == [i['id'] for i in infos(dataset)]
     for a, b in zip(infos(clean), infos(dataset)):
-        np.testing.assert_array_equal(a['neighbor_bboxes'], b['neighbor_bboxes'])
+        np.testing.assert_array_equal(a['neighbour_bboxes'], b['neighbour_bboxes'])
 
     # The metric evaluates the persons only: its GT equals the clean file's.
     metric = MultiInstanceCocoMetric(ann_file=str(path))
@@ -116,7 +116,7 @@ def test_broken_images_name_their_path(tmp_path, damage):
     if damage == 'empty':
         victim.write_bytes(b'')
         # Empty files are found when the dataset loads.
-        with pytest.raises(UnreadableImageError,
+        with pytest.raises(UndecodableImageError,
                            match=r"(?s)empty \(0 bytes\).*000000040083\.jpg.*data_prefix\['img'\]"):
             gt_dataset(COCO_ANN, data_prefix=dict(img=str(images)))
         return
@@ -126,7 +126,7 @@ def test_broken_images_name_their_path(tmp_path, damage):
                          pipeline=[dict(type='LoadImage')])
     index = [i for i, info in enumerate(infos(dataset))
              if info['img_path'].endswith('000000040083.jpg')][0]
-    with pytest.raises(UnreadableImageError,
+    with pytest.raises(UndecodableImageError,
                        match=rf'(?s)000000040083\.jpg` is not a decodable image.*sample {index}'
                        r".*data_prefix\['img'\]"):
         dataset[index]

@@ -9,7 +9,7 @@ from mmpose.datasets.transforms import LoadImage
 
 from mipnet_mmpose.datasets import MultiInstanceCocoDataset
 from mipnet_mmpose.datasets.decoded_image_cache import DecodedImageCache, image_cache_for
-from mipnet_mmpose.datasets.input_checks import UnreadableImageError
+from mipnet_mmpose.datasets.input_checks import UndecodableImageError
 
 SAMPLE = Path(__file__).resolve().parents[2] / 'data' / 'sample'
 COCO = dict(data_root=str(SAMPLE / 'coco'), ann_file='test_coco.json',
@@ -121,7 +121,7 @@ def test_broken_image_still_named_with_reuse(tmp_path):
         pipeline=TEST_PIPELINE)
     idx = next(i for i in range(len(dataset))
                if dataset.get_data_info(i)['img_path'].endswith('196141.jpg'))
-    with pytest.raises(UnreadableImageError, match='196141'):
+    with pytest.raises(UndecodableImageError, match='196141'):
         dataset[idx]
 
 

@@ -1,5 +1,4 @@
 """``MultiInstance<Name>`` for every COCO-style data set, on MMPose's own samples."""
-import hashlib
 import json
 import pickle
 from pathlib import Path
@@ -14,9 +13,10 @@ from mipnet_mmpose.datasets.multi_instance_dataset import (
     MultiInstanceCocoDataset,
     multi_instance_dataset_class,
 )
+from mipnet_mmpose.datasets.neighbours import NEIGHBOUR_KEYS
 
 REPO = Path(__file__).resolve().parents[2]
-SAMPLE = Path('data') / 'sample'
+SAMPLE = REPO / 'data' / 'sample'
 
 # (stock type, folder, annotation file): MMPose's tests/data samples bundled in data/sample.
 GENERIC = [
@@ -31,9 +31,9 @@ GENERIC = [
     ('WFLWDataset', 'wflw', 'test_wflw.json'),
 ]
 
-# The data infos of the hand-written classes before they became MultiInstance<Name>
-# (tests/data/multi_instance_data_infos_pre_generic.json: a digest per sample).
-PRE_GENERIC = {
+# The three named classes on every bundled file they read: GT training and test files, and
+# a detection file.
+NAMED = {
     'coco_train': ('MultiInstanceCocoDataset', dict(
         data_root=str(SAMPLE / 'coco'), ann_file='test_coco.json', data_prefix=dict(img=''))),
     'coco_det': ('MultiInstanceCocoDataset', dict(
@@ -54,43 +54,82 @@ PRE_GENERIC = {
 }
 
 
-def digest(info: dict) -> str:
-    """Every field of a data info: name, dtype, shape and bytes of arrays, repr of others."""
-    h = hashlib.sha256()
-    for key in sorted(info):
-        value = info[key]
-        h.update(key.encode())
-        if isinstance(value, np.ndarray):
-            h.update(str(value.dtype).encode())
-            h.update(str(value.shape).encode())
-            h.update(np.ascontiguousarray(value).tobytes())
-        else:
-            h.update(repr(value).encode())
-    return h.hexdigest()[:16]
-
-
 def build(stock_type: str, folder: str, ann_file: str, **kwargs):
     return DATASETS.build(dict(type='MultiInstance' + stock_type, data_root=str(SAMPLE / folder),
                                ann_file=ann_file, data_prefix=dict(img=''), pipeline=[],
                                **kwargs))
 
 
-@pytest.fixture(autouse=True)
-def _at_repo(monkeypatch):
-    # The stored digests hold the relative image paths.
-    monkeypatch.chdir(REPO)
+def expected_neighbours(ann_file: Path, sample_ids: list) -> dict:
+    """Each sample's neighbours, read from the annotation file itself.
+
+    The neighbours of a sample are the other samples of its image with a labelled keypoint
+    (v > 0), nearest first by the squared distance between box centres (the box as a sample
+    holds it: [x, y, x + w, y + h] clipped to the image, float32), ties in sample order.
+
+    Returns:
+        dict: sample id -> ``neighbour_bboxes`` (M, 4), ``neighbour_keypoints`` (M, K, 2)
+        and ``neighbour_keypoints_visible`` (M, K), float32
+    """
+    raw = json.loads(ann_file.read_text())
+    sizes = {img['id']: (img['width'], img['height']) for img in raw['images']}
+    anns = {ann['id']: ann for ann in raw['annotations']}
+    fields = {}
+    for ann_id in sample_ids:
+        ann = anns[ann_id]
+        (x, y, w, h), (img_w, img_h) = ann['bbox'], sizes[ann['image_id']]
+        box = np.clip(np.array([x, y, x + w, y + h], np.float32),
+                      0, np.array([img_w - 1, img_h - 1] * 2, np.float32))
+        kpt = np.array(ann['keypoints'], np.float32).reshape(-1, 3)
+        fields[ann_id] = dict(image=ann['image_id'], neighbour_bboxes=box,
+                              neighbour_keypoints=kpt[:, :2],
+                              neighbour_keypoints_visible=np.minimum(1, kpt[:, 2]))
+
+    def centre(ann_id):
+        return fields[ann_id]['neighbour_bboxes'].astype(np.float64).reshape(2, 2).mean(axis=0)
+
+    expected = {}
+    for own in sample_ids:
+        others = [i for i in sample_ids if i != own and fields[i]['image'] == fields[own]['image']
+                  and (fields[i]['neighbour_keypoints_visible'] > 0).any()]
+        # sorted() is stable: equal distances keep the sample order.
+        nearest = sorted(others, key=lambda i: ((centre(i) - centre(own))**2).sum())
+        expected[own] = {
+            key: np.stack([fields[i][key] for i in nearest]) if nearest else
+            np.zeros((0, ) + fields[own][key].shape, np.float32)
+            for key in NEIGHBOUR_KEYS}
+    return expected
 
 
-def test_hand_written_classes_are_generic_and_load_identically():
+@pytest.mark.parametrize('name', sorted(NAMED))
+def test_named_classes_are_generic_and_samples_hold_the_nearest_other_persons(name):
     assert MultiInstanceCocoDataset is multi_instance_dataset_class(CocoDataset)
     assert MultiInstanceCocoDataset.__mro__[1:3] == (mid.MultiInstanceDatasetMixin, CocoDataset)
     assert DATASETS.get('MultiInstanceCrowdPoseDataset') is mid.MultiInstanceCrowdPoseDataset
-    stored = json.loads(
-        (REPO / 'tests/data/multi_instance_data_infos_pre_generic.json').read_text())
-    assert sorted(stored) == sorted(PRE_GENERIC)
-    for name, (cls, kwargs) in PRE_GENERIC.items():
-        dataset = getattr(mid, cls)(pipeline=[], **kwargs)
-        assert [digest(dataset.get_data_info(i)) for i in range(len(dataset))] == stored[name], name
+    cls, kwargs = NAMED[name]
+    ours = getattr(mid, cls)(pipeline=[], **kwargs)
+    stock = DATASETS.build(dict(type=cls[len('MultiInstance'):], pipeline=[], **kwargs))
+    infos = [ours.get_data_info(i) for i in range(len(ours))]
+    # The samples are the stock data set's, every stock field unchanged.
+    assert len(infos) == len(stock) > 0
+    for info, stock_info in zip(infos, (stock.get_data_info(i) for i in range(len(stock)))):
+        assert set(info) == set(stock_info) | set(NEIGHBOUR_KEYS), name
+        for key, value in stock_info.items():
+            if isinstance(value, np.ndarray):
+                assert info[key].dtype == value.dtype, key
+                np.testing.assert_array_equal(info[key], value)
+            else:
+                assert info[key] == value, key
+    if 'bbox_file' in kwargs:  # detections: no GT persons, so no neighbours
+        assert all(info['neighbour_bboxes'].shape == (0, 4) for info in infos)
+        return
+    expected = expected_neighbours(Path(kwargs['data_root']) / kwargs['ann_file'],
+                                   [info['id'] for info in infos])
+    assert any(len(want['neighbour_bboxes']) for want in expected.values())
+    for info in infos:
+        for key, want in expected[info['id']].items():
+            assert info[key].dtype == np.float32
+            np.testing.assert_array_equal(info[key], want, err_msg=f'{name} {info["id"]} {key}')
 
 
 @pytest.mark.parametrize('stock_type,folder,ann_file', GENERIC)
@@ -107,24 +146,24 @@ def test_every_coco_style_dataset_gets_its_neighbours(stock_type, folder, ann_fi
         for key, value in stock_info.items():
             if isinstance(value, np.ndarray):
                 np.testing.assert_array_equal(info[key], value)
-        m = info['neighbor_keypoints'].shape[0]
-        assert info['neighbor_keypoints'].shape == (m, k, 2)
-        assert info['neighbor_keypoints_visible'].shape == (m, k)
-        assert info['neighbor_bboxes'].shape == (m, 4)
+        m = info['neighbour_keypoints'].shape[0]
+        assert info['neighbour_keypoints'].shape == (m, k, 2)
+        assert info['neighbour_keypoints_visible'].shape == (m, k)
+        assert info['neighbour_bboxes'].shape == (m, 4)
         by_image.setdefault(info['img_id'], []).append(info)
     # A neighbour is another labelled instance of the same image.
     for group in by_image.values():
         labelled = [g for g in group if np.any(g['keypoints_visible'] > 0)]
         for info in group:
             others = [g for g in labelled if g is not info]
-            assert info['neighbor_bboxes'].shape[0] == len(others)
-            for box in info['neighbor_bboxes']:
+            assert info['neighbour_bboxes'].shape[0] == len(others)
+            for box in info['neighbour_bboxes']:
                 assert any(np.allclose(box, g['bbox'][0]) for g in others)
 
 
 def test_some_generic_sample_has_neighbours_and_the_class_pickles():
     dataset = build('AicDataset', 'aic', 'test_aic.json')
-    assert max(dataset.get_data_info(i)['neighbor_bboxes'].shape[0]
+    assert max(dataset.get_data_info(i)['neighbour_bboxes'].shape[0]
                for i in range(len(dataset))) >= 2
     assert type(pickle.loads(pickle.dumps(dataset))) is type(dataset)
     # Made on demand in a module lookup (as a fresh process unpickling one would).

@@ -28,6 +28,7 @@ from mipnet_mmpose.datasets.input_checks import (
     DetectionFileError,
     MissingImagesError,
     check_images_exist,
+    find_bad_annotations,
     is_local_path,
 )
 
@@ -142,6 +143,40 @@ def test_keypoints_of_wrong_length(tmp_path, cut):
         gt_dataset(broken)
 
 
+def test_annotation_rule_finds_every_bad_annotation_and_says_why():
+    """The one (vectorised) rule: each damaged annotation of a real file, with its message."""
+    annotations = read(SAMPLE / 'coco_mini' / 'annotations' / 'person_keypoints_train2017.json'
+                       )['annotations']
+    damaged = {  # index: (field, position, value, message), as real files break
+        3: ('keypoints', 5, float('nan'), 'keypoint 1 has visibility nan'),
+        7: ('keypoints', 2, 3, 'keypoint 0 has visibility 3, expected 0, 1 or 2'),
+        11: ('keypoints', 8, True, 'keypoint 2 has visibility True'),
+        13: ('keypoints', 0, '12', "keypoint 0 has x, y = '12', "),
+        17: ('keypoints', 1, None, 'keypoint 0 has x, y = '),
+        19: ('bbox', 2, float('inf'), '`bbox` is ['),
+        23: ('bbox', 0, False, '`bbox` is [False, '),
+        29: ('keypoints', 11, 1.5, 'keypoint 3 has visibility 1.5'),
+        31: ('keypoints', 0, 10**400, 'keypoint 0 has x, y = 1000'),  # beyond float64
+    }
+    for index, (key, pos, value, _) in damaged.items():
+        annotations[index][key][pos] = value
+    annotations[37]['keypoints'] = annotations[37]['keypoints'][:-3]
+    annotations[39]['keypoints'] = 'none'
+    annotations[41]['bbox'] = tuple(annotations[41]['bbox'])  # fine: a tuple is accepted
+    annotations[43]['keypoints'][2] = 2.0  # fine: a float flag of value 2
+    del annotations[47]['bbox']  # skipped by the stock parser: not checked
+    problems = find_bad_annotations(annotations, 17)
+    assert list(problems) == sorted(set(damaged) | {37, 39})
+    for index, (*_, message) in damaged.items():
+        assert problems[index].startswith(f"annotation id {annotations[index]['id']}: ")
+        assert message in problems[index], problems[index]
+    assert 'has length 48, expected 51 (17 keypoints x (x, y, v))' in problems[37]
+    assert '`keypoints` is a str, expected a list' in problems[39]
+    # Undamaged annotations pass; the keypoint number decides the length.
+    assert find_bad_annotations(annotations[50:], 17) == {}
+    assert list(find_bad_annotations(annotations[50:60], 14)) == list(range(10))
+
+
 def test_person_box_not_four_finite_numbers(tmp_path):
     # A NaN box passed the stock validity test and made a sample with a NaN crop.
     ann = read(COCO_ANN)
@@ -177,7 +212,7 @@ def test_persons_with_box_of_no_area_are_skipped_and_logged(tmp_path, logged):
     assert sorted(by_id) == sorted(
         [230195, 460541, 488308, 1717641, 1724673, 437295, 467657, 531914, 533949, 543117])
     # The skipped person is no neighbour either; the stock dataset agrees on the samples.
-    assert by_id[230195]['neighbor_bboxes'].shape == (0, 4)
+    assert by_id[230195]['neighbour_bboxes'].shape == (0, 4)
     stock = gt_dataset(broken, cls=CocoDataset)
     assert [i['id'] for i in infos(stock)] == [i['id'] for i in infos(dataset)]
 
@@ -277,14 +312,15 @@ def test_empty_bbox_file(tmp_path):
 def test_bbox_file_of_lists(tmp_path):
     rows = [[d['image_id'], *d['bbox'], d['score']] for d in read(COCO_DETS)]
     with pytest.raises(DetectionFileError,
-                       match=r'dets\.json` \(config field `bbox_file`\) must be a list of dicts '
-                       r'.*`score`.* 118 of 118 entries are not: entry 0 is a list'):
+                       match=r'dets\.json` \(config field `bbox_file`\): 118 of 118 records are '
+                       r'not detections \{"image_id", "bbox": \[x, y, w, h\], "score"\}.*: '
+                       r'record 0 is a list'):
         det_dataset(write(tmp_path / 'dets.json', rows))
 
 
 def test_bbox_file_entry_without_score(tmp_path):
     path, _ = dets_with(tmp_path, lambda dets: dets[5].pop('score'))
-    with pytest.raises(DetectionFileError, match=r'1 of 118 entries are not: entry 5 .* lacks '
+    with pytest.raises(DetectionFileError, match=r'1 of 118 records are not .*: record 5 .* lacks '
                        r'`score`'):
         det_dataset(path)
 

@@ -198,7 +198,7 @@ def test_udp_affine_is_replayed_and_a_mismatch_is_caught(ochuman):
 @pytest.mark.parametrize('num_instances', [1, 2, 3, 4])
 def test_lone_person_fills_every_slot_with_itself(ochuman, num_instances):
     results = BuildInstanceSlots(num_instances=num_instances)(prepare(ochuman, 1, flip=True))
-    assert results['neighbor_keypoints'].shape == (0, 17, 2)
+    assert results['neighbour_keypoints'].shape == (0, 17, 2)
     assert results['instance_sources'].tolist() == [-1] * num_instances
     for i in range(num_instances):
         np.testing.assert_array_equal(results['instance_keypoints'][i],
@@ -215,8 +215,8 @@ def test_nearest_passing_neighbours_fill_three_and_four_slots(coco):
     for j in range(4):
         mat = get_warp_matrix(own['input_center'], own['input_scale'], 0.,
                               output_size=(INPUT_W, INPUT_H))
-        warped = own['neighbor_keypoints'][j] @ mat[:, :2].T + mat[:, 2]
-        counts.append(int(np.sum(in_crop(warped) & (own['neighbor_keypoints_visible'][j] > 0))))
+        warped = own['neighbour_keypoints'][j] @ mat[:, :2].T + mat[:, 2]
+        counts.append(int(np.sum(in_crop(warped) & (own['neighbour_keypoints_visible'][j] > 0))))
     assert counts == [15, 6, 4, 0]
 
     cases = {  # (num_instances, min_keypoints): sources of the slots
@@ -239,7 +239,7 @@ def test_nearest_passing_neighbours_fill_three_and_four_slots(coco):
             else:
                 mat = get_warp_matrix(own['input_center'], own['input_scale'], 0.,
                                       output_size=(INPUT_W, INPUT_H))
-                warped = own['neighbor_keypoints'][source] @ mat[:, :2].T + mat[:, 2]
+                warped = own['neighbour_keypoints'][source] @ mat[:, :2].T + mat[:, 2]
                 np.testing.assert_allclose(results['instance_keypoints'][slot], warped,
                                            atol=1e-3)
 

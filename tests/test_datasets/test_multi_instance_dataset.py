@@ -81,19 +81,19 @@ def test_ochuman_pairs_are_each_others_neighbours():
     assert sorted(infos) == [1, 2, 3, 4, 5]
     # Person 1 is alone in 003799.jpg: M = 0 with the right shapes and dtypes.
     lone = infos[1]
-    assert lone['neighbor_keypoints'].shape == (0, 17, 2)
-    assert lone['neighbor_keypoints_visible'].shape == (0, 17)
-    assert lone['neighbor_bboxes'].shape == (0, 4)
+    assert lone['neighbour_keypoints'].shape == (0, 17, 2)
+    assert lone['neighbour_keypoints_visible'].shape == (0, 17)
+    assert lone['neighbour_bboxes'].shape == (0, 4)
     assert all(lone[k].dtype == np.float32 for k in NEIGHBOUR_KEYS)
     # 2 <-> 3 in 000817.jpg and 4 <-> 5 in 003896.jpg: each sample holds exactly its partner,
     # copied from the partner's own sample.
     for own, partner in [(2, 3), (3, 2), (4, 5), (5, 4)]:
         info, other = infos[own], infos[partner]
-        assert info['neighbor_keypoints'].shape == (1, 17, 2)
-        np.testing.assert_array_equal(info['neighbor_keypoints'][0], other['keypoints'][0])
-        np.testing.assert_array_equal(info['neighbor_keypoints_visible'][0],
+        assert info['neighbour_keypoints'].shape == (1, 17, 2)
+        np.testing.assert_array_equal(info['neighbour_keypoints'][0], other['keypoints'][0])
+        np.testing.assert_array_equal(info['neighbour_keypoints_visible'][0],
                                       other['keypoints_visible'][0])
-        np.testing.assert_array_equal(info['neighbor_bboxes'][0], other['bbox'][0])
+        np.testing.assert_array_equal(info['neighbour_bboxes'][0], other['bbox'][0])
 
 
 def test_coco_neighbours_sorted_nearest_first_and_invalid_persons_excluded():
@@ -111,13 +111,13 @@ def test_coco_neighbours_sorted_nearest_first_and_invalid_persons_excluded():
             # Expected order by plain Python, independent of order_neighbours.
             dist = {i: float(((boxes[i].reshape(2, 2).mean(0) - centre)**2).sum()) for i in others}
             expected = sorted(others, key=lambda i: dist[i])
-            got = infos[own]['neighbor_bboxes']
+            got = infos[own]['neighbour_bboxes']
             assert got.shape == (len(others), 4)
             if not others:
                 continue
             np.testing.assert_array_equal(got, np.stack([boxes[i] for i in expected]))
             for j, i in enumerate(expected):
-                np.testing.assert_array_equal(infos[own]['neighbor_keypoints'][j],
+                np.testing.assert_array_equal(infos[own]['neighbour_keypoints'][j],
                                               infos[i]['keypoints'][0])
     # The persons without keypoints are no samples and no neighbours.
     assert 508900 not in infos and 1202706 not in infos
@@ -129,9 +129,9 @@ def test_crowdpose_14_keypoints_and_unlabelled_person_excluded():
     assert sorted(infos) == [123803, 127068, 129014, 147481]
     for own, partner in [(123803, 147481), (147481, 123803), (127068, 129014),
                          (129014, 127068)]:
-        assert infos[own]['neighbor_keypoints'].shape == (1, 14, 2)
-        assert infos[own]['neighbor_keypoints_visible'].shape == (1, 14)
-        np.testing.assert_array_equal(infos[own]['neighbor_keypoints'][0],
+        assert infos[own]['neighbour_keypoints'].shape == (1, 14, 2)
+        assert infos[own]['neighbour_keypoints_visible'].shape == (1, 14)
+        np.testing.assert_array_equal(infos[own]['neighbour_keypoints'][0],
                                       infos[partner]['keypoints'][0])
 
 
@@ -242,16 +242,16 @@ def test_detection_and_bottomup_modes_get_no_neighbours():
     for i in (0, 57, 117):
         info, stock = det.get_data_info(i), stock_det.get_data_info(i)
         np.testing.assert_array_equal(info['bbox'], stock['bbox'])
-        assert info['neighbor_keypoints'].shape == (0, 17, 2)
-        assert info['neighbor_keypoints_visible'].shape == (0, 17)
-        assert info['neighbor_bboxes'].shape == (0, 4)
+        assert info['neighbour_keypoints'].shape == (0, 17, 2)
+        assert info['neighbour_keypoints_visible'].shape == (0, 17)
+        assert info['neighbour_bboxes'].shape == (0, 4)
 
     bottomup = MultiInstanceCrowdPoseDataset(**CROWDPOSE, data_mode='bottomup')
     stock_bu = DATASETS.build(dict(type='CrowdPoseDataset', **CROWDPOSE, data_mode='bottomup'))
     assert len(bottomup) == len(stock_bu) == 2
     for i in range(2):
         info, stock = bottomup.get_data_info(i), stock_bu.get_data_info(i)
-        assert info['neighbor_keypoints'].shape == (0, 14, 2)
+        assert info['neighbour_keypoints'].shape == (0, 14, 2)
         np.testing.assert_array_equal(info['keypoints'], stock['keypoints'])
 
 

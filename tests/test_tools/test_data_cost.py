@@ -1,9 +1,9 @@
 """tools/analysis/data_cost.py (mipnet_tools.data_cost) and what it measures: the compact
-neighbours and the one-pass check.
+neighbours and their index.
 
 A real small run (a replicated sample file, the real sample images, load probes in fresh
-subprocesses with DataLoader workers) and the two vectorised load-time steps against the
-per-item functions they replace.
+subprocesses with DataLoader workers) and the vectorised neighbour index against the
+per-sample ordering it replaces.
 """
 import json
 import math
@@ -13,9 +13,12 @@ import numpy as np
 import pytest
 from mmpose.registry import DATASETS
 
-from mipnet_mmpose.datasets.input_checks import describe_bad_annotation, find_bad_annotations
-from mipnet_mmpose.datasets.multi_instance_dataset import NEIGHBOUR_KEYS, NEIGHBOUR_SPAN_KEY
-from mipnet_mmpose.datasets.neighbours import neighbour_index, order_neighbours
+from mipnet_mmpose.datasets.neighbours import (
+    NEIGHBOUR_KEYS,
+    NEIGHBOUR_SPAN_KEY,
+    neighbour_index,
+    order_neighbours,
+)
 from mipnet_tools import data_cost
 from tests.conftest import REPO, SAMPLE, load_tool
 
@@ -58,7 +61,7 @@ def test_scaled_file_has_new_ids_real_images_and_the_original_neighbours(tmp_pat
     assert len(stock) == len(ours) == 3 * len(unscaled) == 3 * 86
     check = data_cost.check_replicas(ours, scaled, 'coco')
     assert check['identical'] and check['samples'] == 3 * 86
-    alone = sum(len(unscaled.get_data_info(i)['neighbor_bboxes']) == 0
+    alone = sum(len(unscaled.get_data_info(i)['neighbour_bboxes']) == 0
                 for i in range(len(unscaled)))
     assert 0 < alone < 86 and check['with_neighbours'] == 3 * (86 - alone)
     # The check fails when the neighbours differ.
@@ -78,42 +81,15 @@ def test_samples_store_a_span_and_fetch_their_neighbours():
     infos = [ours.get_data_info(i) for i in range(len(ours))]
     # Each person that is someone's neighbour is stored once.
     assert table.bboxes.shape[0] == len({
-        tuple(box) for info in infos for box in info['neighbor_bboxes'].tolist()})
+        tuple(box) for info in infos for box in info['neighbour_bboxes'].tolist()})
     assert table.order.dtype == np.int32
-    assert table.order.shape == (sum(len(info['neighbor_bboxes']) for info in infos), )
+    assert table.order.shape == (sum(len(info['neighbour_bboxes']) for info in infos), )
     assert all(NEIGHBOUR_SPAN_KEY not in info for info in infos)
     assert all(info[k].dtype == np.float32 for info in infos for k in NEIGHBOUR_KEYS)
     # Fetched arrays are copies: a transform may write to them.
-    idx = next(i for i, info in enumerate(infos) if len(info['neighbor_bboxes']))
-    infos[idx]['neighbor_keypoints'][:] = -1
-    assert (ours.get_data_info(idx)['neighbor_keypoints'] != -1).any()
-
-
-def test_one_pass_annotation_check_finds_exactly_the_per_annotation_problems():
-    annotations = json.loads(COCO_MINI.read_text())['annotations']
-    damaged = {  # index: damage, as real files break (and as JSON can hold)
-        3: ('keypoints', 5, float('nan')), 7: ('keypoints', 2, 3), 11: ('keypoints', 8, True),
-        13: ('keypoints', 0, '12'), 17: ('keypoints', 1, None), 19: ('bbox', 2, float('inf')),
-        23: ('bbox', 0, False), 29: ('keypoints', 11, 1.5),
-    }
-    for index, (key, pos, value) in damaged.items():
-        annotations[index][key][pos] = value
-    annotations[37]['keypoints'] = annotations[37]['keypoints'][:-3]  # wrong length
-    annotations[41]['bbox'] = tuple(annotations[41]['bbox'])  # fine: a tuple is accepted
-    annotations[43]['keypoints'][2] = 2.0  # fine: a float flag of value 2
-    del annotations[47]['bbox']  # skipped by the stock parser: not checked
-    expected = [i for i, ann in enumerate(annotations) if describe_bad_annotation(ann, 17)]
-    assert expected == sorted(set(damaged) | {37})
-    assert find_bad_annotations(annotations, 17) == expected
-    # Undamaged blocks pass; the keypoint number decides the length.
-    assert find_bad_annotations(annotations[50:], 17) == []
-    assert find_bad_annotations(annotations[50:60], 14) == list(range(10))
-    # An int beyond float64 fails as in the per-annotation check.
-    annotations[50]['keypoints'][0] = 10**400
-    for check in (lambda: describe_bad_annotation(annotations[50], 17),
-                  lambda: find_bad_annotations(annotations, 17)):
-        with pytest.raises(OverflowError):
-            check()
+    idx = next(i for i, info in enumerate(infos) if len(info['neighbour_bboxes']))
+    infos[idx]['neighbour_keypoints'][:] = -1
+    assert (ours.get_data_info(idx)['neighbour_keypoints'] != -1).any()
 
 
 @pytest.mark.parametrize('seed', [0, 1, 2])

@@ -184,8 +184,8 @@ def test_boxes_from_file_and_detection_filters(det_file):
     ([IMAGE, '--config', 'nope.py'], 'config not found: nope.py'),
     ([IMAGE, '--checkpoint', 'nope.pth'], 'checkpoint not found: nope.pth'),
     ([IMAGE, '--bbox-file', 'nope.json', '--image-id', '3'], 'bbox file not found: nope.json'),
-    ([IMAGE, '--bbox-file', OCHUMAN_ANN], f'bbox file {OCHUMAN_ANN} is not a detection '
-     'results list'),
+    ([IMAGE, '--bbox-file', OCHUMAN_ANN], f'Detection file `{OCHUMAN_ANN}` (`bbox_file`) must '
+     'hold a JSON list of detections'),
 ])
 def test_clear_errors(args, message, tmp_path, capsys):
     argv = args + ([] if '--config' in args else ['--config', CONFIG])
@@ -426,10 +426,12 @@ def test_out_dir_naming_a_file_and_foreign_outputs(tmp_path, capsys):
 
 
 @pytest.mark.parametrize('record, message', [
-    (dict(image_id=3, bbox=[1, 2, 3], score=0.9), 'record 1 has "bbox" [1, 2, 3], expected 4'),
-    (dict(image_id=3, bbox=[1, 2, 3, 4, 5], score=0.9), 'record 1 has "bbox" [1, 2, 3, 4, 5]'),
-    (dict(image_id=3, bbox=[1, 2, [3], 4], score=0.9), 'record 1 has "bbox" [1, 2, [3], 4]'),
-    (dict(image_id=3, bbox=[1, 2, 3, 4], score='0.9'), 'record 1 has "score" \'0.9\''),
+    (dict(image_id=3, bbox=[1, 2, 3], score=0.9), 'record 1 has `bbox` [1, 2, 3], expected 4'),
+    (dict(image_id=3, bbox=[1, 2, 3, 4, 5], score=0.9), 'record 1 has `bbox` [1, 2, 3, 4, 5]'),
+    (dict(image_id=3, bbox=[1, 2, [3], 4], score=0.9), 'record 1 has `bbox` [1, 2, [3], 4]'),
+    (dict(image_id=3, bbox=[1, 2, 3, 4], score='0.9'), 'record 1 has `score` \'0.9\''),
+    (dict(image_id=3, bbox=[1, 2, 3, 4]), 'record 1 ({\'image_id\': 3, \'bbox\': [1, 2, 3, 4]}) '
+     'lacks `score`'),
     ([1, 2, 3, 4], 'record 1 is a list'),
 ])
 def test_malformed_detection_records_are_one_error(det_file, tmp_path, capsys, record, message):
@@ -439,7 +441,8 @@ def test_malformed_detection_records_are_one_error(det_file, tmp_path, capsys, r
     assert demo.main([IMAGE, '--config', CONFIG, '--bbox-file', bbox_file, '--image-id', '3',
                       '--out-dir', str(out)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith(f'error: bbox file {bbox_file}: ')
+    assert len(err) == 1 and err[0].startswith(f'error: Detection file `{bbox_file}` '
+                                               '(`bbox_file`): 1 of 2 records are not')
     assert message in err[0]
     assert not out.exists()
 

@@ -186,7 +186,7 @@ def _fetched(batch: List[dict]) -> int:
     The samples are fetched data infos (the empty pipeline returns them as they are);
     the data set itself, under ``'dataset'``, must not be sent back to the main process.
     """
-    return sum(len(info.get('neighbor_bboxes', ())) for info in batch)
+    return sum(len(info.get('neighbour_bboxes', ())) for info in batch)
 
 
 def _measure_workers(dataset, workers: int, batches_per_worker: int,
@@ -259,7 +259,7 @@ def check_replicas(dataset, scaled: dict, source: str) -> dict:
         if not same:
             difference = info['id']
             break
-        with_neighbours += int(len(info['neighbor_bboxes']) > 0)
+        with_neighbours += int(len(info['neighbour_bboxes']) > 0)
     return dict(samples=len(dataset), with_neighbours=with_neighbours,
                 identical=difference is None, first_difference=difference)
 

@@ -31,8 +31,8 @@ class BuildInstanceSlots(BaseTransform):
 
     Required Keys:
 
-        - neighbor_keypoints (M, K, 2), image space, before flip
-        - neighbor_keypoints_visible (M, K)
+        - neighbour_keypoints (M, K, 2), image space, before flip
+        - neighbour_keypoints_visible (M, K)
         - keypoints (1, K, 2), after flip (to check the warp is replayed
           exactly)
         - transformed_keypoints (1, K, 2)
@@ -46,7 +46,7 @@ class BuildInstanceSlots(BaseTransform):
         - instance_keypoints_visible (np.ndarray): (N, K) float32; 0 for a
           keypoint outside the crop when ``drop_outside_crop``
         - instance_sources (np.ndarray): (N, ) int64; -1 for the own person,
-          else the index into the ``neighbor_*`` arrays
+          else the index into the ``neighbour_*`` arrays
 
     Args:
         num_instances (int): The slot number N (>= 1). Defaults to 2
@@ -147,14 +147,14 @@ class BuildInstanceSlots(BaseTransform):
             - keypoints (np.ndarray): (M, K, 2) float32 in input space
             - keypoints_visible (np.ndarray): (M, K) float32 (flipped)
         """
-        for key in ('neighbor_keypoints', 'neighbor_keypoints_visible'):
+        for key in ('neighbour_keypoints', 'neighbour_keypoints_visible'):
             if key not in results:
                 raise KeyError(
                     f'BuildInstanceSlots needs "{key}": use a multi-instance '
                     'dataset (e.g. MultiInstanceCocoDataset)')
-        keypoints = np.asarray(results['neighbor_keypoints'],
+        keypoints = np.asarray(results['neighbour_keypoints'],
                                dtype=np.float32)[..., :2].copy()
-        visible = np.asarray(results['neighbor_keypoints_visible'],
+        visible = np.asarray(results['neighbour_keypoints_visible'],
                              dtype=np.float32).copy()
         if results.get('flip', False):
             # RandomFlip ran before TopdownAffine, in image space: it used
@@ -231,7 +231,7 @@ class BuildInstanceSlots(BaseTransform):
             results, warp_mat)
         if nb_keypoints.shape[1:] != own_keypoints.shape:
             raise ValueError(
-                f'neighbor_keypoints {nb_keypoints.shape} do not match the '
+                f'neighbour_keypoints {nb_keypoints.shape} do not match the '
                 f'keypoints of the sample {own_keypoints.shape}')
 
         w, h = results['input_size']

@@ -4,7 +4,7 @@ A ``CombinedDataset`` (RTMPose's body7/body8, the whole-body cocktail, the
 COCO+AIC merge config) maps each part's keypoints to the combined keypoint
 order with a ``KeypointConverter`` in that part's own pipeline. MIPNet also
 trains on the other persons of the box's image, which the part's
-``MultiInstance<Name>`` data set attaches as ``neighbor_*`` fields in the
+``MultiInstance<Name>`` data set attaches as ``neighbour_*`` fields in the
 part's own keypoint order. They must be mapped by the same converter, at the
 same point: after the part's pipeline the sample leaves the part, and the
 combined pipeline (``RandomFlip`` with the combined flip indices,
@@ -21,7 +21,7 @@ import numpy as np
 from mmpose.datasets.transforms import KeypointConverter
 from mmpose.registry import TRANSFORMS
 
-NEIGHBOUR_FIELDS = ('neighbor_keypoints', 'neighbor_keypoints_visible')
+NEIGHBOUR_FIELDS = ('neighbour_keypoints', 'neighbour_keypoints_visible')
 
 
 @TRANSFORMS.register_module()
@@ -43,15 +43,15 @@ class MultiInstanceKeypointConverter(KeypointConverter):
     Required Keys:
 
         - keypoints, keypoints_visible (as the stock transform)
-        - neighbor_keypoints (M, K, 2), neighbor_keypoints_visible (M, K)
+        - neighbour_keypoints (M, K, 2), neighbour_keypoints_visible (M, K)
           (optional: a sample without them is converted as by the stock one)
 
     Modified Keys:
 
         - keypoints (1, K', 2), keypoints_visible (1, K', 2),
           flip_indices (as the stock transform)
-        - neighbor_keypoints (M, K', 2) float32
-        - neighbor_keypoints_visible (M, K') float32
+        - neighbour_keypoints (M, K', 2) float32
+        - neighbour_keypoints_visible (M, K') float32
 
     The stock output's visibility has a second channel, a weight that is 1 on
     the keypoints the part annotates (the mapping's targets) and 0 elsewhere.
@@ -59,7 +59,7 @@ class MultiInstanceKeypointConverter(KeypointConverter):
     part; the own person's copy is carried on (and shared by all λ slots, see
     :func:`mipnet_mmpose.models.heads.multi_instance_head.split_instance_targets`),
     and the neighbours keep the (M, K') visibility that
-    :class:`BuildInstanceSlots` reads. ``neighbor_bboxes`` need no mapping.
+    :class:`BuildInstanceSlots` reads. ``neighbour_bboxes`` need no mapping.
 
     Args:
         num_keypoints (int): The combined keypoint number K'
@@ -71,18 +71,18 @@ class MultiInstanceKeypointConverter(KeypointConverter):
         results = super().transform(results)
         if not all(key in results for key in NEIGHBOUR_FIELDS):
             return results
-        keypoints = np.asarray(results['neighbor_keypoints'], dtype=np.float32)
-        visible = np.asarray(results['neighbor_keypoints_visible'], dtype=np.float32)
+        keypoints = np.asarray(results['neighbour_keypoints'], dtype=np.float32)
+        visible = np.asarray(results['neighbour_keypoints_visible'], dtype=np.float32)
         if keypoints.ndim != 3 or visible.shape != keypoints.shape[:2]:
             raise ValueError(
-                f'{type(self).__name__}: neighbor_keypoints {keypoints.shape} and '
-                f'neighbor_keypoints_visible {visible.shape} must have shapes (M, K, 2) '
+                f'{type(self).__name__}: neighbour_keypoints {keypoints.shape} and '
+                f'neighbour_keypoints_visible {visible.shape} must have shapes (M, K, 2) '
                 'and (M, K)')
         # Only the two fields: no flip_indices (the stock transform rewrites those
         # in place when it interpolates; the own person's call did that already)
         # and no keypoints_3d.
         mapped = super().transform(dict(keypoints=keypoints, keypoints_visible=visible))
-        results['neighbor_keypoints'] = mapped['keypoints'].astype(np.float32)
-        results['neighbor_keypoints_visible'] = \
+        results['neighbour_keypoints'] = mapped['keypoints'].astype(np.float32)
+        results['neighbour_keypoints_visible'] = \
             mapped['keypoints_visible'][..., 0].astype(np.float32)
         return results
