@@ -1,4 +1,4 @@
-"""MIMBs for any registered backbone: ``MultiInstanceBackbone`` and the ``MultiInstance<Name>`` classes."""
+"""MIMBs for any registered backbone: ``MultiInstanceBackbone``, ``MultiInstance<Name>``."""
 import copy
 from typing import Optional, Sequence, Union
 

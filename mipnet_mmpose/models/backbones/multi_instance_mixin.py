@@ -208,7 +208,8 @@ class MultiInstanceBackboneMixin:
             n = len(self.res_layers)
             return resnet_sites([i for i in (n - 1, n) if i >= 1])
         if any(cls.__name__ == 'CSPNeXt' for cls in type(self).__mro__):
-            return [MIMBSite(f'layers.{len(self.layers) - 1}')]
+            # ``layers`` holds the names of the stem and stages, in order.
+            return [MIMBSite(self.layers[-1])]
         return [MIMBSite(self._automatic_site())]
 
     def _automatic_site(self) -> str:
