@@ -27,7 +27,7 @@ def type_name(cfg: Any) -> str:
 
 
 def convert_config(cfg: Config, num_instances: int = 2,
-                   lambda_encoding: str = 'one_hot') -> Config:
+                   lambda_encoding: Optional[str] = None) -> Config:
     """The MIPNet version of a stock MMPose top-down config.
 
     Changes, and nothing else: the estimator becomes
@@ -51,8 +51,9 @@ def convert_config(cfg: Config, num_instances: int = 2,
         cfg (Config): A stock top-down config (``Config.fromfile`` of e.g.
             ``mmpose::body_2d_keypoint/rtmpose/coco/rtmpose-m_8xb256-420e_coco-256x192.py``)
         num_instances (int): N, poses per box. Defaults to 2.
-        lambda_encoding (str): ``'one_hot'`` or ``'binary'`` (the authors'
-            code for N = 3, 4). Defaults to ``'one_hot'``.
+        lambda_encoding (str, optional): ``'one_hot'`` or ``'binary'``; None
+            (default): :func:`~mipnet_mmpose.models.default_lambda_encoding`
+            of N (the authors': binary for N = 3, 4, else one-hot).
 
     Returns:
         Config: The converted config (the input is not changed).
@@ -64,10 +65,12 @@ def convert_config(cfg: Config, num_instances: int = 2,
     """
     from .models.backbones import check_not_multi_stage
     from .models.heads import check_not_multi_stage_head
-    from .models.mimb import check_lambda_encoding
+    from .models.mimb import check_lambda_encoding, default_lambda_encoding
     from .utils import check_int_at_least
 
     num_instances = check_int_at_least('num_instances', num_instances, 1)
+    if lambda_encoding is None:
+        lambda_encoding = default_lambda_encoding(num_instances)
     check_lambda_encoding(lambda_encoding)
     out = copy.deepcopy(cfg)
     model = out.get('model')
@@ -387,7 +390,7 @@ def _mark_data_root(overrides: Dict[str, Any], data_root: str) -> Dict[str, Any]
 
 
 def converted_config_text(stock: Config, num_instances: int = 2,
-                          lambda_encoding: str = 'one_hot',
+                          lambda_encoding: Optional[str] = None,
                           base: Optional[str] = None, header: str = '',
                           data: Optional[Dict[str, Any]] = None) -> str:
     """A short config file: ``_base_`` = the stock config, then the MIPNet changes.

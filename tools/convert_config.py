@@ -25,12 +25,16 @@ MARKER = 'written by tools/convert_config.py'
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     from mipnet_mmpose.conversion import COCO_LAYOUT
+    from mipnet_mmpose.models import default_lambda_encoding
+    # The package's rule, read off for N = 1..16 so the help cannot drift from it.
+    binary = [n for n in range(1, 17) if default_lambda_encoding(n) == 'binary']
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('stock_config', help='a stock top-down config file or mmpose::<path>')
     parser.add_argument('out_config', help='where to write the MIPNet config')
     parser.add_argument('--num-instances', type=int, default=2, help='N, poses per box')
     parser.add_argument('--lambda-encoding', choices=['one_hot', 'binary'],
-                        help="λ code; default 'one_hot' for N <= 2, else 'binary' (the authors')")
+                        help=f"λ code; default: 'binary' for N in {binary}, else 'one_hot' "
+                        "(the authors' codes, mipnet_mmpose.models.default_lambda_encoding)")
     data = parser.add_argument_group(
         'data', 'a COCO-format data set of your own (paths below --data-root, as MMPose)')
     data.add_argument('--data-root', help='the data set folder; sets every data set and metric')
@@ -74,7 +78,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     except OutputPathError as e:
         print(f'error: {e}', file=sys.stderr)
         return 1
-    encoding = args.lambda_encoding or ('one_hot' if args.num_instances <= 2 else 'binary')
     header = (f'# MIPNet (N={args.num_instances}) version of {base_reference(stock.filename)},\n'
               f'# {MARKER}: the stock config plus what MIPNet changes.')
     try:
@@ -82,7 +85,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.data_root:
             data = dict(data_root=args.data_root, val_bbox_file=args.val_bbox_file,
                         **{name: getattr(args, name) for name in COCO_LAYOUT})
-        text = converted_config_text(stock, args.num_instances, encoding,
+        text = converted_config_text(stock, args.num_instances, args.lambda_encoding,
                                      base=base_reference(stock.filename),
                                      header=header, data=data)
     except (ConversionError, ValueError) as e:

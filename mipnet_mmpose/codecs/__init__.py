@@ -1,4 +1,4 @@
 """Keypoint codecs: targets of the N instance slots."""
-from .multi_instance_codec import MultiInstanceCodec, MultiInstanceHeatmap
+from .multi_instance_codec import MultiInstanceCodec
 
-__all__ = ['MultiInstanceCodec', 'MultiInstanceHeatmap']
+__all__ = ['MultiInstanceCodec']

@@ -41,15 +41,8 @@ class MultiInstanceCodec(BaseKeypointCodec):
         'instance_keypoints', 'instance_keypoints_visible'
     }
 
-    def __init__(self, encoder: Union[dict, BaseKeypointCodec], **kwargs) -> None:
+    def __init__(self, encoder: Union[dict, BaseKeypointCodec]) -> None:
         super().__init__()
-        if 'num_instances' in kwargs:
-            raise ValueError(
-                f'{type(self).__name__} takes no num_instances: it encodes the slots '
-                'BuildInstanceSlots built; N is set once, as model.num_instances and '
-                'BuildInstanceSlots(num_instances=...) from one config variable')
-        if kwargs:
-            raise TypeError(f'{type(self).__name__} got unexpected arguments {sorted(kwargs)}')
         if isinstance(encoder, dict):
             encoder = KEYPOINT_CODECS.build(encoder)
         if not isinstance(encoder, BaseKeypointCodec):
@@ -130,8 +123,3 @@ class MultiInstanceCodec(BaseKeypointCodec):
 
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}(encoder={self.encoder!r})'
-
-
-@KEYPOINT_CODECS.register_module()
-class MultiInstanceHeatmap(MultiInstanceCodec):
-    """:class:`MultiInstanceCodec` under its earlier name (heatmap codecs)."""

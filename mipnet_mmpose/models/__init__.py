@@ -1,10 +1,16 @@
 from .backbones import MIPHRNet, MIPResNet
 from .heads import MultiInstanceHeatmapHead
-from .mimb import MIMB, encode_lambdas, lambda_code_size, lambda_code_table
+from .mimb import (
+    MIMB,
+    default_lambda_encoding,
+    encode_lambdas,
+    lambda_code_size,
+    lambda_code_table,
+)
 from .pose_estimators import MultiInstanceTopdownPoseEstimator
 
 __all__ = [
     'MIMB', 'MIPHRNet', 'MIPResNet', 'MultiInstanceHeatmapHead',
-    'MultiInstanceTopdownPoseEstimator', 'encode_lambdas', 'lambda_code_size',
-    'lambda_code_table'
+    'MultiInstanceTopdownPoseEstimator', 'default_lambda_encoding', 'encode_lambdas',
+    'lambda_code_size', 'lambda_code_table'
 ]

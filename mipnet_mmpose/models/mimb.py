@@ -14,6 +14,24 @@ AUTHORS_HRNET_INIT_STD = 0.001
 LAMBDA_ENCODINGS = {'one_hot': 0, 'binary': 1}
 
 
+def default_lambda_encoding(num_instances: int) -> str:
+    """The λ code a model of N instances gets when its config names none.
+
+    The authors' codes: one-hot for N=2 (their released model; the paper's
+    code), the 2-bit ``'binary'`` code for their N=3 and N=4 models
+    (``configs/mipnet-n3_*``, ``configs/mipnet-n4_*``). Every other N has no
+    model of theirs and gets the paper's one-hot code.
+
+    Args:
+        num_instances (int): N.
+
+    Returns:
+        str: ``'binary'`` for N = 3 or 4, else ``'one_hot'``.
+    """
+    check_int_at_least('num_instances', num_instances, 1)
+    return 'binary' if num_instances in (3, 4) else 'one_hot'
+
+
 def lambda_code_size(num_instances: int, encoding: str) -> int:
     """Length D of the code of λ.
 
@@ -111,7 +129,8 @@ class MIMB(BaseModule):
     Args:
         channels (int): Channels C of the modulated feature map.
         num_instances (int): Number N of values λ can take.
-        lambda_encoding (str): ``'one_hot'`` (default) or ``'binary'``.
+        lambda_encoding (str, optional): ``'one_hot'`` or ``'binary'``; None
+            (default): :func:`default_lambda_encoding` of N.
         reduction (int): Hidden width is ``channels // reduction``. Defaults to 4.
         init_std (float, optional): Std of the normal init of the linear
             layers (bias 0): 0.001, the authors' HRNet init
@@ -128,7 +147,7 @@ class MIMB(BaseModule):
     def __init__(self,
                  channels: int,
                  num_instances: int,
-                 lambda_encoding: str = 'one_hot',
+                 lambda_encoding: Optional[str] = None,
                  reduction: int = 4,
                  init_std: Optional[float] = AUTHORS_HRNET_INIT_STD,
                  layout: str = 'nchw',
@@ -141,6 +160,8 @@ class MIMB(BaseModule):
             raise ValueError(f'MIMB reduction={reduction} leaves no hidden channels '
                              f'for {channels} channels')
         self.channels = channels
+        if lambda_encoding is None:
+            lambda_encoding = default_lambda_encoding(num_instances)
         self.num_instances = num_instances
         self.lambda_encoding = lambda_encoding
         hidden = channels // reduction

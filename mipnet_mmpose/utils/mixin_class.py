@@ -1,6 +1,6 @@
 """``MultiInstance<Name>`` classes: a stock MMPose class with one of our mixins in front."""
 import sys
-from typing import Dict, Iterable, Optional, Tuple
+from typing import Dict, Iterable, Mapping, Optional, Tuple
 
 PREFIX = 'MultiInstance'
 
@@ -28,6 +28,46 @@ def with_mixin(mixin: type, cls: type, module: str) -> type:
         _MADE[(mixin, cls)] = made
         setattr(sys.modules[module], qualname, made)
     return _MADE[(mixin, cls)]
+
+
+def stock_class(cfg: Mapping, registry) -> type:
+    """The class a config dict's ``type`` names, looked up as ``registry.build``
+    would: in the scope of its ``_scope_`` (e.g. mmdet's ``CSPNeXt``), scoped
+    names (``'mmpretrain.VisionTransformer'``) in that package's registry; a
+    class given as ``type`` is returned as is.
+
+    Args:
+        cfg (Mapping): A config with ``type``.
+        registry: The MMPose registry of its kind (``MODELS``...).
+    """
+    kind = cfg.get('type')
+    if not isinstance(kind, str):
+        if isinstance(kind, type):
+            return kind
+        raise TypeError(f'the config {dict(cfg)} needs a type (a registered name or a '
+                        f'class), got {kind!r}')
+    with registry.switch_scope_and_registry(cfg.get('_scope_')) as scoped:
+        cls = scoped.get(kind)
+    if not isinstance(cls, type):
+        raise KeyError(f'{kind!r} is not a registered class of the {registry.name} registry '
+                       f'(scope {cfg.get("_scope_") or registry.scope!r}): check the type '
+                       'and _scope_, and that its package is imported')
+    return cls
+
+
+def named_made_class(made: type) -> type:
+    """Class decorator: ``made`` (``class X(mixin, stock)`` written in code under a
+    name of its own) is the ``MultiInstance<Name>`` class of that pair.
+
+    :func:`with_mixin` then returns it for the stock class, so the class built
+    from a stock config is the named one (e.g. ``MIPHRNet`` for ``HRNet``),
+    with its own constructor arguments and docstring.
+    """
+    mixin, stock = made.__bases__
+    if _MADE.setdefault((mixin, stock), made) is not made:
+        raise TypeError(f'{made.__name__}: {mixin.__name__} + {stock.__name__} already '
+                        f'has the class {_MADE[(mixin, stock)].__name__}')
+    return made
 
 
 def registered(made: type, registry, doc: str) -> type:

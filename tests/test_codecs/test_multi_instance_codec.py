@@ -125,8 +125,8 @@ def test_bad_slots_and_arguments_give_clear_errors(ochuman):
     with pytest.raises(ValueError, match='instance_keypoints_visible'):
         codec.encode(results['transformed_keypoints'], results['keypoints_visible'],
                      results['instance_keypoints'], results['instance_keypoints_visible'][:, :5])
-    # N has one owner in the pipeline (BuildInstanceSlots): the codec refuses a copy.
-    with pytest.raises(ValueError, match='takes no num_instances'):
+    # N has one owner in the pipeline (BuildInstanceSlots): the codec takes no copy.
+    with pytest.raises(TypeError, match='num_instances'):
         MultiInstanceCodec(encoder=MSRA, num_instances=2)
     with pytest.raises(ValueError, match='auxiliary'):
         MultiInstanceCodec(encoder=dict(type='MultiInstanceCodec', encoder=MSRA))

@@ -135,3 +135,18 @@ def test_converted_model_pickles_into_a_fresh_process(tmp_path):
     result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                             cwd=str(REPO))
     assert result.returncode == 0 and 'ok' in result.stdout, result.stderr[-2000:]
+
+
+@pytest.mark.parametrize('n', [2, 3, 4, 5])
+def test_python_and_cli_give_one_lambda_code_for_n(tmp_path, n):
+    """convert_config and tools/convert_config.py ask one rule for the default λ code:
+    the authors' one-hot for N=2 and 2-bit code for N = 3, 4."""
+    from mipnet_mmpose.models import default_lambda_encoding
+    from tools.convert_config import main
+    expected = 'binary' if n in (3, 4) else 'one_hot'
+    assert default_lambda_encoding(n) == expected
+    stock = Config.fromfile(resolve_config_path(FAMILIES['rtmpose']))
+    assert convert_config(stock, num_instances=n).model.lambda_encoding == expected
+    out = tmp_path / 'out.py'
+    assert main([FAMILIES['rtmpose'], str(out), '--num-instances', str(n)]) == 0
+    assert Config.fromfile(str(out)).model.lambda_encoding == expected

@@ -183,30 +183,112 @@ def test_code_table_is_a_constant_outside_checkpoints(build, n, encoding):
     assert 'lambda_code_table' not in dict(_hrnet(num_instances=1).named_buffers())
 
 
-def test_weights_and_outputs_match_the_code_before_the_generic_sites():
-    """MIPHRNet built by the generic MIMB-site mechanism gives the same weights (same
-    seed) and the same outputs as the code before it (stored by commit 37e69bf), and
-    a checkpoint of that code loads strictly."""
-    from mmengine.config import Config
-
-    from mipnet_mmpose.models import MIPHRNet
-    stored = torch.load(REPO / 'tests' / 'data' / 'mip_hrnet_sample_pre_generic.pth')
-    extra = Config.fromfile(str(REPO / 'configs' / 'mipnet_sample_hrnet-w16_coco-mini-128x96.py')
-                            ).model.backbone.extra
-    torch.manual_seed(0)
-    model = MIPHRNet(extra=extra.to_dict(), num_instances=2)
-    model.init_weights()
-    state = model.state_dict()
-    assert list(state) == list(stored['state_dict'])
-    assert all(torch.equal(state[k], stored['state_dict'][k]) for k in state)
-    model.load_state_dict(stored['state_dict'], strict=True)
+def _outputs(backbone, x):
     with torch.no_grad():
-        outputs = model.eval()(stored['input'], num_instances=2)
-    # Weights are compared bit for bit above; outputs to float rounding only, since the
-    # CPU's convolution kernels (chosen per machine) sum in different orders: a fresh
-    # machine differed from the one that stored the fixture by 3e-15.
-    for ours, theirs in zip(outputs, stored['outputs']):
-        torch.testing.assert_close(ours, theirs, rtol=1e-6, atol=1e-9)
+        return backbone.eval()(x, num_instances=backbone.num_instances)
+
+
+@pytest.mark.parametrize('named, stock', [
+    (dict(type='MIPHRNet', extra=small_hrnet_extra()),
+     dict(type='HRNet', extra=small_hrnet_extra())),
+    (dict(type='MIPResNet', depth=18), dict(type='ResNet', depth=18)),
+])
+def test_named_class_and_multi_instance_backbone_of_the_stock_type_are_one_model(named, stock):
+    """MIPHRNet/MIPResNet are what MultiInstanceBackbone and the estimator build for
+    HRNet/ResNet: one class, the same weights from the same seed, the same outputs."""
+    torch.manual_seed(0)
+    ours = MODELS.build(dict(named, num_instances=3))
+    torch.manual_seed(0)
+    generic = MODELS.build(dict(type='MultiInstanceBackbone', backbone=stock, num_instances=3))
+    assert type(generic) is type(ours)
+    assert type(ours).__name__ == named['type']
+    assert list(generic.state_dict()) == list(ours.state_dict())
+    assert all(torch.equal(v, ours.state_dict()[k]) for k, v in generic.state_dict().items())
+    _spread_mimbs(ours)
+    generic.load_state_dict(ours.state_dict(), strict=True)
+    x = torch.randn(2, 3, 64, 64)
+    for a, b in zip(_outputs(ours, x), _outputs(generic, x)):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    # N=3 without a code: the authors' 2-bit code, recorded in the checkpoint.
+    assert ours.lambda_encoding == 'binary' and ours.mip_meta.tolist() == [3, 1]
+
+
+def test_estimator_builds_the_named_classes_from_stock_configs():
+    cfg = get_config(STOCK_HRNET_W32).model
+    cfg.backbone.init_cfg = None
+    model = MODELS.build(dict(cfg, type='MultiInstanceTopdownPoseEstimator'))
+    assert type(model.backbone).__name__ == 'MIPHRNet'
+    assert type(model.head).__name__ == 'MultiInstanceHeatmapHead'
+    # The paper's sites, under the names the checkpoints hold.
+    assert {k.split('.')[0] for k in model.backbone.state_dict() if 'mimb' in k} == {
+        'mimb_stage4_inputs', 'mimb_output'}
+
+
+def test_named_arguments_choose_the_sites():
+    hrnet = _hrnet(modulate_output=False)
+    assert not hasattr(hrnet, 'mimb_output') and len(hrnet.mimb_stage4_inputs) == 4
+    assert [s.module for s in _hrnet(mimb_sites=['stage3']).mimb_sites] == ['stage3']
+    with pytest.raises(ValueError, match='not both'):
+        _hrnet(modulate_output=False, mimb_sites=['stage3'])
+    resnet = _resnet(mimb_before_layers=(4, ))
+    assert hasattr(resnet, 'mimb_layer4') and not hasattr(resnet, 'mimb_layer3')
+    with pytest.raises(ValueError, match='no sub-module .layer5.'):
+        _resnet(mimb_before_layers=(5, ))
+    with pytest.raises(ValueError, match='not both'):
+        _resnet(mimb_before_layers=(4, ), mimb_sites=['layer4'])
+
+
+def test_multi_instance_backbone_reads_the_scope_of_the_stock_type():
+    """mmdet's CSPNeXt (``_scope_`` or a scoped name) and MMPose's are two classes."""
+    arch = dict(arch='P5', deepen_factor=0.33, widen_factor=0.25, out_indices=(4, ))
+    classes = {}
+    for key, cfg in (('mmpose', dict(type='CSPNeXt')),
+                     ('mmdet', dict(type='CSPNeXt', _scope_='mmdet')),
+                     ('mmdet.CSPNeXt', dict(type='mmdet.CSPNeXt'))):
+        backbone = MODELS.build(dict(type='MultiInstanceBackbone', backbone=dict(cfg, **arch)))
+        stock = type(backbone).__mro__[2]
+        classes[key] = type(backbone)
+        assert type(backbone).__name__ == 'MultiInstanceCSPNeXt'
+        assert stock.__module__.split('.')[0] == key.split('.')[0]
+        assert [s.module for s in backbone.mimb_sites] == ['stage4']
+    assert classes['mmdet'] is classes['mmdet.CSPNeXt'] is not classes['mmpose']
+
+
+def test_built_models_pickle_into_a_fresh_process(tmp_path):
+    """torch.save of whole backbones (a named class and a made one) loads where the
+    made class was never made, with the same outputs."""
+    import subprocess
+    import sys
+    models = [_hrnet().eval(),
+              MODELS.build(dict(type='MultiInstanceBackbone',
+                                backbone=dict(type='ShuffleNetV2', widen_factor=0.5))).eval()]
+    for model in models:
+        _spread_mimbs(model)
+    x = torch.randn(1, 3, 64, 64)
+    expected = [_outputs(m, x) for m in models]
+    torch.save(dict(models=models, x=x, expected=expected), tmp_path / 'models.pt')
+    code = (
+        'import torch, mipnet_mmpose\n'
+        f"d = torch.load({str(tmp_path / 'models.pt')!r}, weights_only=False)\n"
+        'print([type(m).__name__ for m in d["models"]])\n'
+        'for m, want in zip(d["models"], d["expected"]):\n'
+        '    with torch.no_grad():\n'
+        '        out = m(d["x"], num_instances=2)\n'
+        '    for a, b in zip(out, want):\n'
+        '        torch.testing.assert_close(a, b, rtol=0, atol=0)\n')
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                            cwd=str(REPO))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "['MIPHRNet', 'MultiInstanceShuffleNetV2']"
+
+
+def test_made_class_names_resolve_to_the_named_classes():
+    """A model pickled as the made ``MultiInstanceHRNet`` (the generic path's class for
+    HRNet before it was MIPHRNet) unpickles as MIPHRNet."""
+    from mipnet_mmpose.models import MIPHRNet, MIPResNet
+    from mipnet_mmpose.models.backbones import multi_instance_backbone
+    assert multi_instance_backbone.MultiInstanceHRNet is MIPHRNet
+    assert multi_instance_backbone.MultiInstanceResNet is MIPResNet
 
 
 def _mimb_linears(backbone):

@@ -70,14 +70,6 @@ def test_test_time_n_chooses_fewer_instances_and_rejects_more(cfg):
     assert model.test_num_instances == 1  # a refused value changes nothing
 
 
-@pytest.mark.parametrize('key', ['num_instances', 'lambda_score_decay'])
-def test_test_cfg_no_longer_holds_test_time_settings(cfg, key):
-    model_cfg = copy.deepcopy(cfg.model)
-    model_cfg.test_cfg[key] = 1
-    with pytest.raises(ValueError, match=f'default_hooks.multi_instance_test.{key}'):
-        MODELS.build(model_cfg)
-
-
 def test_shared_trunk_prediction_equals_per_lambda_runs(cfg):
     """Each λ's pose equals what a forward with that λ alone gives."""
     model = _build(cfg.model, 2).eval()
@@ -210,3 +202,40 @@ def test_non_finite_loss_stops_training_naming_the_samples(cfg):
         torch.testing.assert_close(value.detach(), before[key])
     # A finite batch trains as before.
     assert torch.isfinite(model.loss(batch['inputs'], batch['data_samples'])['loss_kpt'])
+
+
+def test_multi_instance_head_of_a_stock_type_is_its_named_class(cfg):
+    from mipnet_mmpose.models import MultiInstanceHeatmapHead
+    head = MODELS.build(dict(type='MultiInstanceHead', head=cfg.model.head, num_instances=2))
+    assert type(head) is MultiInstanceHeatmapHead and head.num_instances == 2
+    assert type(_build(cfg.model, 2).head) is MultiInstanceHeatmapHead
+
+
+def test_visibility_head_trains_both_forwards_on_every_lambda(cfg):
+    """VisPredictHead's loss runs two forwards (its own and its pose head's): both
+    are answered from the one forward over all rows; the pose loss is the heatmap
+    head's loss of the same weights."""
+    vis_cfg = copy.deepcopy(cfg.model)
+    vis_cfg.head = dict(type='VisPredictHead', pose_cfg=cfg.model.head,
+                        loss=dict(type='BCELoss', use_target_weight=True, use_sigmoid=True))
+    vis = _build(vis_cfg, 2).train()
+    plain = _build(cfg.model, 2).train()
+    plain.backbone.load_state_dict(vis.backbone.state_dict())
+    plain.head.load_state_dict(vis.head.pose_head.state_dict())
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    batch = vis.data_preprocessor(pseudo_collate([dataset[i] for i in range(3)]),
+                                  training=True)
+    losses = vis.loss(batch['inputs'], batch['data_samples'])
+    assert set(losses) == {
+        'loss_vis', 'acc_vis', 'loss_kpt', 'acc_pose', 'lambda0_vis', 'lambda1_vis',
+        'acc_vis_lambda0', 'acc_vis_lambda1', 'lambda0_kpt', 'lambda1_kpt',
+        'acc_pose_lambda0', 'acc_pose_lambda1'}
+    expected = plain.loss(batch['inputs'], batch['data_samples'])
+    for key in ('loss_kpt', 'lambda0_kpt', 'lambda1_kpt'):
+        torch.testing.assert_close(losses[key], expected[key])
+    (losses['loss_vis'] + losses['loss_kpt']).backward()
+    assert vis.head.vis_head[2].weight.grad.abs().sum() > 0
+    assert vis.head.pose_head.final_layer.weight.grad.abs().sum() > 0
+    with torch.no_grad():
+        samples = vis.eval().predict(batch['inputs'], batch['data_samples'])
+    assert [s.pred_instances.lambdas.tolist() for s in samples] == [[0, 1]] * 3

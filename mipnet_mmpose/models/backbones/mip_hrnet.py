@@ -1,44 +1,36 @@
 """HRNet with Multi-Instance Modulation Blocks (MIPNet's main backbone)."""
-from typing import List, Union
+from typing import Optional, Sequence
 
 from mmpose.models.backbones import HRNet
 from mmpose.registry import MODELS
 
-from .multi_instance_mixin import MIMBSite, MultiInstanceBackboneMixin
+from ...utils.mixin_class import named_made_class
+from .multi_instance_mixin import MultiInstanceBackboneMixin, hrnet_sites
 
 
-def hrnet_sites(modulate_output: bool = True) -> List[MIMBSite]:
-    """The paper's HRNet sites: each stage-4 input branch, and the final
-    high-resolution output (stage 4 returns it first)."""
-    sites = [MIMBSite('stage4', 'input', name='mimb_stage4_inputs')]
-    if modulate_output:
-        sites.append(MIMBSite('stage4', 'output', name='mimb_output', max_branches=1))
-    return sites
-
-
+@named_made_class
 @MODELS.register_module()
 class MIPHRNet(MultiInstanceBackboneMixin, HRNet):
     """MMPose's :class:`HRNet` conditioned on the instance selector λ.
 
-    A MIMB modulates each stage-4 input branch (the outputs of ``transition3``)
-    and the final high-resolution output. The stem to stage 3 does not depend on
-    λ and runs once per sample. All stock parameter names are kept, so MMPose's
-    HRNet checkpoints load (only the MIMB keys are missing). This is what
-    :func:`MultiInstanceBackbone` builds for an ``HRNet`` config, under a fixed
-    name.
+    The ``MultiInstance<Name>`` class of ``HRNet``: what
+    :func:`MultiInstanceBackbone` and the estimator build for an ``HRNet``
+    config. A MIMB modulates each stage-4 input branch (the outputs of
+    ``transition3``) and the final high-resolution output. The stem to stage 3
+    does not depend on λ and runs once per sample. All stock parameter names
+    are kept, so MMPose's HRNet checkpoints load (only the MIMB keys are
+    missing).
 
     Args:
         extra (dict): HRNet stage configuration, as for :class:`HRNet`.
-        num_instances (int): N, the number of instances per box. With 1 no MIMB
-            is built and the backbone is exactly :class:`HRNet`. Defaults to 2.
-        lambda_encoding (str): ``'one_hot'`` or ``'binary'``. Defaults to ``'one_hot'``.
-        mimb_reduction (int): MIMB hidden width divisor r. Defaults to 4.
-        mimb_init_std (float | None | str): Init of the MIMB Linear layers:
-            a normal std, None for PyTorch's default, or ``'family'``
-            (default): normal(0.001), the authors' HRNet init.
         modulate_output (bool): Also modulate the final high-resolution output.
             Defaults to True.
-        **kwargs: Other arguments of :class:`HRNet`.
+        mimb_sites (Sequence, optional): Other sites instead of the paper's
+            (then ``modulate_output`` must stay True).
+        **kwargs: ``num_instances``, ``lambda_encoding``, ``mimb_reduction``,
+            ``mimb_init_std`` (see :class:`MultiInstanceBackboneMixin`; the init
+            defaults to normal(0.001), the authors' HRNet init) and the other
+            arguments of :class:`HRNet`.
 
     Example:
         >>> feats = backbone(x)                       # λ = 0 for every row, (B, ...)
@@ -48,13 +40,13 @@ class MIPHRNet(MultiInstanceBackboneMixin, HRNet):
 
     def __init__(self,
                  extra: dict,
-                 num_instances: int = 2,
-                 lambda_encoding: str = 'one_hot',
-                 mimb_reduction: int = 4,
-                 mimb_init_std: Union[float, None, str] = 'family',
                  modulate_output: bool = True,
+                 mimb_sites: Optional[Sequence] = None,
                  **kwargs):
-        super().__init__(extra, **kwargs)
-        self._init_multi_instance(num_instances, lambda_encoding, mimb_reduction,
-                                  mimb_init_std)
-        self._attach_sites(hrnet_sites(modulate_output))
+        if mimb_sites is not None and not modulate_output:
+            raise ValueError('MIPHRNet: give modulate_output=False (the paper\'s sites without '
+                             'the output MIMB) or mimb_sites, not both')
+        super().__init__(extra,
+                         mimb_sites=hrnet_sites(modulate_output) if mimb_sites is None
+                         else mimb_sites,
+                         **kwargs)

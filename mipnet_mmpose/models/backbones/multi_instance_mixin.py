@@ -1,6 +1,6 @@
 """What every MIMB backbone shares: λ routing, trunk sharing, sites and the N/encoding record."""
 import warnings
-from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor, nn
@@ -12,6 +12,7 @@ from ..mimb import (
     MIMB,
     check_lambda_encoding,
     check_lambdas,
+    default_lambda_encoding,
     encode_lambdas,
     lambda_code_table,
 )
@@ -58,6 +59,31 @@ class MIMBSite(NamedTuple):
         return site
 
 
+#: Share of the backbone's parameters that the automatic site puts after it
+#: (λ-dependent). HRNet's stage 4 and ResNet's layer3-4 (the paper's sites)
+#: hold 60-95 % of theirs; half keeps most capacity λ-aware while the trunk
+#: before it is shared.
+AUTO_SITE_SHARE = 0.5
+
+
+def hrnet_sites(modulate_output: bool = True) -> List[MIMBSite]:
+    """The paper's HRNet sites: each stage-4 input branch, and the final
+    high-resolution output (stage 4 returns it first)."""
+    sites = [MIMBSite('stage4', 'input', name='mimb_stage4_inputs')]
+    if modulate_output:
+        sites.append(MIMBSite('stage4', 'output', name='mimb_output', max_branches=1))
+    return sites
+
+
+def resnet_sites(before_layers: Sequence[int]) -> List[MIMBSite]:
+    """MIMBs on the inputs of the given 1-based ResNet layers (``mimb_layer<i>``)."""
+    layers = sorted(set(before_layers))
+    if not layers or not all(isinstance(i, int) and i >= 1 for i in layers):
+        raise ValueError(f'mimb_before_layers must name ResNet layers 1, 2, ..., got '
+                         f'{tuple(before_layers)}')
+    return [MIMBSite(f'layer{i}', 'input', name=f'mimb_layer{i}') for i in layers]
+
+
 def family_mimb_init_std(backbone: nn.Module) -> Optional[float]:
     """The MIMB Linear init of the authors' model of this backbone's family.
 
@@ -83,13 +109,15 @@ def check_mimb_init_std(value) -> Optional[float]:
 class MultiInstanceBackboneMixin:
     """Turns a stock MMPose backbone into a λ-conditioned one without touching its code.
 
-    The stock ``forward`` runs unchanged. MIMBs are attached with forward hooks
-    on named stock sub-modules (:class:`MIMBSite`), so every stock parameter keeps
-    its name and stock checkpoints load. While :meth:`forward` runs, the hooks
-    read the λ of the current call. At the first site the stock forward reaches,
-    a call with ``num_instances=N`` repeats each row N times (row ``b*N + i`` is
-    sample b with λ=i): everything before it is λ-independent and is computed
-    once per sample.
+    ``MultiInstance<Name>`` (this mixin first, then the stock class) is built
+    from the stock config plus the arguments below: the stock ``__init__`` runs
+    unchanged, then the MIMBs are attached with forward hooks on named stock
+    sub-modules (:class:`MIMBSite`), so every stock parameter keeps its name and
+    stock checkpoints load. The stock ``forward`` runs unchanged; while
+    :meth:`forward` runs, the hooks read the λ of the current call. At the first
+    site the stock forward reaches, a call with ``num_instances=N`` repeats each
+    row N times (row ``b*N + i`` is sample b with λ=i): everything before it is
+    λ-independent and is computed once per sample.
 
     The channels and layout ((B, C, H, W) maps or (B, L, C) tokens) of each
     site are read from one forward of a small dummy image when the sites are
@@ -105,15 +133,38 @@ class MultiInstanceBackboneMixin:
     set and cleared around the stock forward with ``try``/``finally`` (which
     ``torch.compile`` traces through the hooks without a graph break, unlike a
     generator context manager).
+
+    Args:
+        *args, **kwargs: The stock backbone's arguments.
+        num_instances (int): N, the values λ takes. With 1 no MIMB is built and
+            the backbone is exactly the stock one. Defaults to 2.
+        lambda_encoding (str, optional): ``'one_hot'`` or ``'binary'``; None
+            (default): :func:`default_lambda_encoding` of N.
+        mimb_reduction (int): MIMB hidden width divisor r. Defaults to 4.
+        mimb_init_std (float | None | str): Init of the MIMB Linear layers: a
+            normal std, None for PyTorch's default, or ``'family'`` (default):
+            the authors' init for the family (:func:`family_mimb_init_std`).
+        mimb_sites (Sequence[str | dict | MIMBSite], optional): Where the MIMBs
+            go, e.g. ``['stage4']`` (input), ``['stage4:output']`` or
+            ``[dict(module='stage4', on='input')]``. Defaults to
+            :meth:`default_mimb_sites`.
     """
 
     num_instances: int
     lambda_encoding: str
 
-    def _init_multi_instance(self, num_instances: int, lambda_encoding: str,
-                             mimb_reduction: int,
-                             mimb_init_std: Union[float, None, str] = 'family') -> None:
+    def __init__(self,
+                 *args,
+                 num_instances: int = 2,
+                 lambda_encoding: Optional[str] = None,
+                 mimb_reduction: int = 4,
+                 mimb_init_std: Union[float, None, str] = 'family',
+                 mimb_sites: Optional[Sequence[Union[MIMBSite, str, dict]]] = None,
+                 **kwargs) -> None:
+        super().__init__(*args, **kwargs)
         num_instances = check_int_at_least('num_instances', num_instances, 1)
+        if lambda_encoding is None:
+            lambda_encoding = default_lambda_encoding(num_instances)
         check_lambda_encoding(lambda_encoding)
         self.num_instances = num_instances
         self.lambda_encoding = lambda_encoding
@@ -135,6 +186,80 @@ class MultiInstanceBackboneMixin:
             self.register_buffer(
                 'lambda_code_table', lambda_code_table(num_instances, lambda_encoding),
                 persistent=False)
+        self._attach_sites(self.default_mimb_sites() if mimb_sites is None else mimb_sites)
+
+    def default_mimb_sites(self) -> List[MIMBSite]:
+        """The paper's rule, "the last stage(s) before the head", per family.
+
+        HRNet (and HRFormer, its subclass): every stage-4 input branch and the
+        high-resolution output; ResNet and its variants (ResNetV1d, ResNeXt,
+        SEResNet, ResNeSt, SCNet): the inputs of the last two layers, as the
+        authors; CSPNeXt (RTMPose; MMPose's and mmdet's): the input of its last
+        stage (downsampling conv, SPPF, CSP layer), as HRNet's stage 4. Any
+        other backbone: the input of the latest stage-like module (called once,
+        on the main path: a child of the backbone or of one of its containers)
+        after which at least :data:`AUTO_SITE_SHARE` of the parameters run;
+        found from one forward of a dummy image.
+        """
+        from mmpose.models.backbones import HRNet, ResNet
+        if isinstance(self, HRNet):
+            return hrnet_sites()
+        if isinstance(self, ResNet):
+            n = len(self.res_layers)
+            return resnet_sites([i for i in (n - 1, n) if i >= 1])
+        if any(cls.__name__ == 'CSPNeXt' for cls in type(self).__mro__):
+            # ``layers`` holds the names of the stem and stages, in order.
+            return [MIMBSite(self.layers[-1])]
+        return [MIMBSite(self._automatic_site())]
+
+    def _automatic_site(self) -> str:
+        """Name of the stage-like module from which AUTO_SITE_SHARE of the params run."""
+        first_call: Dict[str, int] = {}
+        calls: Dict[str, int] = {}
+        feature_input: Dict[str, bool] = {}
+        handles = []
+
+        def record(name, args):
+            calls[name] = calls.get(name, 0) + 1
+            if name not in first_call:
+                first_call[name] = len(first_call)
+                feat = args[0] if args else None
+                feats = [feat] if isinstance(feat, torch.Tensor) else (
+                    list(feat) if isinstance(feat, (list, tuple)) else [])
+                feature_input[name] = bool(feats) and all(
+                    isinstance(f, torch.Tensor) and f.dim() in (3, 4) for f in feats)
+
+        for name, module in self.named_modules():
+            if name:
+                handles.append(module.register_forward_pre_hook(
+                    lambda m, args, name=name: record(name, args)))
+        try:
+            self._run_probe(lambda x: super(MultiInstanceBackboneMixin, self).forward(x))
+        finally:
+            for handle in handles:
+                handle.remove()
+
+        modules = dict(self.named_modules())
+        own_params = {name: sum(p.numel() for p in modules[name].parameters(recurse=False))
+                      for name in first_call}
+        total = sum(own_params.values())
+        containers = (nn.ModuleList, nn.Sequential)
+
+        def stage_like(name: str) -> bool:
+            parts = name.split('.')
+            parents = ['.'.join(parts[:i]) for i in range(1, len(parts))]
+            return (len(parts) <= 3 and calls.get(name) == 1 and feature_input[name]
+                    and all(isinstance(modules[p], containers) for p in parents))
+
+        candidates = sorted((n for n in first_call if stage_like(n)), key=first_call.get)
+        if not candidates:
+            raise ValueError(f'{type(self).__name__}: found no stage to put a MIMB on; '
+                             'give the sites explicitly (MultiInstanceBackbone(sites=[...]))')
+        for name in reversed(candidates):
+            after = sum(p for n, p in own_params.items() if first_call[n] >= first_call[name])
+            if after >= AUTO_SITE_SHARE * total:
+                return name
+        return candidates[0]
 
     # ------------------------------------------------------------------ sites
     def _attach_sites(self, sites: Sequence[Union[MIMBSite, str, dict]]) -> None:

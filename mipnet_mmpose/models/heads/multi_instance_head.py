@@ -1,7 +1,6 @@
 """Any MMPose top-down head, trained on N instances per box."""
 import copy
-from contextlib import ExitStack
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.structures import PixelData
@@ -11,13 +10,58 @@ from mmpose.utils.typing import ConfigType, OptSampleList
 from torch import Tensor, nn
 
 from ...utils import check_int_at_least
-from ...utils.mixin_class import made_on_demand, with_mixin
+from ...utils.mixin_class import made_on_demand, stock_class, with_mixin
 
 #: Heads of multi-stage models: they take one target per stage.
 MULTI_STAGE_HEADS = ('CPMHead', 'MSPNHead')
 
+
+class HeadOutputs:
+    """What a head's forward methods returned for a batch, handed to its stock
+    ``loss`` in place of the features.
+
+    A stock ``loss`` runs the head's forward on its first argument, then
+    compares the outputs with the targets. The multi-instance head runs the
+    forward once on all B*N rows and calls the stock loss several times (all
+    rows or the trained λ, then each λ) on rows of those outputs: the forward
+    methods of a multi-instance head answer a ``HeadOutputs`` with their entry
+    instead of running the network (see :meth:`MultiInstanceHeadMixin.forward`).
+
+    Args:
+        outputs (dict): ``(module, method name)`` -> what that method returned
+            (a tensor or a tuple of them, B rows each).
+    """
+
+    def __init__(self, outputs: Dict[Tuple[nn.Module, str], Any]):
+        self.outputs = outputs
+        self.answered: List[Tuple[nn.Module, str]] = []
+
+    def answer(self, module: nn.Module, name: str) -> Any:
+        """The output of ``module.<name>``, as its forward call in a stock loss."""
+        self.answered.append((module, name))
+        return self.outputs[module, name]
+
+    def all_answered_once(self) -> bool:
+        """Whether each output was asked for exactly once."""
+        def keys(pairs):
+            return sorted((id(module), name) for module, name in pairs)
+        return keys(self.answered) == keys(self.outputs)
+
+    @property
+    def num_rows(self) -> int:
+        return _first_tensor(next(iter(self.outputs.values()))).shape[0]
+
+    def rows(self, rows: Any, detach: bool = False) -> 'HeadOutputs':
+        """The same outputs, of the given rows only (a slice or an index tensor)."""
+        return HeadOutputs({key: _rows(value, rows, detach)
+                            for key, value in self.outputs.items()})
+
+
 class MultiInstanceHeadMixin:
     """Trains a stock head on the N instance slots of every box, through its own loss.
+
+    ``MultiInstance<Name>`` (this mixin first, then the stock head class) is
+    built from the stock config plus ``num_instances`` and ``loss_lambdas``.
 
     The backbone returns B*N feature rows ordered (box, λ): row ``b*N + i`` is
     box b conditioned on λ=i. The targets come from
@@ -28,11 +72,11 @@ class MultiInstanceHeadMixin:
 
     :meth:`loss` runs the head's forward once on all B*N rows, splits every
     sample into N single-instance samples (row order (box, λ)) and calls the
-    stock ``loss`` with the forward answering the computed predictions: the
-    stock loss, accuracy and any extra terms over all rows, then for each λ
-    the same on its rows (detached, logged as ``lambda{i}_<name>`` for
-    ``loss_<name>`` and ``<name>_lambda{i}`` for accuracies: names without
-    "loss", so mmengine does not add them to the total).
+    stock ``loss`` with those outputs (:class:`HeadOutputs`): the stock loss,
+    accuracy and any extra terms over all rows, then for each λ the same on
+    its rows (detached, logged as ``lambda{i}_<name>`` for ``loss_<name>`` and
+    ``<name>_lambda{i}`` for accuracies: names without "loss", so mmengine
+    does not add them to the total).
 
     With ``loss_lambdas`` set, only the rows of those λ enter the loss (every
     row is still computed, so the backbone's batch statistics see all N, as in
@@ -42,23 +86,37 @@ class MultiInstanceHeadMixin:
 
     Prediction is the stock per-row decoding (flip test included); grouping the
     rows into instances is the estimator's job.
+
+    Args:
+        *args, **kwargs: The stock head's arguments.
+        num_instances (int): N. Defaults to 2; the estimator sets it.
+        loss_lambdas (Sequence[int], optional): The λ whose slots enter the
+            loss; None (default) trains all N. The estimator sets it.
     """
 
-    num_instances: int
-    #: The λ whose slots enter the training loss; None: all N.
-    loss_lambdas: Optional[Tuple[int, ...]] = None
+    def __init__(self, *args, num_instances: int = 2,
+                 loss_lambdas: Optional[Sequence[int]] = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.num_instances = check_int_at_least('num_instances', num_instances, 1)
+        #: The λ whose slots enter the training loss; None: all N.
+        self.loss_lambdas = check_loss_lambdas(loss_lambdas, self.num_instances)
 
     def _loss_forwards(self) -> List[Tuple[nn.Module, str]]:
-        """The forward methods the stock ``loss`` calls, as (module, name).
-
-        ``VisPredictHead`` predicts visibility with ``vis_forward`` and
-        delegates the keypoints to its ``pose_head``; every other head calls
-        its own ``forward`` once.
-        """
-        if isinstance(getattr(self, 'pose_head', None), nn.Module) and \
-                hasattr(self, 'vis_forward'):
-            return [(self, 'vis_forward'), (self.pose_head, 'forward')]
+        """The forward methods the stock ``loss`` calls, as (module, name); each
+        answers a :class:`HeadOutputs` with its entry."""
         return [(self, 'forward')]
+
+    def forward(self, feats: Any, *args, **kwargs) -> Any:
+        """The stock forward; given :class:`HeadOutputs` (inside the stock
+        ``loss``), the outputs it holds for this head."""
+        if isinstance(feats, HeadOutputs):
+            return feats.answer(self, 'forward')
+        return super().forward(feats, *args, **kwargs)
+
+    def head_outputs(self, feats: Any) -> HeadOutputs:
+        """Run the forward methods the stock ``loss`` calls on ``feats`` (B*N rows)."""
+        return HeadOutputs({(module, name): getattr(module, name)(feats)
+                            for module, name in self._loss_forwards()})
 
     def loss(self,
              feats: Tuple[Tensor],
@@ -67,7 +125,10 @@ class MultiInstanceHeadMixin:
         """Losses of B*N feature rows against per-instance targets.
 
         Args:
-            feats (Tuple[Tensor]): Features with B*N rows.
+            feats (Tuple[Tensor]): Features with B*N rows; or the
+                :class:`HeadOutputs` of single-instance samples computed by the
+                head that owns this one (``VisPredictHead``'s pose head), whose
+                loss is then the stock one.
             batch_data_samples (List[:obj:`PoseDataSample`]): B samples with N
                 instance targets each.
             train_cfg (dict): The stock head's training config.
@@ -75,29 +136,30 @@ class MultiInstanceHeadMixin:
         Returns:
             dict: The stock losses and accuracies over all rows, and per λ.
         """
+        if isinstance(feats, HeadOutputs):
+            return super().loss(feats, batch_data_samples, train_cfg=train_cfg)
         n = self.num_instances
         samples = split_instance_targets(batch_data_samples, n, type(self).__name__)
-        preds = [getattr(module, name)(feats) for module, name in self._loss_forwards()]
-        rows = _first_tensor(preds[0]).shape[0]
+        outputs = self.head_outputs(feats)
+        rows = outputs.num_rows
         if rows != len(samples):
             raise ValueError(
                 f'{type(self).__name__}(num_instances={n}) got {rows} feature rows for '
                 f'{len(batch_data_samples)} samples; expected {len(samples)}. The backbone '
                 'must run every box with all N values of λ (the estimator does).')
         if self.loss_lambdas is None:
-            losses = self._stock_loss(preds, feats, samples, train_cfg)
+            losses = self._stock_loss(outputs, samples, train_cfg)
         else:
             # Rows (box, λ) of the trained λ only, in row order.
             keep = [row for row in range(rows) if row % n in self.loss_lambdas]
-            index = torch.tensor(keep, device=_first_tensor(preds[0]).device)
-            losses = self._stock_loss([_rows(p, index) for p in preds], feats,
-                                      [samples[row] for row in keep], train_cfg)
+            index = torch.tensor(keep, device=_first_tensor(feats).device)
+            losses = self._stock_loss(outputs.rows(index), [samples[row] for row in keep],
+                                      train_cfg)
         if n > 1:
             with torch.no_grad():
                 for i in range(n):
-                    per_lambda = self._stock_loss(
-                        [_rows(p, slice(i, None, n), detach=True) for p in preds], feats,
-                        samples[i::n], train_cfg)
+                    per_lambda = self._stock_loss(outputs.rows(slice(i, None, n), detach=True),
+                                                  samples[i::n], train_cfg)
                     for key, value in per_lambda.items():
                         losses[_lambda_key(key, i)] = value.detach() \
                             if isinstance(value, Tensor) else value
@@ -129,26 +191,21 @@ class MultiInstanceHeadMixin:
             raise ValueError(f'lambda_value={lambda_value} must lie in [0, {n - 1}]')
         samples = split_instance_targets(batch_data_samples, n, type(self).__name__)
         samples = samples[lambda_value::n]
-        preds = [getattr(module, name)(feats) for module, name in self._loss_forwards()]
-        rows = _first_tensor(preds[0]).shape[0]
-        if rows != len(samples):
+        outputs = self.head_outputs(feats)
+        if outputs.num_rows != len(samples):
             raise ValueError(
-                f'{type(self).__name__}.loss_of_lambda got {rows} feature rows for '
-                f'{len(samples)} samples: the backbone must run every box once, with '
+                f'{type(self).__name__}.loss_of_lambda got {outputs.num_rows} feature rows '
+                f'for {len(samples)} samples: the backbone must run every box once, with '
                 f'lambda={lambda_value}')
-        return self._stock_loss(preds, feats, samples, train_cfg)
+        return self._stock_loss(outputs, samples, train_cfg)
 
-    def _stock_loss(self, preds: list, feats: Any, samples: List[PoseDataSample],
+    def _stock_loss(self, outputs: HeadOutputs, samples: List[PoseDataSample],
                     train_cfg: ConfigType) -> dict:
-        """The stock ``loss`` with its forward calls answered by ``preds``."""
-        calls = []
-        with ExitStack() as stack:
-            for (module, name), pred in zip(self._loss_forwards(), preds):
-                stack.enter_context(_answering(module, name, pred, calls))
-            losses = super().loss(feats, samples, train_cfg=train_cfg)
-        if len(calls) != len(preds):
+        """The stock ``loss`` of computed outputs."""
+        losses = super().loss(outputs, samples, train_cfg=train_cfg)
+        if not outputs.all_answered_once():
             raise TypeError(f'{type(self).__name__}.loss does not call its forward once per '
-                            'batch; the multi-instance wrapper cannot train it')
+                            'batch; the multi-instance head cannot train it')
         return losses
 
     def decode(self, batch_outputs: Any):
@@ -165,23 +222,6 @@ class MultiInstanceHeadMixin:
             list[InstanceData]: The stock decoded instances, one per row
         """
         return super().decode(_to_float32(batch_outputs))
-
-
-class _answering:
-    """Make ``module.<name>(...)`` return ``value`` (counting calls) within a block."""
-
-    def __init__(self, module: nn.Module, name: str, value: Any, calls: list):
-        self.module, self.name, self.value, self.calls = module, name, value, calls
-
-    def __enter__(self) -> None:
-        def answer(*args, **kwargs):
-            self.calls.append(self.name)
-            return self.value
-        # An instance attribute shadows the class's method for this call only.
-        self.module.__dict__[self.name] = answer
-
-    def __exit__(self, *exc) -> None:
-        self.module.__dict__.pop(self.name, None)
 
 
 def split_instance_targets(batch_data_samples: List[PoseDataSample], n: int,
@@ -295,9 +335,11 @@ def build_multi_instance_head(head: dict, num_instances: int = 2,
                               loss_lambdas: Optional[Sequence[int]] = None) -> nn.Module:
     """Build any registered top-down head as a multi-instance head.
 
-    The stock head is built from its config and becomes an instance of
-    ``MultiInstance<Name>`` (its class plus :class:`MultiInstanceHeadMixin`):
-    parameter names, forward, predict and decode stay the stock ones.
+    The stock class is looked up from the config's ``type`` (``_scope_``
+    included) and ``MultiInstance<Name>`` (that class with
+    :class:`MultiInstanceHeadMixin` in front; :class:`MultiInstanceHeatmapHead`
+    for ``HeatmapHead``) is built from the same config plus the arguments
+    below: parameter names, forward, predict and decode stay the stock ones.
 
     Args:
         head (dict): The stock head config.
@@ -306,12 +348,7 @@ def build_multi_instance_head(head: dict, num_instances: int = 2,
             loss; None (default) trains all N.
     """
     check_not_multi_stage_head(head.get('type', ''))
-    num_instances = check_int_at_least('num_instances', num_instances, 1)
-    module = MODELS.build(copy.deepcopy(head))
-    check_not_multi_stage_head(type(module).__name__)
-    module.__class__ = multi_instance_head_class(type(module))
-    module.num_instances = num_instances
-    module.loss_lambdas = check_loss_lambdas(loss_lambdas, num_instances)
-    return module
-
-
+    cls = stock_class(head, MODELS)
+    check_not_multi_stage_head(cls.__name__)
+    return MODELS.build(dict(copy.deepcopy(head), type=multi_instance_head_class(cls),
+                             num_instances=num_instances, loss_lambdas=loss_lambdas))

@@ -1,6 +1,6 @@
 """Top-down estimator that predicts N poses per person box."""
 import copy
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -8,13 +8,12 @@ from mmengine.logging import MessageHub
 from mmengine.structures import InstanceData, PixelData
 from mmpose.models.pose_estimators import TopdownPoseEstimator
 from mmpose.registry import MODELS
+from mmpose.structures import PoseDataSample
 from mmpose.utils.typing import (
     ConfigType,
-    InstanceList,
     OptConfigType,
     OptMultiConfig,
     OptSampleList,
-    PixelDataList,
     SampleList,
 )
 from torch import Tensor, nn
@@ -22,17 +21,12 @@ from torch.func import functional_call
 
 from ...utils import check_int_at_least
 from ..heads.multi_instance_head import check_loss_lambdas
+from ..mimb import default_lambda_encoding
 from .per_lambda_step import train_step_per_lambda
 
 #: Score factor of poses with λ > 0, the authors' value.
 DEFAULT_LAMBDA_SCORE_DECAY = 0.5
 
-#: Registered multi-instance heads: the estimator gives them N.
-_MULTI_INSTANCE_HEADS = ('MultiInstanceHeatmapHead', 'MultiInstanceHead')
-#: Stock types whose MIPNet version has a fixed class name (the same modules
-#: as the generic wrappers build, under names that pickle and export stably).
-_NAMED_BACKBONES = {'HRNet': 'MIPHRNet', 'ResNet': 'MIPResNet'}
-_NAMED_HEADS = {'HeatmapHead': 'MultiInstanceHeatmapHead'}
 
 
 @MODELS.register_module()
@@ -41,8 +35,9 @@ class MultiInstanceTopdownPoseEstimator(TopdownPoseEstimator):
 
     It owns N and hands it down, as MMPose's estimator hands down
     ``test_cfg``: give it MMPose's stock backbone and head configs and it
-    builds them as multi-instance ones (any registered backbone gets MIMBs at
-    its family's sites, see :func:`default_mimb_sites`; any single-stage
+    builds them as ``MultiInstance<Name>``, the stock class with our mixin
+    (any registered backbone gets MIMBs at its family's sites, see
+    :meth:`MultiInstanceBackboneMixin.default_mimb_sites`; any single-stage
     top-down head trains on all N instances through its own loss).
 
     Training runs every box with all N values of λ in one step (the backbone
@@ -69,8 +64,9 @@ class MultiInstanceTopdownPoseEstimator(TopdownPoseEstimator):
             e.g. ``MIPHRNet``/``MultiInstanceBackbone`` without N).
         head (dict): A stock top-down head config.
         num_instances (int): N, poses per box (λ = 0..N-1). Defaults to 2.
-        lambda_encoding (str): ``'one_hot'`` (default) or ``'binary'`` (the
-            authors' 2-bit code for N = 3, 4).
+        lambda_encoding (str, optional): ``'one_hot'`` or ``'binary'``; None
+            (default): :func:`default_lambda_encoding` of N (the authors':
+            one-hot for N=2, the 2-bit binary code for N = 3, 4).
         mimb_sites (list, optional): MIMB sites for a stock backbone, e.g.
             ``['stage4']``; None uses the family's default.
         mimb_reduction (int): MIMB hidden width divisor. Defaults to 4.
@@ -116,25 +112,20 @@ class MultiInstanceTopdownPoseEstimator(TopdownPoseEstimator):
                  init_cfg: OptMultiConfig = None,
                  metainfo: Optional[dict] = None,
                  num_instances: int = 2,
-                 lambda_encoding: str = 'one_hot',
+                 lambda_encoding: Optional[str] = None,
                  mimb_sites: Optional[Sequence[Union[str, dict]]] = None,
                  mimb_reduction: int = 4,
                  loss_lambdas: Optional[Sequence[int]] = None,
                  optimizer_step_per_lambda: bool = False,
                  forward_per_lambda: bool = False):
         n = check_int_at_least('num_instances', num_instances, 1)
+        if lambda_encoding is None:
+            lambda_encoding = default_lambda_encoding(n)
         loss_lambdas = check_loss_lambdas(loss_lambdas, n)
         for name, flag in (('optimizer_step_per_lambda', optimizer_step_per_lambda),
                            ('forward_per_lambda', forward_per_lambda)):
             if not isinstance(flag, bool):
                 raise ValueError(f'{name} must be a bool, got {flag!r}')
-        for key in ('num_instances', 'lambda_score_decay'):
-            if key in (test_cfg or {}):
-                raise ValueError(
-                    f'model.test_cfg.{key} is no longer read: the test-time n and score '
-                    'decay belong to the test-time hook, '
-                    f'default_hooks.multi_instance_test.{key} (MultiInstanceTestHook), or '
-                    'to set_test_time() outside a runner')
         backbone = multi_instance_backbone_cfg(backbone, n, lambda_encoding,
                                                mimb_sites, mimb_reduction)
         if head is not None:
@@ -295,52 +286,34 @@ class MultiInstanceTopdownPoseEstimator(TopdownPoseEstimator):
             feats = self.extract_feat(inputs, n)
         preds = self.head.predict(feats, data_samples, test_cfg=self.test_cfg)
         row_instances, row_fields = preds if isinstance(preds, tuple) else (preds, None)
-        instances, fields = self._group_rows(row_instances, row_fields, n)
-        return self.add_pred_to_datasample(instances, fields, data_samples)
+        # One sample per row (box, λ), with the box's metainfo and box: the stock
+        # conversion to image space and box copy, as for any top-down prediction.
+        row_samples = [PoseDataSample(metainfo=sample.metainfo,
+                                      gt_instances=sample.gt_instances)
+                       for sample in data_samples for _ in range(n)]
+        self.add_pred_to_datasample(row_instances, row_fields, row_samples)
+        return self._group_rows(row_samples, data_samples, n)
 
-    @staticmethod
-    def _group_rows(row_instances: InstanceList, row_fields: Optional[PixelDataList],
-                    n: int) -> Tuple[InstanceList, Optional[PixelDataList]]:
-        """Merge the B*n per-row predictions into B predictions of n instances."""
-        instances, fields = [], None if row_fields is None else []
-        for start in range(0, len(row_instances), n):
-            merged = InstanceData.cat(row_instances[start:start + n])
-            merged.lambdas = np.arange(n, dtype=np.int64)
-            instances.append(merged)
-            if row_fields is not None:
-                # Heatmaps of the n instances stacked: (n*K, H, W), instance-major.
-                group = row_fields[start:start + n]
-                fields.append(PixelData(**{
-                    key: _concat([f.get(key) for f in group]) for key in group[0].keys()}))
-        return instances, fields
+    def _group_rows(self, row_samples: SampleList, data_samples: SampleList,
+                    n: int) -> SampleList:
+        """Give each of the B samples the predictions of its n rows (box, λ).
 
-    def add_pred_to_datasample(self, batch_pred_instances: InstanceList,
-                               batch_pred_fields: Optional[PixelDataList],
-                               batch_data_samples: SampleList) -> SampleList:
-        """Stock conversion to image space, with the box repeated per instance.
-
-        The stock method copies ``gt_instances.bboxes``/``bbox_scores`` (one box)
-        into the predictions; each sample's ``gt_instances`` is swapped for one
-        holding the box once per instance (scores decayed for λ > 0) during the
-        call, then restored.
+        ``pred_instances`` of n instances with ``lambdas`` (n,) and the box
+        score decayed for λ > 0; ``pred_fields`` (if predicted) with the n
+        instances' heatmaps stacked, (n*K, H, W), instance-major.
         """
-        decay = self.lambda_score_decay
-        originals: List[InstanceData] = []
-        for pred, data_sample in zip(batch_pred_instances, batch_data_samples):
-            gt = data_sample.gt_instances
-            originals.append(gt)
-            lambdas = pred.lambdas
-            per_instance = InstanceData(
-                bboxes=np.repeat(np.asarray(gt.bboxes), len(lambdas), axis=0),
-                bbox_scores=np.repeat(np.asarray(gt.bbox_scores), len(lambdas), axis=0) *
-                np.where(lambdas > 0, decay, 1.0))
-            data_sample.gt_instances = per_instance
-        try:
-            return super().add_pred_to_datasample(batch_pred_instances, batch_pred_fields,
-                                                  batch_data_samples)
-        finally:
-            for gt, data_sample in zip(originals, batch_data_samples):
-                data_sample.gt_instances = gt
+        for start, sample in zip(range(0, len(row_samples), n), data_samples):
+            group = row_samples[start:start + n]
+            merged = InstanceData.cat([row.pred_instances for row in group])
+            merged.lambdas = np.arange(n, dtype=np.int64)
+            merged.bbox_scores = np.asarray(merged.bbox_scores) * np.where(
+                merged.lambdas > 0, self.lambda_score_decay, 1.0)
+            sample.pred_instances = merged
+            fields = [row.get('pred_fields') for row in group]
+            if fields[0] is not None:
+                sample.pred_fields = PixelData(**{
+                    key: _concat([f.get(key) for f in fields]) for key in fields[0].keys()})
+        return data_samples
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -397,7 +370,7 @@ def check_lambda_score_decay(decay: Any) -> float:
 def multi_instance_backbone_cfg(backbone: ConfigType, num_instances: int,
                                 lambda_encoding: str, sites: Optional[Sequence],
                                 reduction: int) -> dict:
-    """The config of the backbone with N MIMB instances, from a stock one."""
+    """The ``MultiInstanceBackbone`` config of a stock (or multi-instance) backbone."""
     cfg = dict(copy.deepcopy(backbone))
     for key in ('num_instances', 'lambda_encoding'):
         if key in cfg:
@@ -405,32 +378,26 @@ def multi_instance_backbone_cfg(backbone: ConfigType, num_instances: int,
                 f'model.backbone.{key} is set: N and the λ code are set once, on the '
                 f'estimator (model.num_instances, model.lambda_encoding); remove it from '
                 'the backbone')
-    kind = cfg.get('type')
     common = dict(num_instances=num_instances, lambda_encoding=lambda_encoding,
-                  mimb_reduction=reduction)
-    if kind in ('MIPHRNet', 'MIPResNet') or (kind in _NAMED_BACKBONES and sites is None
-                                             and '_scope_' not in cfg):
-        if sites is not None:
-            raise ValueError(f'{kind} has fixed MIMB sites (see its modulate_output / '
-                             'mimb_before_layers); model.mimb_sites is for other backbones')
-        return dict(cfg, type=_NAMED_BACKBONES.get(kind, kind), **common)
-    if kind == 'MultiInstanceBackbone':
-        return dict(cfg, **common, **({} if sites is None else dict(sites=sites)))
-    return dict(type='MultiInstanceBackbone', backbone=cfg, sites=sites, **common)
+                  mimb_reduction=reduction, sites=sites)
+    if cfg.get('type') == 'MultiInstanceBackbone':
+        if sites is None:
+            common.pop('sites')
+        return dict(cfg, **common)
+    return dict(type='MultiInstanceBackbone', backbone=cfg, **common)
 
 
 def multi_instance_head_cfg(head: ConfigType, num_instances: int,
                             loss_lambdas: Optional[Sequence[int]] = None) -> dict:
-    """The config of the head trained on N instances, from a stock one."""
+    """The ``MultiInstanceHead`` config of a stock (or multi-instance) head."""
     cfg = dict(copy.deepcopy(head))
     for key in ('num_instances', 'loss_lambdas'):
         if key in cfg:
             raise ValueError(f'model.head.{key} is set: it is set once, on the estimator '
                              f'(model.{key}); remove it from the head')
-    kind = cfg.get('type')
     common = dict(num_instances=num_instances, loss_lambdas=loss_lambdas)
-    if kind in _MULTI_INSTANCE_HEADS or (kind in _NAMED_HEADS and '_scope_' not in cfg):
-        return dict(cfg, type=_NAMED_HEADS.get(kind, kind), **common)
+    if cfg.get('type') == 'MultiInstanceHead':
+        return dict(cfg, **common)
     return dict(type='MultiInstanceHead', head=cfg, **common)
 
 
