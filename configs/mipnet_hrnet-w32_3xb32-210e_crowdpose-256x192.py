@@ -72,6 +72,8 @@ custom_hooks = [
     dict(type='MultiInstanceVisualizationHook', max_images=20),
     # One training run per work directory (checkpoints are not overwritten).
     dict(type='WorkDirLockHook'),
+    # A corrupt or truncated checkpoint to load stops the run with an error naming it.
+    dict(type='CheckpointFileCheckHook'),
 ]
 # Checkpoints go to a temporary file, then are renamed: a killed run never leaves a
 # half-written one (resume with --resume).

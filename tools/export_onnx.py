@@ -17,11 +17,12 @@ import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
+from mmengine.runner.checkpoint import _load_checkpoint_to_model
 from mmpose.registry import MODELS
 from torch import nn
 
 import mipnet_mmpose  # noqa: F401 (registers the MIPNet modules)
+from mipnet_mmpose.engine import load_checkpoint_file
 from mipnet_mmpose.models.utils.onnx_wrapper import (
     ONNX_INPUT_NAME,
     MultiInstanceHeatmapExporter,
@@ -60,7 +61,7 @@ def build_model(config: str, checkpoint: Optional[str]) -> Tuple[nn.Module, Conf
     model = MODELS.build(cfg.model)
     if checkpoint:
         # strict: a checkpoint missing the MIMB weights would export random λ gates.
-        load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
+        _load_checkpoint_to_model(model, load_checkpoint_file(checkpoint), strict=True)
     return model.eval(), cfg
 
 
