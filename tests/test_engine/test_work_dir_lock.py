@@ -214,7 +214,7 @@ def test_a_dead_runs_record_is_taken_over(tmp_path):
 
 
 def test_a_refused_runner_stops_before_it_loads_or_writes_a_checkpoint(tmp_path):
-    """The lock is taken in before_run, first among the hooks: before the checkpoint to
+    """The lock is taken in before_run (priority VERY_HIGH): before the checkpoint to
     resume from is checked or loaded, and before any checkpoint is written."""
     from mmengine.config import Config
     from mmengine.runner import Runner
