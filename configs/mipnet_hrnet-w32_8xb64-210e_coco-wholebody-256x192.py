@@ -28,6 +28,7 @@ custom_hooks = [
     dict(type='SyncBuffersHook'),
     dict(type='MultiInstanceVisualizationHook', max_images=20),
     dict(type='WorkDirLockHook'),
+    dict(type='CheckpointFileCheckHook'),
 ]
 model = dict(
     type='MultiInstanceTopdownPoseEstimator',

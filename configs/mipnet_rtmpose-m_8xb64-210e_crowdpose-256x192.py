@@ -100,6 +100,7 @@ custom_hooks = [
         switch_pipeline=train_pipeline_stage2),
     dict(type='MultiInstanceVisualizationHook', max_images=20),
     dict(type='WorkDirLockHook'),
+    dict(type='CheckpointFileCheckHook'),
 ]
 model = dict(
     type='MultiInstanceTopdownPoseEstimator',

@@ -39,6 +39,8 @@ custom_hooks = [
     dict(type='MultiInstanceVisualizationHook', out_dir='pose_pictures', kpt_thr=0.1),
     # One training run per work directory (checkpoints are not overwritten).
     dict(type='WorkDirLockHook'),
+    # A corrupt or truncated checkpoint to load stops the run with an error naming it.
+    dict(type='CheckpointFileCheckHook'),
 ]
 
 codec = dict(type='MSRAHeatmap', input_size=(96, 128), heatmap_size=(24, 32), sigma=1.5)

@@ -21,6 +21,8 @@ custom_hooks = [
          switch_pipeline=train_pipeline_stage2),
     dict(type='MultiInstanceVisualizationHook', out_dir='pose_pictures', kpt_thr=0.0),
     dict(type='WorkDirLockHook'),
+    # A corrupt or truncated checkpoint to load stops the run with an error naming it.
+    dict(type='CheckpointFileCheckHook'),
 ]
 default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=3))
 train_dataloader = dict(

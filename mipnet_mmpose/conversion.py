@@ -110,7 +110,7 @@ def convert_config(cfg: Config, num_instances: int = 2,
     custom = list(out.get('custom_hooks') or [])
     present = {type_name(h) for h in custom}
     for hook in (dict(type='MultiInstanceVisualizationHook', max_images=20),
-                 dict(type='WorkDirLockHook')):
+                 dict(type='WorkDirLockHook'), dict(type='CheckpointFileCheckHook')):
         if hook['type'] not in present:
             custom.append(hook)
     out['custom_hooks'] = custom
@@ -159,10 +159,13 @@ def _convert(value: Any, path: str, num_instances: int) -> Any:
             value['type'] = multi_instance_dataset_type(kind)
         elif kind in TRANSFORMS:
             value['type'] = TRANSFORMS[kind]
-        elif kind in _merging_metrics() or kind in _per_box_metrics():
-            # COCO-style AP metrics merge all N poses per box; per-box metrics
-            # score the λ = 0 one (the lists' owner: mipnet_mmpose.evaluation).
+        elif kind in _merging_metrics():
+            # COCO-style AP metrics merge all N poses per box (the lists' owner:
+            # mipnet_mmpose.evaluation).
             value['type'] = 'MultiInstance' + kind
+        elif kind in _per_box_metrics():
+            # Per-box metrics score the λ = 0 pose.
+            value['type'] = 'LambdaZero' + kind
         return value
     if isinstance(value, (list, tuple)):
         items = [_convert(v, f'{path}[{i}]', num_instances) for i, v in enumerate(value)]
@@ -183,8 +186,8 @@ def _merging_metrics() -> tuple:
 
 
 def _per_box_metrics() -> tuple:
-    from .evaluation.metrics import LAMBDA_ZERO_METRICS
-    return LAMBDA_ZERO_METRICS
+    from .evaluation.metrics import PER_BOX_METRICS
+    return PER_BOX_METRICS
 
 
 def multi_instance_dataset_type(kind: str) -> Optional[str]:

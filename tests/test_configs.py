@@ -51,6 +51,11 @@ def test_config_builds(path):
     # The test-time hook is addressed by name, and is the only one.
     assert cfg.default_hooks.multi_instance_test.type == 'MultiInstanceTestHook'
     assert not [h for h in cfg.get('custom_hooks', []) if h['type'] == 'MultiInstanceTestHook']
+    # Checkpoint safety is the config's, not an import effect: atomic writes, and a
+    # broken checkpoint to load is an error naming it.
+    assert cfg.default_hooks.checkpoint.backend_args == dict(backend='atomic_local')
+    hooks = [h['type'] for h in cfg.custom_hooks]
+    assert 'WorkDirLockHook' in hooks and 'CheckpointFileCheckHook' in hooks
     # Slots come right after the stock affine warp.
     types = [t['type'] for t in cfg.train_pipeline]
     assert types.index('BuildInstanceSlots') == types.index('TopdownAffine') + 1

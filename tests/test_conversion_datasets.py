@@ -26,13 +26,13 @@ CASES = [
     (TD.format('body_2d_keypoint', 'humanart', 'td-hm_hrnet-w32_8xb64-210e_humanart-256x192'),
      'humanart', 'test_humanart.json', ['MultiInstanceCocoMetric']),
     (TD.format('body_2d_keypoint', 'mpii', 'td-hm_hrnet-w32_8xb64-210e_mpii-256x256'),
-     'mpii', 'test_mpii.json', ['MultiInstanceMpiiPCKAccuracy']),
+     'mpii', 'test_mpii.json', ['LambdaZeroMpiiPCKAccuracy']),
     (TD.format('hand_2d_keypoint', 'onehand10k',
                'td-hm_hrnetv2-w18_8xb64-210e_onehand10k-256x256'),
      'onehand10k', 'test_onehand10k.json',
-     ['MultiInstancePCKAccuracy', 'MultiInstanceAUC', 'MultiInstanceEPE']),
+     ['LambdaZeroPCKAccuracy', 'LambdaZeroAUC', 'LambdaZeroEPE']),
     (TD.format('face_2d_keypoint', 'wflw', 'td-hm_hrnetv2-w18_8xb64-60e_wflw-256x256'),
-     'wflw', 'test_wflw.json', ['MultiInstanceNME']),
+     'wflw', 'test_wflw.json', ['LambdaZeroNME']),
 ]
 
 
@@ -98,7 +98,7 @@ def test_halpe_sample_through_the_converted_halpe26_config_gets_n_slots_per_box(
     train.datasets = [dict(halpe[0], data_root=str(SAMPLE) + '/', ann_file='halpe/test_halpe.json',
                            data_prefix=dict(img='coco/'))]
     # Per-box metrics (PCK, AUC) get the λ = 0 pose.
-    assert _types(cfg.val_evaluator) == ['MultiInstancePCKAccuracy', 'MultiInstanceAUC']
+    assert _types(cfg.val_evaluator) == ['LambdaZeroPCKAccuracy', 'LambdaZeroAUC']
     dataset = DATASETS.build(train)
     assert len(dataset) > 0
     for i in range(len(dataset)):

@@ -25,4 +25,6 @@ mipnet_custom_hooks = [
     dict(type='MultiInstanceVisualizationHook', max_images=20),
     # One training run per work directory (checkpoints are not overwritten).
     dict(type='WorkDirLockHook'),
+    # A corrupt or truncated load_from / resume checkpoint is named before mmengine loads it.
+    dict(type='CheckpointFileCheckHook'),
 ]

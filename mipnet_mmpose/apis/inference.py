@@ -175,17 +175,17 @@ def init_mipnet(config: Union[str, Any], checkpoint: Optional[str] = None,
     Returns:
         nn.Module: The model in eval mode, with ``cfg`` and ``dataset_meta``
     """
-    from mmengine.runner import CheckpointLoader
     from mmengine.runner.checkpoint import _load_checkpoint_to_model
     from mmpose.apis import init_model
 
+    from ..engine.checkpoint_io import load_checkpoint_file
     from ..models.utils.checkpoint_fit import check_checkpoint_fits
 
     # The file is read (unpickled) once: checked against the model, then loaded
     # as init_model would load it (its dataset_meta first, as MMPose ranks it).
     model = init_model(config, None, device=device, cfg_options=cfg_options)
     if checkpoint is not None:
-        loaded = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
+        loaded = load_checkpoint_file(checkpoint, map_location='cpu')
         check_checkpoint_fits(model, loaded, source=str(checkpoint),
                               config=config if isinstance(config, str) else None)
         _load_checkpoint_to_model(model, loaded)

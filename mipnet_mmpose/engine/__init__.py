@@ -1,5 +1,11 @@
-from .checkpoint_io import AtomicLocalBackend, CorruptCheckpointError, load_local_checkpoint
+from .checkpoint_io import (
+    AtomicLocalBackend,
+    CorruptCheckpointError,
+    check_checkpoint_file,
+    load_checkpoint_file,
+)
 from .hooks import (
+    CheckpointFileCheckHook,
     MultiInstanceTestHook,
     MultiInstanceVisualizationHook,
     WorkDirInUseError,
@@ -7,7 +13,7 @@ from .hooks import (
 )
 
 __all__ = [
-    'AtomicLocalBackend', 'CorruptCheckpointError', 'MultiInstanceTestHook',
-    'MultiInstanceVisualizationHook', 'WorkDirInUseError', 'WorkDirLockHook',
-    'load_local_checkpoint'
+    'AtomicLocalBackend', 'CheckpointFileCheckHook', 'CorruptCheckpointError',
+    'MultiInstanceTestHook', 'MultiInstanceVisualizationHook', 'WorkDirInUseError',
+    'WorkDirLockHook', 'check_checkpoint_file', 'load_checkpoint_file'
 ]

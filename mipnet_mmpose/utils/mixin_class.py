@@ -1,4 +1,8 @@
-"""``MultiInstance<Name>`` classes: a stock MMPose class with one of our mixins in front."""
+"""``MultiInstance<Name>`` classes: a stock MMPose class with one of our mixins in front.
+
+The prefix says what the mixin does; ``MultiInstance`` unless the maker names another
+(``LambdaZero<Name>``: the per-box metrics given the λ = 0 pose).
+"""
 import sys
 from typing import Dict, Iterable, Mapping, Optional, Tuple
 
@@ -8,8 +12,8 @@ PREFIX = 'MultiInstance'
 _MADE: Dict[Tuple[type, type], type] = {}
 
 
-def with_mixin(mixin: type, cls: type, module: str) -> type:
-    """``MultiInstance<Name>``: ``cls`` with ``mixin`` first among its bases.
+def with_mixin(mixin: type, cls: type, module: str, prefix: str = PREFIX) -> type:
+    """``<prefix><Name>``: ``cls`` with ``mixin`` first among its bases.
 
     Made once per (mixin, class) and set as an attribute of ``module``, so that
     models of it pickle and deep-copy like any other.
@@ -18,11 +22,12 @@ def with_mixin(mixin: type, cls: type, module: str) -> type:
         mixin (type): Our mixin (backbone or head).
         cls (type): The stock class; returned as is when it has the mixin already.
         module (str): The module the class is said to live in.
+        prefix (str): Of the made class's name. Defaults to ``'MultiInstance'``.
     """
     if issubclass(cls, mixin):
         return cls
     if (mixin, cls) not in _MADE:
-        name = PREFIX + cls.__name__
+        name = prefix + cls.__name__
         qualname = name + _origin_suffix(cls)
         made = type(name, (mixin, cls), {'__module__': module, '__qualname__': qualname})
         _MADE[(mixin, cls)] = made
@@ -107,15 +112,16 @@ def _origin_suffix(cls: type) -> str:
 
 
 def made_on_demand(name: str, mixin: type, module: str,
-                   registries: Iterable[Optional[object]]) -> type:
-    """The body of a module ``__getattr__``: ``MultiInstance<Name>`` made on lookup.
+                   registries: Iterable[Optional[object]], prefix: str = PREFIX) -> type:
+    """The body of a module ``__getattr__``: ``<prefix><Name>`` made on lookup.
 
     A pickled model of such a class loads in a fresh process, where the class
     was never made: the stock class is looked up by name in ``registries`` (in
     order; an iterable, so later ones can be imported lazily; None is skipped).
+    ``prefix`` is that of :func:`with_mixin`.
     """
-    if name.startswith(PREFIX):
-        stock, _, package = name[len(PREFIX):].partition(_ORIGIN_SEP)
+    if name.startswith(prefix):
+        stock, _, package = name[len(prefix):].partition(_ORIGIN_SEP)
         # With a package, also as a scoped name (``mmpretrain.VisionTransformer``),
         # which mmengine's registries resolve in that package's registry.
         keys = [stock] + ([f'{package}.{stock}'] if package else [])
@@ -126,5 +132,5 @@ def made_on_demand(name: str, mixin: type, module: str,
                 # pickled before packages were written); with one, that package's.
                 if cls is not None and (not package or
                                         _origin_suffix(cls) == _ORIGIN_SEP + package):
-                    return with_mixin(mixin, cls, module)
+                    return with_mixin(mixin, cls, module, prefix)
     raise AttributeError(f'module {module!r} has no attribute {name!r}')

@@ -48,8 +48,11 @@ def test_second_training_into_a_busy_work_dir_is_refused(tmp_path):
         assert re.search(r'is in use by another run \(process \d+ on ', output)
         assert 'Give this run another --work-dir' in output
         assert first.poll() is None  # the first run goes on
-        # The refused run was stopped before mmengine dumped its config over the first's.
-        assert dump.read_text() == first_dump
+        # mmengine dumps the config while it builds the runner, before any hook method:
+        # the refused run's dump replaced the first's; the first's stays in its log folder.
+        assert 'max_epochs=1' in dump.read_text()
+        assert any('max_epochs=200' in p.read_text()
+                   for p in work_dir.glob('*/vis_data/config.py'))
     finally:
         # A killed run leaves its lock behind (no clean-up runs on SIGKILL).
         os.killpg(first.pid, signal.SIGKILL)
@@ -210,23 +213,28 @@ def test_a_dead_runs_record_is_taken_over(tmp_path):
     lock.release()
 
 
-def test_a_refused_runner_writes_nothing_into_the_work_dir(tmp_path):
-    """The lock is taken while the Runner builds its hooks: before mmengine's config dump."""
+def test_a_refused_runner_stops_before_it_loads_or_writes_a_checkpoint(tmp_path):
+    """The lock is taken in before_run (priority VERY_HIGH): before the checkpoint to
+    resume from is checked or loaded, and before any checkpoint is written."""
     from mmengine.config import Config
     from mmengine.runner import Runner
 
     from mipnet_mmpose.engine import WorkDirInUseError
     work_dir = tmp_path / 'work'
     work_dir.mkdir()
-    dump = work_dir / SAMPLE_CONFIG.name
-    dump.write_text('# the running run\'s config\n')
+    (work_dir / 'epoch_1.pth').write_bytes(b'the running run\'s checkpoint')
+    (work_dir / 'last_checkpoint').write_text(str(work_dir / 'epoch_1.pth'))
     proc, stop = _held_by_another_process(work_dir, None)
     try:
         cfg = Config.fromfile(str(SAMPLE_CONFIG))
         cfg.work_dir = str(work_dir)
-        with pytest.raises(WorkDirInUseError):
-            Runner.from_cfg(cfg)
-        assert dump.read_text() == '# the running run\'s config\n'
+        cfg.resume = True  # would fail on the (unreadable) epoch_1.pth
+        runner = Runner.from_cfg(cfg)
+        with pytest.raises(WorkDirInUseError, match='is in use by another run'):
+            runner.train()
+        assert sorted(p.name for p in work_dir.glob('*.pth')) == ['epoch_1.pth']
+        assert (work_dir / 'epoch_1.pth').read_bytes() == b'the running run\'s checkpoint'
+        assert (work_dir / 'last_checkpoint').read_text() == str(work_dir / 'epoch_1.pth')
     finally:
         stop.set()
         proc.join(30)

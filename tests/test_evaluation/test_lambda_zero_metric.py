@@ -1,9 +1,11 @@
 """Per-box metrics on N poses per box: the stock metric scores the λ = 0 pose."""
+import pickle
+
 import numpy as np
 from mmpose.evaluation import PCKAccuracy
 from mmpose.registry import METRICS
 
-from mipnet_mmpose.evaluation.metrics import PER_BOX_METRICS, multi_instance_metric_class
+from mipnet_mmpose.evaluation.metrics import PER_BOX_METRICS, lambda_zero_metric_class
 
 
 def samples(n: int, rng: np.random.Generator) -> list:
@@ -29,9 +31,11 @@ def evaluate(metric, data) -> dict:
 
 
 def test_stock_metric_gets_the_lambda_zero_pose():
-    cls = multi_instance_metric_class(PCKAccuracy)
-    assert METRICS.get('MultiInstancePCKAccuracy') is cls
-    assert all(METRICS.get('MultiInstance' + name) is not None for name in PER_BOX_METRICS)
+    cls = lambda_zero_metric_class(PCKAccuracy)
+    assert cls.__name__ == 'LambdaZeroPCKAccuracy'
+    assert METRICS.get('LambdaZeroPCKAccuracy') is cls
+    assert all(METRICS.get('LambdaZero' + name) is not None for name in PER_BOX_METRICS)
+    assert pickle.loads(pickle.dumps(cls)) is cls
     data = samples(3, np.random.default_rng(0))
     ours = evaluate(cls(thr=0.05, norm_item='bbox'), data)
     # The same numbers as the stock metric given only the λ = 0 rows.

@@ -130,7 +130,15 @@ def test_registered_with_authors_defaults():
     metric = METRICS.build(dict(type='MultiInstanceCocoMetric', ann_file=str(COCO_ANN)))
     assert isinstance(metric, MultiInstanceCocoMetric)
     assert isinstance(metric, CocoMetric)
-    assert metric.nms_mode == 'oks_nms'
+    assert metric.merge_nms_mode == 'oks_nms'
+    # Applied by the class (results2json), not by the stock loop: fixed when built.
+    assert metric.nms_mode == 'none'
+    soft = METRICS.build(dict(type='MultiInstanceCocoMetric', ann_file=str(COCO_ANN),
+                              nms_mode='soft_oks_nms'))
+    assert soft.merge_nms_mode == soft.nms_mode == 'soft_oks_nms'  # the stock loop's
+    with pytest.raises(ValueError, match='nms_mode'):
+        METRICS.build(dict(type='MultiInstanceCocoMetric', ann_file=str(COCO_ANN),
+                           nms_mode='nms'))
     assert metric.nms_thr == 0.9
     assert metric.score_mode == 'bbox_keypoint'
     assert metric.keypoint_score_thr == 0.2

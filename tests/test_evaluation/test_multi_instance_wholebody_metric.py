@@ -108,8 +108,9 @@ def test_built_from_the_stock_metric_and_mixin():
     assert isinstance(metric, CocoWholeBodyMetric)
     assert isinstance(metric, MultiInstanceCocoMetricMixin)
     stock = CocoWholeBodyMetric(ann_file=str(ANN))
-    for name in ('nms_mode', 'nms_thr', 'score_mode', 'keypoint_score_thr', 'prefix'):
+    for name in ('nms_thr', 'score_mode', 'keypoint_score_thr', 'prefix'):
         assert getattr(metric, name) == getattr(stock, name)
+    assert metric.merge_nms_mode == stock.nms_mode
     assert metric.prefix == 'coco-wholebody'
 
 

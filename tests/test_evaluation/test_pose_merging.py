@@ -263,7 +263,7 @@ def test_settings_from_built_metric_and_evaluator():
     assert merge_settings_from_metric(metric) == expected
     assert merge_settings_from_metric(Evaluator([metric])) == expected
     # The attributes of the built metric count, also when changed after building.
-    metric.nms_mode = 'none'
+    metric.merge_nms_mode = 'none'
     assert merge_settings_from_metric(metric)['nms_mode'] == 'none'
 
 

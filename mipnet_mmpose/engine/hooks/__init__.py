@@ -1,8 +1,9 @@
+from .checkpoint_file_check_hook import CheckpointFileCheckHook
 from .multi_instance_test_hook import MultiInstanceTestHook
 from .multi_instance_visualization_hook import MultiInstanceVisualizationHook
 from .work_dir_lock_hook import WorkDirInUseError, WorkDirLockHook
 
 __all__ = [
-    'MultiInstanceTestHook', 'MultiInstanceVisualizationHook', 'WorkDirInUseError',
-    'WorkDirLockHook'
+    'CheckpointFileCheckHook', 'MultiInstanceTestHook', 'MultiInstanceVisualizationHook',
+    'WorkDirInUseError', 'WorkDirLockHook'
 ]

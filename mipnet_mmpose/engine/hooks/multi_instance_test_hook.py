@@ -93,8 +93,7 @@ class MultiInstanceTestHook(Hook):
                 getattr(runner, '_resume', False):
             return
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        checkpoint = runner.load_checkpoint(path, map_location='cpu')
-        runner._has_loaded = True
+        checkpoint = runner.load_checkpoint(path, map_location='cpu')  # sets _has_loaded
         check_checkpoint_fits(model, checkpoint, source=f'--checkpoint {path}',
                               config=getattr(runner.cfg, 'filename', None))
 

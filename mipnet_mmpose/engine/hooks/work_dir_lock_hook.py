@@ -1,4 +1,4 @@
-"""One run per work directory, decided before the run writes anything there."""
+"""One run per work directory, decided before the run loads or writes a checkpoint."""
 import atexit
 import errno
 import fcntl
@@ -188,39 +188,28 @@ def _same_file(fd: int, path: str) -> bool:
     return (mine.st_dev, mine.st_ino) == (on_disk.st_dev, on_disk.st_ino)
 
 
-def _runner_under_construction():
-    """The mmengine ``Runner`` whose ``__init__`` is building this hook, if any.
-
-    mmengine builds the hooks in ``Runner.__init__`` and dumps the config into
-    the work directory right after; ``before_run`` comes too late to keep a
-    refused run from overwriting the running run's config dump. The hook is
-    built from its config entry (no runner argument), so the runner is found
-    as the ``self`` of a calling frame.
-    """
-    from mmengine.runner import Runner
-    frame = sys._getframe(1)
-    while frame is not None:
-        candidate = frame.f_locals.get('self')
-        if isinstance(candidate, Runner) and hasattr(candidate, '_work_dir'):
-            return candidate
-        frame = frame.f_back
-    return None
-
-
 @HOOKS.register_module()
 class WorkDirLockHook(Hook):
     """Refuse to run into a work directory another run is using.
 
-    mmengine gives each run its own timestamped log folder, but the config
-    dump, checkpoints, ``last_checkpoint`` and the best checkpoint go to the
+    mmengine gives each run its own timestamped log folder, but checkpoints,
+    ``last_checkpoint``, the best checkpoint and the config dump go to the
     work directory itself: two runs started with the same ``--work-dir``
-    overwrite each other's files and both report success. The main process
-    takes a :class:`WorkDirLock` on ``<work_dir>/.training.lock`` when the
-    runner builds this hook, before mmengine writes its config dump there
-    (a hook built outside a runner takes it in ``before_run``); a second run
-    stops with an error naming the first. The lock is released when the run
-    ends (also on an exception or exit); a run killed outright releases it
-    with its process, so ``--resume`` after a crash works.
+    overwrite each other's files and both report success. In ``before_run``
+    (priority VERY_HIGH: before the hooks that load or write files) the main
+    process takes a :class:`WorkDirLock` on ``<work_dir>/.training.lock``; a
+    second run stops there with an error naming the first, before it loads
+    or writes any checkpoint (mmengine calls ``before_run`` once it has built
+    the data loaders, optimizer and loops of the run). The lock is
+    released when the run ends (also on an exception or exit); a run killed
+    outright releases it with its process, so ``--resume`` after a crash
+    works.
+
+    mmengine dumps the config into the work directory while it builds the
+    runner, before any hook method runs: a refused run has replaced the
+    running run's ``<work_dir>/<config name>.py`` by its own by then. The
+    running run's config stays in its log folder
+    (``<work_dir>/<timestamp>/vis_data/config.py``) and in its checkpoints.
 
     Args:
         lock_name (str): File name of the lock in the work directory.
@@ -232,13 +221,12 @@ class WorkDirLockHook(Hook):
     def __init__(self, lock_name: str = LOCK_NAME) -> None:
         self.lock_name = lock_name
         self._lock: Optional[WorkDirLock] = None
-        runner = _runner_under_construction()
-        if runner is not None:
-            self._take(runner.work_dir, runner.logger)
 
-    def _take(self, work_dir: str, logger) -> None:
+    def before_run(self, runner) -> None:
+        """Take the lock of ``runner.work_dir`` (main process; once per run)."""
         if self._lock is not None or not is_main_process():
             return
+        work_dir, logger = runner.work_dir, runner.logger
         lock = WorkDirLock(work_dir, self.lock_name)
         try:
             previous = lock.acquire()  # WorkDirInUseError goes to the user as it is
@@ -256,9 +244,6 @@ class WorkDirLockHook(Hook):
         if self._lock is not None:
             self._lock.release()
             self._lock = None
-
-    def before_run(self, runner) -> None:
-        self._take(runner.work_dir, runner.logger)
 
     def after_run(self, runner) -> None:
         self._release()

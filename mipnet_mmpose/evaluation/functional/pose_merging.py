@@ -78,7 +78,11 @@ def _coco_candidates(source: Any, found: List[Dict[str, Any]]) -> None:
     """Collect the merge settings of every CocoMetric-derived metric in
     ``source`` (a metric, an evaluator, a config dict or a list of these)."""
     if isinstance(source, CocoMetric):
-        found.append({name: getattr(source, name) for name in MERGE_SETTING_NAMES})
+        settings = {name: getattr(source, name) for name in MERGE_SETTING_NAMES}
+        # A multi-instance metric applies OKS-NMS itself; its stock loop's nms_mode
+        # is then 'none' (MultiInstanceCocoMetricMixin's class notes say why).
+        settings['nms_mode'] = getattr(source, 'merge_nms_mode', settings['nms_mode'])
+        found.append(settings)
     elif isinstance(source, dict):
         if 'metrics' in source:  # an evaluator config: dict(type='Evaluator', metrics=...)
             _coco_candidates(source['metrics'], found)

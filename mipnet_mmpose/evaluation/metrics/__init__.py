@@ -1,9 +1,8 @@
 """Evaluation metrics (registered in ``mmpose.registry.METRICS``)."""
 from .lambda_zero_metric import (
-    LAMBDA_ZERO_METRICS,
     PER_BOX_METRICS,
     LambdaZeroMetricMixin,
-    multi_instance_metric_class,
+    lambda_zero_metric_class,
 )
 from .multi_instance_coco_metric import (
     MERGING_METRICS,
@@ -16,5 +15,4 @@ from .multi_instance_coco_metric import (
 
 __all__ = ['MultiInstanceCocoMetric', 'MultiInstanceCocoWholeBodyMetric',
            'MultiInstanceCocoMetricMixin', 'multi_instance_coco_metric_class', 'MERGING_METRICS',
-           'PoseId', 'LambdaZeroMetricMixin', 'PER_BOX_METRICS', 'LAMBDA_ZERO_METRICS',
-           'multi_instance_metric_class']
+           'PoseId', 'LambdaZeroMetricMixin', 'PER_BOX_METRICS', 'lambda_zero_metric_class']

@@ -6,8 +6,9 @@ reads ``pred_instances.keypoints`` as ``(1, K, 2)`` against
 ``gt_instances.keypoints`` ``(1, K, 2)``, so N rows would either fail or be
 scored against the wrong instance. λ = 0 is trained on the box's own instance
 (the one the box was made for; λ > 0 on its neighbours), so it is the pose
-these metrics mean. ``MultiInstance<Name>`` is the stock metric with
-:class:`LambdaZeroMetricMixin` in front, made on demand like the models.
+these metrics mean. ``LambdaZero<Name>`` (e.g. ``LambdaZeroPCKAccuracy``) is the
+stock metric with :class:`LambdaZeroMetricMixin` in front, made on demand like the
+models; unlike the ``MultiInstance<Name>`` COCO-style metrics it merges nothing.
 """
 from typing import Sequence
 
@@ -16,11 +17,12 @@ from mmpose.registry import METRICS
 
 from ...utils.mixin_class import made_on_demand, registered, with_mixin
 
-#: Stock metrics that score one pose per box (the converter wraps these).
+#: Prefix of the made classes' names.
+PREFIX = 'LambdaZero'
+#: Stock metrics that score one pose per box: the converter gives them the λ = 0 pose
+#: (COCO-style AP metrics, COCO-WholeBody's too, merge all N poses: see
+#: multi_instance_coco_metric.py).
 PER_BOX_METRICS = ('PCKAccuracy', 'MpiiPCKAccuracy', 'JhmdbPCKAccuracy', 'AUC', 'EPE', 'NME')
-#: Metrics given the λ = 0 pose by the converter: the per-box ones (COCO-style AP metrics,
-#: COCO-WholeBody's too, merge all N poses: see multi_instance_coco_metric.py).
-LAMBDA_ZERO_METRICS = PER_BOX_METRICS
 
 
 class LambdaZeroMetricMixin:
@@ -49,19 +51,19 @@ def _lambda_zero(sample: dict) -> dict:
     return dict(sample, pred_instances=kept)
 
 
-def multi_instance_metric_class(cls: type) -> type:
-    """``MultiInstance<Name>``: a stock per-box metric with :class:`LambdaZeroMetricMixin`,
+def lambda_zero_metric_class(cls: type) -> type:
+    """``LambdaZero<Name>``: a stock per-box metric with :class:`LambdaZeroMetricMixin`,
     registered in MMPose's ``METRICS``."""
-    return registered(with_mixin(LambdaZeroMetricMixin, cls, __name__), METRICS,
+    return registered(with_mixin(LambdaZeroMetricMixin, cls, __name__, PREFIX), METRICS,
                       f':class:`{cls.__name__}` on the λ = 0 pose of each box; see '
                       ':class:`LambdaZeroMetricMixin`. Arguments: the stock ones.')
 
 
 def __getattr__(name: str) -> type:
-    """``MultiInstance<Name>`` on demand (unpickling in a fresh process)."""
-    return multi_instance_metric_class(
-        made_on_demand(name, LambdaZeroMetricMixin, __name__, (METRICS, )))
+    """``LambdaZero<Name>`` on demand (unpickling in a fresh process)."""
+    return lambda_zero_metric_class(
+        made_on_demand(name, LambdaZeroMetricMixin, __name__, (METRICS, ), PREFIX))
 
 
-for _name in LAMBDA_ZERO_METRICS:
-    multi_instance_metric_class(METRICS.get(_name))
+for _name in PER_BOX_METRICS:
+    lambda_zero_metric_class(METRICS.get(_name))

@@ -84,11 +84,21 @@ class MultiInstanceCocoMetricMixin:
 
     All N × (number of boxes) poses enter the stock scoring (``score_mode``,
     box score × mean keypoint score above ``keypoint_score_thr`` by default)
-    and the stock per-image NMS (``nms_mode``/``nms_thr``); poses are only
+    and the per-image NMS (``nms_mode``/``nms_thr``); poses are only
     de-duplicated per (box id, λ), which still removes repeated samples.
     ``self.results`` keeps one entry per data sample so mmengine's
     distributed ``collect_results`` works unchanged; poses are split per λ
     only in :meth:`compute_metrics`.
+
+    Who runs which NMS is fixed when the metric is built. The stock OKS-NMS
+    is quadratic in Python: with N poses per box a dense image (thousands of
+    boxes) takes minutes to hours. For ``nms_mode='oks_nms'`` (the default)
+    this class therefore builds the stock metric without NMS (its
+    ``nms_mode`` attribute is ``'none'``: the stock loop hands every rescored
+    pose on) and applies a vectorised OKS-NMS that keeps exactly the same
+    poses in :meth:`results2json`, the first step after the stock scoring.
+    :attr:`merge_nms_mode` holds the NMS the metric merges poses with (the
+    ``nms_mode`` argument); ``'soft_oks_nms'`` stays the stock loop's.
 
     After each evaluation :attr:`last_lambda_stats` holds
     ``{'produced': {λ: count}, 'kept_after_nms': {λ: count}}`` (``produced``
@@ -98,16 +108,22 @@ class MultiInstanceCocoMetricMixin:
     OKS-NMS uses the sigmas of the data set's metainfo (``dataset_meta``).
 
     Args:
-        **kwargs: The arguments of the stock metric, with the same defaults
-            (``nms_mode='oks_nms'``, ``nms_thr=0.9`` as in the MIPNet authors'
-            COCO/OCHuman evaluation; ``nms_mode='none'`` is their CrowdPose
-            protocol; ``iou_type='keypoints_crowd'``, ``use_area=False`` for
-            CrowdPose).
+        nms_mode (str): ``'oks_nms'`` (the stock default, as in the MIPNet
+            authors' COCO/OCHuman evaluation), ``'soft_oks_nms'`` or
+            ``'none'`` (the authors' CrowdPose protocol); kept as
+            :attr:`merge_nms_mode`.
+        **kwargs: The other arguments of the stock metric, with the same
+            defaults (``nms_thr=0.9`` as the authors; ``iou_type=
+            'keypoints_crowd'``, ``use_area=False`` for CrowdPose).
     """
 
-    def __init__(self, **kwargs) -> None:
-        # The stock arguments and defaults (OKS-NMS at 0.9, as the authors).
-        super().__init__(**kwargs)
+    def __init__(self, nms_mode: str = 'oks_nms', **kwargs) -> None:
+        # The stock arguments and defaults (OKS-NMS at 0.9, as the authors); the
+        # stock loop is built without the OKS-NMS that results2json applies.
+        super().__init__(nms_mode='none' if nms_mode == 'oks_nms' else nms_mode, **kwargs)
+        #: The NMS this metric merges each image's poses with (the ``nms_mode``
+        #: argument; ``self.nms_mode`` is the stock loop's, see the class notes).
+        self.merge_nms_mode: str = nms_mode
         if self.coco is not None:
             self._check_gt_annotations()
         self.last_lambda_stats: Dict[str, Dict[int, int]] = {
@@ -248,25 +264,13 @@ class MultiInstanceCocoMetricMixin:
 
         self._produced = Counter()
         self.last_lambda_stats = {'produced': {}, 'kept_after_nms': {}}
-        # The stock OKS-NMS is quadratic in Python: with N poses per box a dense
-        # image (thousands of boxes) takes minutes to hours. The stock loop runs
-        # with NMS off and hands every rescored pose to results2json, which
-        # applies the vectorised OKS-NMS that keeps exactly the same poses.
-        self._deferred_oks_nms = self.nms_mode == 'oks_nms'
-        if self._deferred_oks_nms:
-            self.nms_mode = 'none'
-        try:
-            metrics = super().compute_metrics(split_results)
-        finally:
-            if self._deferred_oks_nms:
-                self.nms_mode = 'oks_nms'
-            self._deferred_oks_nms = False
+        metrics = super().compute_metrics(split_results)
 
         stats = self.last_lambda_stats
         stats['produced'] = dict(sorted(self._produced.items()))
         MMLogger.get_current_instance().info(
             f'{self.__class__.__name__}: poses per lambda before NMS '
-            f"{stats['produced']}, kept after {self.nms_mode} "
+            f"{stats['produced']}, kept after {self.merge_nms_mode} "
             f"(thr {self.nms_thr}) {stats['kept_after_nms']}")
         return metrics
 
@@ -307,8 +311,13 @@ class MultiInstanceCocoMetricMixin:
         return kpts
 
     def results2json(self, keypoints: Dict[int, list], outfile_prefix: str) -> str:
-        """The stock metric's keypoint results file plus a ``lambda`` field
-        per pose; records the poses kept after NMS.
+        """OKS-NMS when :attr:`merge_nms_mode` is ``'oks_nms'``, then the stock
+        metric's keypoint results file plus a ``lambda`` field per pose;
+        records the poses kept after NMS.
+
+        The stock loop calls this right after its scoring (and its NMS, which
+        it runs for ``'soft_oks_nms'`` only): the OKS-NMS here keeps the poses
+        the stock ``oks_nms`` would keep there (see the class notes).
 
         For :class:`CocoMetric` the entries are those of its
         ``results2json`` (same fields, values and order; a test compares the
@@ -320,13 +329,13 @@ class MultiInstanceCocoMetricMixin:
         follow the records' order.
 
         Args:
-            keypoints (Dict[int, list]): Per-image pose records after NMS.
+            keypoints (Dict[int, list]): Per-image pose records, scored.
             outfile_prefix (str): Prefix of the ``.keypoints.json`` file.
 
         Returns:
             str: Path of the written json file.
         """
-        if getattr(self, '_deferred_oks_nms', False):
+        if self.merge_nms_mode == 'oks_nms':
             sigmas = self.dataset_meta['sigmas']
             keypoints = {
                 img_id: [instances[k] for k in oks_nms(instances, self.nms_thr, sigmas=sigmas)]

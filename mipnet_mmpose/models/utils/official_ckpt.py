@@ -41,17 +41,16 @@ N=1 model of a config (:func:`release_model_cfg`), i.e. MMPose's ``HRNet`` +
 ``HeatmapHead``.
 """
 import os
-import pickle
 import re
 from collections import OrderedDict
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-import torch
 from mmengine.runner import save_checkpoint
+import torch
 from torch import Tensor, nn
 
-# Registers the 'atomic_local' file backend used to save the converted checkpoint.
-from ...engine import checkpoint_io  # noqa: F401
+# Also registers the 'atomic_local' file backend used to save the converted checkpoint.
+from ...engine.checkpoint_io import CorruptCheckpointError, load_checkpoint_file
 
 #: One renaming rule: a regular expression on the authors' key (full match)
 #: and the replacement template giving ours.
@@ -214,12 +213,11 @@ def load_official_state_dict(path: str,
             which is all the authors' checkpoints hold.
     """
     try:
-        obj = torch.load(path, map_location='cpu', weights_only=not allow_pickle)
-    except (pickle.UnpicklingError, RuntimeError, EOFError) as e:
+        obj = load_checkpoint_file(path, weights_only=not allow_pickle)
+    except CorruptCheckpointError as e:
         hint = '' if allow_pickle else (' If the file holds other Python objects and you '
                                         'trust it, pass --allow-pickle.')
-        raise OfficialCheckpointError(
-            f'cannot read {path} ({type(e).__name__}: {e}).{hint}') from e
+        raise OfficialCheckpointError(f'{e}{hint}') from e
     return extract_state_dict(obj)
 
 

@@ -1,0 +1,51 @@
+"""A broken checkpoint stops a run with an error naming the file."""
+from typing import Optional
+
+from mmengine.hooks import Hook
+from mmengine.runner import find_latest_checkpoint
+from mmpose.registry import HOOKS
+
+from ..checkpoint_io import check_checkpoint_file
+
+
+@HOOKS.register_module()
+class CheckpointFileCheckHook(Hook):
+    """Check the checkpoint a run is about to load before mmengine loads it.
+
+    mmengine loads ``load_from`` (``--checkpoint`` of a test run, a
+    checkpoint to fine-tune), or the checkpoint a run resumes from, right
+    after every hook's ``before_run``; a truncated or corrupt file then fails
+    inside torch with a message about a zip archive that names no file. In
+    ``before_run`` this hook checks that file with
+    :func:`~mipnet_mmpose.engine.checkpoint_io.check_checkpoint_file`, which
+    raises :class:`~mipnet_mmpose.engine.checkpoint_io.CorruptCheckpointError`
+    naming it (or ``FileNotFoundError``). Files of other schemes (``http://``,
+    ``open-mmlab://``, ...) are left to mmengine. Our configs hold it in
+    ``custom_hooks``.
+    """
+
+    # Before MultiInstanceTestHook (LOWEST), which loads a test run's checkpoint in
+    # its before_run; after WorkDirLockHook (VERY_HIGH): a refused run reads nothing.
+    priority = 'HIGH'
+
+    def before_run(self, runner) -> None:
+        path = self.file_to_load(runner)
+        if path is not None:
+            check_checkpoint_file(path)
+
+    @staticmethod
+    def file_to_load(runner) -> Optional[str]:
+        """The checkpoint mmengine's ``Runner.load_or_resume`` will load, if any.
+
+        The same choice as ``load_or_resume``: ``load_from`` (resumed from when
+        ``resume`` is set), else with ``resume`` the work dir's latest
+        checkpoint. mmengine keeps ``load_from`` and ``resume`` in private
+        attributes only (the runner's ``cfg`` lacks them when the runner was
+        built from arguments).
+        """
+        if getattr(runner, '_has_loaded', False):
+            return None
+        load_from = getattr(runner, '_load_from', None)
+        if load_from is None and getattr(runner, '_resume', False):
+            load_from = find_latest_checkpoint(runner.work_dir)
+        return None if load_from is None else str(load_from)
