@@ -45,8 +45,8 @@ import re
 from collections import OrderedDict
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-from mmengine.runner import save_checkpoint
 import torch
+from mmengine.runner import save_checkpoint
 from torch import Tensor, nn
 
 # Also registers the 'atomic_local' file backend used to save the converted checkpoint.
