@@ -586,8 +586,11 @@ def test_the_model_zoo_command_converts_the_released_layout(tmp_path, monkeypatc
     released layout (their training checkpoint: ``module.`` names, ``latest_state_dict``)."""
     import shlex
 
-    from mipnet_tools.metafile import (AUTHORS_W48_CONVERTED, AUTHORS_W48_FILE,
-                                       authors_convert_command)
+    from mipnet_tools.metafile import (
+        AUTHORS_W48_CONVERTED,
+        AUTHORS_W48_FILE,
+        authors_convert_command,
+    )
     monkeypatch.chdir(tmp_path)
     (tmp_path / 'configs').symlink_to(REPO / 'configs')
     source = random_state_dict(authors_hrnet_keys(), seed=5)
