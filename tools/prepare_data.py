@@ -14,7 +14,6 @@ from typing import List, Optional
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    from mmengine.config import DictAction
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest='command', required=True)
     check = sub.add_parser('check', help='name the missing data files and start checkpoints '
@@ -28,7 +27,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     detect.add_argument('--out', required=True, help='the detection file to write')
     detect.add_argument('--score-thr', type=float, default=0.0)
     detect.add_argument('--device', default='cpu')
-    detect.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+    # Parsed by MMEngine's DictAction in main (no OpenMMLab import before --help answers).
+    detect.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
                         help='detector config overrides, key=value')
     return parser.parse_args(argv)
 
@@ -62,11 +62,17 @@ def main(argv: Optional[List[str]] = None) -> int:
             return 1
         print('all data files of the given configs are there')
         return 0
+    from mmengine.config import DictAction
+
     from mipnet_tools.detection_files import write_person_detections
+    options = argparse.ArgumentParser()
+    options.add_argument('--cfg-options', nargs='+', action=DictAction, default={})
+    cfg_options = options.parse_args(['--cfg-options', *args.cfg_options]).cfg_options \
+        if args.cfg_options else {}
     checkpoint = None if args.det_checkpoint.lower() == 'none' else args.det_checkpoint
     dets = write_person_detections(args.det_config, checkpoint, args.ann_file, args.img_dir,
                                    args.out, score_thr=args.score_thr, device=args.device,
-                                   cfg_options=args.cfg_options)
+                                   cfg_options=cfg_options)
     print(f'\nwrote {len(dets)} person boxes to {args.out}')
     return 0
 
