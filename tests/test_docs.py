@@ -157,3 +157,27 @@ def test_every_checkpoint_name_exists_or_is_made_by_a_documented_command():
 ])
 def test_names_nothing_makes_are_found(ref, problem):
     assert _checkpoint_problem(ref, set(), set()) == problem
+
+
+def test_readme_model_table_is_the_metafile():
+    """README's released-weights table: one row per released entry of configs/metafile.yml,
+    with its config, published AP (in percent, as the publishers write it) and the command
+    that gets the file."""
+    import yaml
+
+    from mipnet_tools.metafile import AUTHORS_RELEASE, MMPOSE_BASELINES, authors_convert_command
+    text = (REPO / 'README.md').read_text()
+    table = text[text.index('### Released weights'):]
+    rows = [line for line in table.split('\n\n')[2].splitlines() if line.startswith('| ')][1:]
+    meta = {m['Name']: m for m in
+            yaml.safe_load((REPO / 'configs' / 'metafile.yml').read_text())['Models']}
+    released = [name for name, _, _ in AUTHORS_RELEASE] + list(MMPOSE_BASELINES)
+    assert len(rows) == len(released)
+    for row, name in zip(rows, released):
+        entry = meta[name]
+        assert f"`{entry['Config']}`" in row, (name, row)
+        ap = round(100 * entry['Results'][0]['Metrics']['AP'], 1)
+        assert f'| {ap} (' in row, (name, row)
+        command = entry['Metadata'].get('Get it', '') if name in MMPOSE_BASELINES else \
+            authors_convert_command()
+        assert f'`{command}`' in row or 'the same converted file' in row, (name, row)
