@@ -127,10 +127,10 @@ AUTHORS_AP_SOURCE = 'published by the authors (MODEL_ZOO.md), GT boxes; not re-m
 PUBLISHED = ' (published)'
 
 
-def authors_convert_command(config_dir: str = 'configs') -> str:
+def authors_convert_command() -> str:
     """The one command that turns the authors' download into this plugin's checkpoint."""
     return (f'python tools/convert_official_ckpt.py {AUTHORS_W48_FILE} {AUTHORS_W48_CONVERTED} '
-            f'--config {config_dir}/{AUTHORS_W48_CONFIG}')
+            f'--config configs/{AUTHORS_W48_CONFIG}')
 
 
 def mmpose_download_command(name: str, dest: str = 'checkpoints') -> str:
