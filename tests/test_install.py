@@ -133,18 +133,39 @@ def test_mim_search_lists_the_configs_of_the_installed_plugin(target_install):
     from .conftest import is_alias_config
     env = dict(os.environ, PYTHONPATH=str(target_install))
     mim = Path(sys.executable).with_name('mim')
-    done = subprocess.run([str(mim), 'search', 'mipnet_mmpose', '--model', 'mipnet'],
+    # Wide enough that mim shows links and commands whole.
+    done = subprocess.run([str(mim), 'search', 'mipnet_mmpose', '--model', 'mipnet',
+                           '--display-width', '400'],
                           capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     listed = set(re.findall(r'config id: (\S+)', done.stdout))
     configs = {p.stem for p in (REPO / 'configs').glob('mipnet*.py') if not is_alias_config(p)}
-    assert listed == configs, (sorted(configs - listed), sorted(listed - configs))
+    # Released weights too: the authors' checkpoint (one entry per evaluation) and
+    # MMPose's HRNet checkpoints, the N=1 baselines.
+    from mipnet_tools.metafile import AUTHORS_RELEASE, MMPOSE_BASELINES
+    released = {name for name, _, _ in AUTHORS_RELEASE} | set(MMPOSE_BASELINES)
+    assert listed == configs | released, \
+        (sorted(configs | released - listed), sorted(listed - configs - released))
     meta = yaml.safe_load((REPO / 'configs' / 'metafile.yml').read_text())
+    blocks = {b.split()[0]: b for b in done.stdout.split('config id: ')[1:]}
     for model in meta['Models']:
-        assert (REPO / model['Config']).is_file(), model['Config']
+        if model['Config'].startswith('mmpose::'):
+            from mipnet_mmpose.conversion import resolve_config_path
+            assert Path(resolve_config_path(model['Config'])).is_file(), model['Config']
+        else:
+            assert (REPO / model['Config']).is_file(), model['Config']
         for result in model['Results']:
             for name, value in result['Metrics'].items():
                 assert value == 'to be measured' or isinstance(value, float), (model, name)
+        if model['Name'] in released:
+            # mim shows the published AP, labelled as published, and the weights' link.
+            block = blocks[model['Name']]
+            assert model['Weights'] in block
+            for name, value in model['Results'][0]['Metrics'].items():
+                key = f"{model['Results'][0]['Dataset']}/{'_'.join(name.split())}".lower()
+                assert re.search(rf'^{re.escape(key)}\s+{value}$', block, re.M), (key, block)
+            assert model['Results'][0]['Dataset'].endswith('(published)')
+            assert 'not re-measured here' in model['Metadata']['AP source']
 
 
 def test_metafile_is_the_configs():
@@ -152,3 +173,29 @@ def test_metafile_is_the_configs():
     from mipnet_tools.metafile import listed_configs, metafile_text
     assert (REPO / 'configs' / 'metafile.yml').read_text() == \
         metafile_text(listed_configs(REPO / 'configs')), 'run tools/write_metafile.py'
+
+
+def test_released_weights_fit_their_configs():
+    """The authors' release (HRNet-W48 384x288, N=2, one-hot λ) is listed under configs that
+    build that model; MMPose's baselines are the files the HRNet configs start from
+    (``start_checkpoints['mmpose']``), what ``mim download mmpose`` writes."""
+    import yaml
+    from mmengine.config import Config
+
+    from mipnet_tools.metafile import AUTHORS_RELEASE, MMPOSE_BASELINES, mmpose_download_command
+    meta = {m['Name']: m for m in
+            yaml.safe_load((REPO / 'configs' / 'metafile.yml').read_text())['Models']}
+    for name, config, _ in AUTHORS_RELEASE:
+        cfg = Config.fromfile(str(REPO / 'configs' / config))
+        assert (cfg.model.num_instances, cfg.model.lambda_encoding) == (2, 'one_hot')
+        assert cfg.model.backbone.extra.stage4.num_channels == (48, 96, 192, 384)
+        assert tuple(cfg.codec.input_size) == (288, 384)
+        # The authors' table is with GT boxes: so are these configs' test sets.
+        assert cfg.test_dataloader.dataset.get('bbox_file') is None, config
+        assert 'GT boxes' in meta[name]['Results'][0]['Dataset']
+    for name, config in MMPOSE_BASELINES.items():
+        start = Config.fromfile(str(REPO / 'configs' / config)).start_checkpoints['mmpose']
+        assert meta[name]['Weights'].rsplit('/', 1)[1] == Path(start).name
+        assert meta[name]['Metadata']['Get it'] == mmpose_download_command(name)
+        assert Path(start).parent.name == 'checkpoints' and '--dest checkpoints' in \
+            mmpose_download_command(name)

@@ -70,8 +70,14 @@ def test_guide_trains_and_tests_a_converted_stock_config_on_the_sample(checkout)
     assert cfg.test_dataloader.dataset.bbox_file is None
     log = run(train, checkout)
     assert 'lambda1_kpt' in log  # trained on both instance slots
-    assert (checkout / 'work_dirs' / 'my_mipnet_vipnas' / 'epoch_1.pth').is_file()
+    work_dir = checkout / 'work_dirs' / 'my_mipnet_vipnas'
+    # The test command names the best checkpoint by a glob, as the page says: the run kept
+    # exactly one, and the glob is what the command line gives.
+    best, = work_dir.glob('best_coco_AP_epoch_*.pth')
+    assert '--checkpoint work_dirs/my_mipnet_vipnas/best_coco_AP_epoch_*.pth' in test
+    assert (work_dir / 'last_checkpoint').read_text().strip().endswith('epoch_1.pth')
     result = run(test, checkout)
+    assert best.name in result  # mim test loaded the file the glob found
     ap = float(re.search(r'coco/AP: ([0-9.]+)', result).group(1))
     assert 0.0 <= ap <= 1.0
 

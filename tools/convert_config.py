@@ -21,26 +21,31 @@ from typing import List, Optional
 
 #: In the header of every file this tool writes: such a file may be rewritten.
 MARKER = 'written by tools/convert_config.py'
+#: The data-layout options (the keys of ``mipnet_mmpose.conversion.COCO_LAYOUT``, which
+#: owns their defaults and fills them in ``main``), with the COCO default each help shows:
+#: named here so that ``--help`` answers without importing the plugin (a test checks both).
+DATA_OPTIONS = {'train_ann_file': 'annotations/person_keypoints_train2017.json',
+                'train_img_dir': 'train2017/',
+                'val_ann_file': 'annotations/person_keypoints_val2017.json',
+                'val_img_dir': 'val2017/'}
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    from mipnet_mmpose.conversion import COCO_LAYOUT
-    from mipnet_mmpose.models import default_lambda_encoding
-    # The package's rule, read off for N = 1..16 so the help cannot drift from it.
-    binary = [n for n in range(1, 17) if default_lambda_encoding(n) == 'binary']
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('stock_config', help='a stock top-down config file or mmpose::<path>')
     parser.add_argument('out_config', help='where to write the MIPNet config')
-    parser.add_argument('--num-instances', type=int, default=2, help='N, poses per box')
+    parser.add_argument('--num-instances', type=int, default=2,
+                        help='N, poses per box (default: %(default)s)')
     parser.add_argument('--lambda-encoding', choices=['one_hot', 'binary'],
-                        help=f"λ code; default: 'binary' for N in {binary}, else 'one_hot' "
-                        "(the authors' codes, mipnet_mmpose.models.default_lambda_encoding)")
+                        help="λ code; default: the package's rule, "
+                        "mipnet_mmpose.models.default_lambda_encoding(N): 'binary' for N = 3, 4 "
+                        "(the authors' N=3/N=4 models), else 'one_hot'")
     data = parser.add_argument_group(
         'data', 'a COCO-format data set of your own (paths below --data-root, as MMPose)')
     data.add_argument('--data-root', help='the data set folder; sets every data set and metric')
-    for name, default in COCO_LAYOUT.items():
+    for name, default in DATA_OPTIONS.items():
         data.add_argument('--' + name.replace('_file', '').replace('_dir', '').replace('_', '-'),
-                          dest=name, default=default, help=f'default: {default}')
+                          dest=name, default=None, help=f'default: {default}')
     data.add_argument('--val-bbox-file', default=None,
                       help='detections for validation/test (default: GT boxes)')
     return parser.parse_args(argv)
@@ -84,7 +89,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         data = None
         if args.data_root:
             data = dict(data_root=args.data_root, val_bbox_file=args.val_bbox_file,
-                        **{name: getattr(args, name) for name in COCO_LAYOUT})
+                        **{name: getattr(args, name) or default
+                           for name, default in COCO_LAYOUT.items()})
         text = converted_config_text(stock, args.num_instances, args.lambda_encoding,
                                      base=base_reference(stock.filename),
                                      header=header, data=data)

@@ -26,23 +26,12 @@ many.
 """
 import argparse
 import sys
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
-from mmengine.config import Config
-from torch import nn
-
-import mipnet_mmpose  # noqa: F401 (registers the MIPNet modules)
-from mipnet_mmpose.apis import init_mipnet
-from mipnet_mmpose.models.utils.official_ckpt import (
-    OfficialCheckpointError,
-    convert_official_checkpoint,
-    release_model_cfg,
-)
-from mipnet_mmpose.utils.output_paths import (
-    OutputPathError,
-    check_not_an_input,
-    check_replaceable,
-)
+# torch and OpenMMLab are imported where they are used, after the arguments are parsed,
+# so that --help and argument errors answer at once.
+if TYPE_CHECKING:
+    from torch import nn
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -63,9 +52,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def build_model(config: str, release: bool = False) -> nn.Module:
+def build_model(config: str, release: bool = False) -> 'nn.Module':
     """The estimator of ``config`` (its N=1 version with ``release``), without
     loading any pretrained weights."""
+    from mmengine.config import Config
+
+    from mipnet_mmpose.apis import init_mipnet
+    from mipnet_mmpose.models.utils.official_ckpt import release_model_cfg
     cfg = Config.fromfile(config)
     if release:
         cfg.model = release_model_cfg(cfg.model)
@@ -88,6 +81,16 @@ def is_converted_checkpoint(path: str) -> bool:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
+    import mipnet_mmpose  # noqa: F401 (registers the MIPNet modules)
+    from mipnet_mmpose.models.utils.official_ckpt import (
+        OfficialCheckpointError,
+        convert_official_checkpoint,
+    )
+    from mipnet_mmpose.utils.output_paths import (
+        OutputPathError,
+        check_not_an_input,
+        check_replaceable,
+    )
     try:
         # Never over SRC or the config, nor over a file this tool did not write.
         check_not_an_input(args.dst, [args.src, args.config], what='DST')

@@ -11,25 +11,15 @@ config's data preprocessor (mean/std, RGB order), and returns ``heatmaps``
 import argparse
 import os.path as osp
 import sys
-from typing import List, Optional, Tuple
+from typing import TYPE_CHECKING, List, Optional, Tuple
 
-import numpy as np
-import torch
-from mmengine.config import Config
-from torch import nn
+# torch, onnx and OpenMMLab are imported where they are used, after the arguments are
+# parsed, so that --help and argument errors answer at once.
+if TYPE_CHECKING:
+    from mmengine.config import Config
+    from torch import nn
 
-import mipnet_mmpose  # noqa: F401 (registers the MIPNet modules)
-from mipnet_mmpose.apis import init_mipnet
-from mipnet_mmpose.models.utils.onnx_wrapper import (
-    ONNX_INPUT_NAME,
-    MultiInstanceHeatmapExporter,
-    export_onnx,
-)
-from mipnet_mmpose.utils.output_paths import (
-    OutputPathError,
-    check_not_an_input,
-    check_replaceable,
-)
+    from mipnet_mmpose.models.utils.onnx_wrapper import MultiInstanceHeatmapExporter
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -48,7 +38,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def default_input_size(model: nn.Module, cfg: Config) -> Tuple[int, int]:
+def default_input_size(model: 'nn.Module', cfg: 'Config') -> Tuple[int, int]:
     """(W, H) from the head's decoder or the config's ``codec``."""
     decoder = getattr(getattr(model, 'head', None), 'decoder', None)
     size = getattr(decoder, 'input_size', None) or cfg.get('codec', {}).get('input_size')
@@ -57,10 +47,14 @@ def default_input_size(model: nn.Module, cfg: Config) -> Tuple[int, int]:
     return int(size[0]), int(size[1])
 
 
-def verify(wrapper: MultiInstanceHeatmapExporter, onnx_file: str,
+def verify(wrapper: 'MultiInstanceHeatmapExporter', onnx_file: str,
            input_size: Tuple[int, int]) -> float:
     """Max abs difference of onnxruntime (CPU) and PyTorch on a random batch of 2."""
+    import numpy as np
     import onnxruntime as ort
+    import torch
+
+    from mipnet_mmpose.models.utils.onnx_wrapper import ONNX_INPUT_NAME
     width, height = input_size
     x = torch.randn(2, 3, height, width, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
@@ -84,6 +78,11 @@ def is_onnx_file(path: str) -> bool:
 
 def check_paths(args: argparse.Namespace) -> None:
     """The inputs exist; ``--out`` is neither an input nor a file another tool wrote."""
+    from mipnet_mmpose.utils.output_paths import (
+        OutputPathError,
+        check_not_an_input,
+        check_replaceable,
+    )
     for path, what in ((args.config, 'config'), (args.checkpoint, '--checkpoint')):
         if path is not None and not osp.isfile(path):
             raise OutputPathError(f'{what} not found: {path}')
@@ -94,6 +93,10 @@ def check_paths(args: argparse.Namespace) -> None:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
+    import mipnet_mmpose  # noqa: F401 (registers the MIPNet modules)
+    from mipnet_mmpose.apis import init_mipnet
+    from mipnet_mmpose.models.utils.onnx_wrapper import export_onnx
+    from mipnet_mmpose.utils.output_paths import OutputPathError
     try:
         check_paths(args)
     except OutputPathError as e:

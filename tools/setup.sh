@@ -8,6 +8,23 @@
 # pip's cache is kept, so the mmcv wheel is built once per machine and re-used afterwards: the whole
 # script took 9 min on 2 idle cores with an empty cache, 2 min with the wheel cached (2026-12-03).
 set -euo pipefail
+
+usage() {
+    cat <<'USAGE'
+usage: bash tools/setup.sh [-h | --help]
+
+Installs the pinned OpenMMLab stack (requirements.txt) and this plugin (editable) into the
+venv .venv/ of this checkout, creating it if needed; re-running installs only what is missing.
+Environment: PYTHON (the interpreter that creates the venv, default python3), VENV (the venv
+folder, default .venv), MAX_JOBS (parallel jobs of the mmcv build, default 2).
+--help prints this and installs nothing.
+USAGE
+}
+case "${1:-}" in
+    -h|--help) usage; exit 0 ;;
+    '') ;;
+    *) usage >&2; echo "tools/setup.sh: unknown argument '$1'" >&2; exit 2 ;;
+esac
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}

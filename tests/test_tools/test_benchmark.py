@@ -4,6 +4,9 @@ import json
 import pytest
 import torch
 
+from mipnet_tools import benchmark_run
+from mipnet_tools.models import SPECS
+from mipnet_tools.timing import CLOCK_KEYS
 from tests.conftest import REPO, load_tool
 
 TOOL = REPO / 'tools' / 'benchmark.py'
@@ -98,7 +101,7 @@ def test_tail_times_real_poses(smoke):
 
 
 def test_tail_inputs_replicate_the_sample_annotations(tool):
-    gt, samples = tool.make_tail_inputs(tool.TAIL_ANN_FILE, 1000)
+    gt, samples = benchmark_run.make_tail_inputs(benchmark_run.TAIL_ANN_FILE, 1000)
     poses = sum(len(s['pred_instances']['keypoints']) for s in samples)
     assert poses >= 1000
     assert len({im['id'] for im in gt['images']}) == len(gt['images'])
@@ -131,7 +134,7 @@ def test_targets_are_marked_pass_or_miss(tool, clock):
                         r50=dict(mipnet={'2': dict(params_ratio=1.5)})),
         inference=dict(w32=dict(n2={'b8/flip_off': row, 'b2/flip_off': dict(row, batch=2)})),
         training=dict(w32=dict(batch=32, ratios={'wall': train, 'cpu': train})))
-    marks = {t['target']: t['passed'] for t in tool.evaluate_targets(report, clock)}
+    marks = {t['target']: t['passed'] for t in benchmark_run.evaluate_targets(report, clock)}
     assert marks == {
         'HRNet-W32 256x192: params MIPNet N=2 / stock': True,
         'HRNet-W32 256x192 batch 8 flip off: inference shared / stock': False,  # > 1.35
@@ -141,8 +144,15 @@ def test_targets_are_marked_pass_or_miss(tool, clock):
 
 
 def test_table_shows_every_section(tool, smoke):
-    table = tool.format_report(smoke[1])
+    table = benchmark_run.format_report(smoke[1])
     for heading in ('1. Parameters and FLOPs', '2. Inference, N=2', '3. Training step',
                     '4. Test-time tail', 'Targets'):
         assert heading in table
     assert 'shared trunk, N=3' in table and 'shared trunk, N=4' in table
+
+
+def test_the_command_line_names_every_model_and_clock(tool):
+    """--models and --clock choices (named in the tool, which imports no torch before
+    argparse) are the measured models and clocks."""
+    assert tool.MODELS == sorted(SPECS)
+    assert tool.CLOCKS == sorted(CLOCK_KEYS)

@@ -578,3 +578,31 @@ def test_cli_never_writes_over_its_input_or_a_foreign_file(tmp_path, capsys):
     ours = tmp_path / 'ours.pth'
     assert tool.main([str(src), str(ours), '--config', str(SAMPLE_CONFIG)]) == 0
     assert tool.main([str(src), str(ours), '--config', str(SAMPLE_CONFIG)]) == 0
+
+
+def test_the_model_zoo_command_converts_the_released_layout(tmp_path, monkeypatch, capsys):
+    """The one command the model table and the metafile give for the authors' release
+    (tools/mipnet_tools/metafile.py), run as written from a checkout, on a file of the
+    released layout (their training checkpoint: ``module.`` names, ``latest_state_dict``)."""
+    import shlex
+
+    from mipnet_tools.metafile import (
+        AUTHORS_W48_CONVERTED,
+        AUTHORS_W48_FILE,
+        authors_convert_command,
+    )
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / 'configs').symlink_to(REPO / 'configs')
+    source = random_state_dict(authors_hrnet_keys(), seed=5)
+    (tmp_path / 'checkpoints').mkdir()
+    wrapped = {f'module.{k}': v for k, v in source.items()}
+    torch.save(dict(epoch=110, state_dict=wrapped, latest_state_dict=wrapped), AUTHORS_W48_FILE)
+    python, script, *args = shlex.split(authors_convert_command())
+    assert (python, script) == ('python', 'tools/convert_official_ckpt.py')
+    assert _load_tool().main(args) == 0
+    assert "(latest_state_dict) for MIPHRNet num_instances=2 lambda_encoding='one_hot'" in \
+        capsys.readouterr().out
+    model = build_from_config(W48_CONFIG)
+    load_checkpoint(model, AUTHORS_W48_CONVERTED, map_location='cpu', strict=True)
+    assert torch.equal(model.backbone.mimb_output[0].lambda_gate[3].weight,
+                       source['stage4_se.se_layers.0.fc_lambda.3.weight'])

@@ -19,7 +19,7 @@ from mipnet_mmpose.datasets.neighbours import (
     neighbour_index,
     order_neighbours,
 )
-from mipnet_tools import data_cost
+from mipnet_tools import benchmark_run, data_cost
 from tests.conftest import REPO, SAMPLE, load_tool
 
 tool = load_tool(REPO / 'tools' / 'analysis' / 'data_cost.py', 'mipnet_data_cost')
@@ -168,8 +168,8 @@ def test_benchmark_has_a_data_section(run):
     report = dict(meta=dict(date='now', device='cpu', device_name='cpu', threads=1,
                             torch='-', mmpose='-', repeats=1, warmup=0, clock='cpu',
                             wall_s=1.0), data=run[0])
-    report['targets'] = benchmark.evaluate_targets(report, 'cpu')
+    report['targets'] = benchmark_run.evaluate_targets(report, 'cpu')
     assert [t['target'] for t in report['targets']] == [t['target'] for t in
                                                        data_cost.targets(run[0], 'cpu')]
-    text = benchmark.format_report(report)
+    text = benchmark_run.format_report(report)
     assert '5. Data loading and the input pipeline' in text and 'Train pipeline' in text

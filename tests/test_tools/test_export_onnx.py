@@ -11,7 +11,7 @@ from mmengine.config import Config
 from mmpose.registry import MODELS
 from torch import nn
 
-from mipnet_mmpose.models.utils.onnx_wrapper import MultiInstanceHeatmapExporter
+from mipnet_mmpose.models.utils.onnx_wrapper import MultiInstanceHeatmapExporter, export_onnx
 from tests.conftest import REPO, SAMPLE, SAMPLE_CONFIG, load_tool, small_hrnet_extra
 
 INPUT_W, INPUT_H = 96, 128  # the sample config's codec input_size
@@ -145,7 +145,7 @@ def test_every_lambda_code_exports_at_the_default_opset(tmp_path, encoding, num_
     opset = tool.parse_args(['config.py', '--out', 'model.onnx']).opset
     model = build_tiny_model(num_instances, encoding)
     out = tmp_path / f'{encoding}_{num_instances}.onnx'
-    wrapper = tool.export_onnx(model, str(out), (INPUT_W, INPUT_H), opset_version=opset,
+    wrapper = export_onnx(model, str(out), (INPUT_W, INPUT_H), opset_version=opset,
                                batch_size=3)
     graph = onnx.load(str(out))
     onnx.checker.check_model(graph)
