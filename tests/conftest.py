@@ -102,10 +102,17 @@ def sample_training(tmp_path_factory):
 SLOW_FIXTURES = frozenset({'sample_training'})
 
 
+#: Tests measured at 5 s or more (see the file's header).
+SLOW_TESTS = REPO / 'tests' / 'slow_tests.txt'
+
+
 def pytest_collection_modifyitems(config, items):
-    """Mark as ``slow`` the end-to-end tests and those needing a trained sample model,
-    so that ``pytest -m "not slow"`` is a quick loop for development (README and CI
-    run everything)."""
+    """Mark as ``slow`` the end-to-end tests, those needing a trained sample model and
+    those measured slow, so that ``pytest -m "not slow"`` is a quick loop for development
+    (README and CI run everything)."""
+    measured = {line.strip() for line in SLOW_TESTS.read_text().splitlines()
+                if line.strip() and not line.startswith('#')}
     for item in items:
-        if 'test_e2e' in item.path.parts or SLOW_FIXTURES & set(item.fixturenames):
+        if ('test_e2e' in item.path.parts or SLOW_FIXTURES & set(item.fixturenames)
+                or item.nodeid in measured):
             item.add_marker(pytest.mark.slow)
