@@ -178,6 +178,17 @@ def test_sample_config_checks_the_checkpoint_a_run_loads(tmp_path):
     assert CheckpointFileCheckHook.file_to_load(_runner(tmp_path)) is None
 
 
+def test_a_missing_start_checkpoint_says_where_it_comes_from(tmp_path):
+    """A run whose load_from is not there names the file, the config, and the command
+    that lists every start checkpoint with its source and maker."""
+    missing = tmp_path / 'checkpoints' / 'pose_hrnet_w32_256x192_mmpose.pth'
+    with pytest.raises(FileNotFoundError) as error:
+        _runner(tmp_path, load_from=str(missing)).train()
+    message = str(error.value)
+    assert str(missing) in message and SAMPLE_CONFIG.name in message
+    assert 'tools/prepare_data.py check' in message and 'load_from=None' in message
+
+
 @pytest.mark.parametrize('other', [dict(num_instances=3), dict(encoding='binary'),
                                    dict(num_instances=1)])
 def test_checkpoint_with_other_n_or_encoding_is_refused_by_mmengine_loading(tmp_path, other):

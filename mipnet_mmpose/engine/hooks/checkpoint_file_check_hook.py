@@ -1,4 +1,5 @@
 """A broken checkpoint stops a run with an error naming the file."""
+import os.path as osp
 from typing import Optional
 
 from mmengine.hooks import Hook
@@ -30,8 +31,19 @@ class CheckpointFileCheckHook(Hook):
 
     def before_run(self, runner) -> None:
         path = self.file_to_load(runner)
-        if path is not None:
-            check_checkpoint_file(path)
+        if path is None:
+            return
+        if '://' not in path and not osp.isfile(osp.expanduser(path)):
+            # A start checkpoint is made by a command (a converter, mim download):
+            # say where to find which one, not only that the file is missing.
+            config = getattr(runner.cfg, 'filename', None) or 'CONFIG'
+            raise FileNotFoundError(
+                f'checkpoint file not found: {path} (`load_from` of {config}). '
+                f'`python tools/prepare_data.py check {config}` names every checkpoint '
+                'the config loads, where it comes from and the command that makes it; '
+                '`--cfg-options load_from=None` trains from the backbone\'s own '
+                'initialisation instead.')
+        check_checkpoint_file(path)
 
     @staticmethod
     def file_to_load(runner) -> Optional[str]:
