@@ -1,5 +1,4 @@
 """A broken checkpoint stops a run with an error naming the file."""
-import os.path as osp
 from typing import Optional
 
 from mmengine.hooks import Hook
@@ -33,17 +32,18 @@ class CheckpointFileCheckHook(Hook):
         path = self.file_to_load(runner)
         if path is None:
             return
-        if '://' not in path and not osp.isfile(osp.expanduser(path)):
+        try:
+            check_checkpoint_file(path)
+        except FileNotFoundError as error:
             # A start checkpoint is made by a command (a converter, mim download):
             # say where to find which one, not only that the file is missing.
             config = getattr(runner.cfg, 'filename', None) or 'CONFIG'
             raise FileNotFoundError(
-                f'checkpoint file not found: {path} (`load_from` of {config}). '
+                f'{error} (`load_from` of {config}). '
                 f'`python tools/prepare_data.py check {config}` names every checkpoint '
                 'the config loads, where it comes from and the command that makes it; '
                 '`--cfg-options load_from=None` trains from the backbone\'s own '
-                'initialisation instead.')
-        check_checkpoint_file(path)
+                'initialisation instead.') from error
 
     @staticmethod
     def file_to_load(runner) -> Optional[str]:
