@@ -13,13 +13,5 @@
 _base_ = ['./mipnet_hrnet-w48_4xb10-110e_coco-384x288.py', './_base_/ochuman_protocol.py']
 
 test_dataloader = dict(
-    dataset=dict(
-        _delete_=True,
-        type='MultiInstanceOCHumanDataset',
-        data_root=_base_.ochuman_data_root,
-        data_mode='topdown',
-        ann_file=_base_.ochuman_splits.val.ann_file,
-        data_prefix=dict(img='images/'),
-        test_mode=True,
-        pipeline=_base_.val_pipeline))
+    dataset=dict(_delete_=True, **_base_.ochuman_test_dataset, pipeline=_base_.val_pipeline))
 test_evaluator = dict(ann_file=_base_.ochuman_data_root + _base_.ochuman_splits.val.ann_file)

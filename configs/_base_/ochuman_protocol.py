@@ -13,3 +13,13 @@ ochuman_splits = dict(
              bbox_file='data/ochuman/OCHuman_val2017_detections_AP_H_27_person.json'),
     test=dict(ann_file='annotations/ochuman_coco_format_test_range_0.00_1.00.json',
               bbox_file='data/ochuman/OCHuman_test2017_detections_person.json'))
+# The test set of an OCHuman config: OCHuman val with GT boxes (its children set the test
+# split's ann_file or a bbox_file). The config adds its own val_pipeline, which comes from
+# its COCO base (one base cannot read another's variables).
+ochuman_test_dataset = dict(
+    type='MultiInstanceOCHumanDataset',
+    data_root=ochuman_data_root,
+    data_mode='topdown',
+    ann_file=ochuman_splits['val']['ann_file'],
+    data_prefix=dict(img='images/'),
+    test_mode=True)
