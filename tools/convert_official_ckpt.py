@@ -20,6 +20,9 @@ config's ``load_from`` names, e.g.
         checkpoints/pose_hrnet_w32_256x192_mmpose.pth --release \
         --config configs/mipnet_hrnet-w32_3xb32-110e_coco-256x192.py
 
+A file already in MMPose's layout (a stock MMPose checkpoint, or a MIPNet checkpoint of
+this plugin) needs no conversion: the tool says what it is and what to do with it.
+
 A file without any batch-norm num_batches_tracked (saved before PyTorch 0.4.1, as
 SimpleBaseline's 2018 releases) gets them as a fresh model has them, 0; the tool says how
 many.

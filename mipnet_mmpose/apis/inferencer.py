@@ -481,13 +481,17 @@ class MIPNetInferencer(Pose2DInferencer):
         Raises:
             UndecodableImageError: Naming the file (an empty, truncated or
                 non-image file in a folder of images).
+            ValueError: An array that is not a BGR image (H, W, 3), e.g. a
+                grayscale one.
         """
         if not isinstance(input, str):
-            return input
+            return decode_image(input, f'input {index}')
         cache = image_cache_for(self.pipeline)
         try:
             image = (cache.fill(dict(img_path=input)).get('img') if cache is not None
                      else decode_image(input))
+        except UndecodableImageError as e:
+            raise UndecodableImageError(f'input {index}: {e}') from None
         except (AssertionError, OSError, ValueError, cv2.error) as e:
             # One line: mmcv's messages span several.
             raise UndecodableImageError(f'input {index}: image {input} cannot be decoded '
