@@ -88,6 +88,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     from mipnet_mmpose.models.utils.official_ckpt import (
         OfficialCheckpointError,
         convert_official_checkpoint,
+        load_official_state_dict,
     )
     from mipnet_mmpose.utils.output_paths import (
         OutputPathError,
@@ -101,11 +102,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     except OutputPathError as e:
         print(f'error: {e}', file=sys.stderr)
         return 1
-    model = build_model(args.config, release=args.release)
     try:
+        # Read before the model is built: an empty file, or one that needs no
+        # conversion, is named at once.
+        loaded = load_official_state_dict(args.src, allow_pickle=args.allow_pickle)
+        model = build_model(args.config, release=args.release)
         meta = convert_official_checkpoint(
             args.src, args.dst, model, extra_meta=dict(mipnet_config=args.config),
-            allow_pickle=args.allow_pickle)
+            loaded=loaded)
     except (OSError, OfficialCheckpointError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1

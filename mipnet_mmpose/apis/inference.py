@@ -100,14 +100,34 @@ def decode_image(img: ImageType, name: Optional[str] = None) -> np.ndarray:
     try:
         image = mmcv.imread(img)
     except (cv2.error, OSError, ValueError) as e:
-        # OpenCV's assertion on an empty buffer ("!buf.empty()") names no file.
-        raise UndecodableImageError(
-            f'image {img} ({osp.getsize(img)} bytes) cannot be decoded (empty, truncated, or '
-            f'not an image: {" ".join(str(e).split())})') from None
+        # OpenCV's assertion on an empty buffer ("!buf.empty()") says nothing useful.
+        raise undecodable_image_error(img, e) from None
     if image is None or image.size == 0:
-        raise UndecodableImageError(f'image {img} cannot be decoded (empty, truncated, or '
-                                    'not an image)')
+        raise undecodable_image_error(img)
     return image
+
+
+def undecodable_image_error(path: str, error: Optional[BaseException] = None,
+                            name: str = '') -> UndecodableImageError:
+    """The error for an image file that exists but cannot be decoded.
+
+    Args:
+        path (str): The image file.
+        error (BaseException, optional): What the decoder raised, quoted on
+            one line (not for an empty file, where it adds nothing).
+        name (str): A prefix naming the input, e.g. ``'input 3: '``.
+
+    Returns:
+        UndecodableImageError: To raise.
+    """
+    size = osp.getsize(path) if osp.isfile(path) else None
+    if size == 0:
+        why = 'the file is empty, 0 bytes'
+    else:
+        why = f'{size} bytes: empty, truncated, or not an image'
+        if error is not None:
+            why += f'; {" ".join(str(error).split())}'
+    return UndecodableImageError(f'{name}image {path} cannot be decoded ({why})')
 
 
 def split_boxes(bboxes: Union[Sequence, np.ndarray],

@@ -57,6 +57,7 @@ from .inference import (
     merge_mipnet_samples,
     pose_records,
     split_boxes,
+    undecodable_image_error,
     usable_box_rows,
 )
 from .inference_outputs import check_outputs
@@ -493,12 +494,9 @@ class MIPNetInferencer(Pose2DInferencer):
         except UndecodableImageError as e:
             raise UndecodableImageError(f'input {index}: {e}') from None
         except (AssertionError, OSError, ValueError, cv2.error) as e:
-            # One line: mmcv's messages span several.
-            raise UndecodableImageError(f'input {index}: image {input} cannot be decoded '
-                                        f'({" ".join(str(e).split())})') from None
+            raise undecodable_image_error(input, e, f'input {index}: ') from None
         if image is None or getattr(image, 'size', 0) == 0:
-            raise UndecodableImageError(f'input {index}: image {input} cannot be decoded '
-                                        '(empty, truncated, or not an image)')
+            raise undecodable_image_error(input, name=f'input {index}: ')
         return image
 
     def _inputs_to_list(self, inputs) -> Iterable:

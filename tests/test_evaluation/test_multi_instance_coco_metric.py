@@ -413,7 +413,12 @@ def test_data_set_without_sigmas_is_a_clear_error(nms_mode: str):
     assert meta['sigmas'].size == 0
     metric = MultiInstanceCocoMetric(ann_file=str(ONEHAND_ANN), nms_mode=nms_mode)
     metric.dataset_meta = meta
-    samples = _gt_injected_samples(_load(ONEHAND_ANN), 2)
+    data = _load(ONEHAND_ANN)
+    imgs = {img['id']: img for img in data['images']}
+    samples = []
+    for ann in data['annotations']:  # one hand per box, its GT as both λ
+        xy, scores = _gt_pose(ann)
+        samples.append(_sample(ann, imgs[ann['image_id']], [(xy, scores, 1.0)] * 2))
     assert samples and samples[0]['pred_instances']['keypoints'].shape[1:] == (21, 2)
     with pytest.raises(ValueError, match=r"^MultiInstanceCocoMetric: the data set "
                        r"'mipnet_test_onehand10k' defines no keypoint OKS sigmas .*per-box "

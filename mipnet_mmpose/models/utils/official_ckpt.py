@@ -273,7 +273,7 @@ def _unreadable_reason(path: str) -> Optional[str]:
                     'format without its end): download or copy it again.')
         return None
     if not head.startswith(b'\x80'):
-        text = head.decode('utf-8', 'replace').split('\n')[0][:40]
+        text = head.decode('utf-8', 'replace').split('\n')[0][:60]
         return (f'{path} ({size} bytes) is no PyTorch checkpoint (neither a zip archive nor '
                 f'a pickle; it starts with {text!r}): give the .pth file itself.')
     return None
@@ -425,7 +425,8 @@ def convert_official_checkpoint(src: str,
                                 dst: str,
                                 model: nn.Module,
                                 extra_meta: Optional[dict] = None,
-                                allow_pickle: bool = False) -> dict:
+                                allow_pickle: bool = False,
+                                loaded: Optional[Tuple[Dict[str, Tensor], str]] = None) -> dict:
     """Load the authors' ``src``, convert it for ``model`` and save it to ``dst``.
 
     Args:
@@ -434,12 +435,16 @@ def convert_official_checkpoint(src: str,
         model (nn.Module): Our estimator built from the matching config.
         extra_meta (dict, optional): More ``meta`` entries (e.g. the config path).
         allow_pickle (bool): See :func:`load_official_state_dict`.
+        loaded (tuple, optional): What :func:`load_official_state_dict`
+            returned for ``src``, if the caller read it already (the CLI
+            reads it before building the model, so a wrong file is named at
+            once); None reads ``src``.
 
     Returns:
         dict: The saved ``meta`` (``mipnet_filled_counters``: the
         ``num_batches_tracked`` filled with 0, as ``src`` had none).
     """
-    source, where = load_official_state_dict(src, allow_pickle=allow_pickle)
+    source, where = loaded or load_official_state_dict(src, allow_pickle=allow_pickle)
     state_dict = convert_official_state_dict(source, model)
     backbone = model.backbone
     filled_counters = 0 if any(_is_counter(k) for k in source) else \
