@@ -352,7 +352,15 @@ def set_data_paths(cfg: Config, data_root: str,
 
     Returns:
         Config: A copy with the data paths set.
+
+    Raises:
+        ConversionError: ``data_root`` is empty (every path would start at
+            ``/``), or a data set is a ``CombinedDataset``.
     """
+    if not isinstance(data_root, str) or not data_root.strip():
+        raise ConversionError(f"data_root={data_root!r} names no folder: give the data set's "
+                              "folder, e.g. 'data/my_dataset/' ('./' for the working "
+                              'directory)')
     if not data_root.endswith('/'):
         data_root += '/'
     out = copy.deepcopy(cfg)

@@ -104,3 +104,19 @@ def test_halpe_sample_through_the_converted_halpe26_config_gets_n_slots_per_box(
     for i in range(len(dataset)):
         weights = dataset[i]['data_samples'].gt_instance_labels.keypoint_weights
         assert tuple(weights.shape) == (2, 26)
+
+
+@pytest.mark.parametrize('data_root', ['', '   '])
+def test_set_data_paths_refuses_an_empty_data_root(data_root):
+    """An empty data root would have pointed every data set and metric at '/'."""
+    from mipnet_mmpose import ConversionError, set_data_paths
+    stock = Config.fromfile(resolve_config_path(TD.format(
+        'body_2d_keypoint', 'coco', 'td-hm_hrnet-w32_8xb64-210e_coco-256x192')))
+    with pytest.raises(ConversionError, match=rf"^data_root={data_root!r} names no folder: "
+                       r"give the data set's folder, e\.g\. 'data/my_dataset/'"):
+        set_data_paths(convert_config(stock), data_root=data_root)
+    # A folder given: every path starts there, none at '/'.
+    cfg = set_data_paths(convert_config(stock), data_root='data/sample/coco_mini')
+    assert cfg.train_dataloader.dataset.data_root == 'data/sample/coco_mini/'
+    assert cfg.val_evaluator.ann_file == \
+        'data/sample/coco_mini/annotations/person_keypoints_val2017.json'

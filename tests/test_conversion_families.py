@@ -35,7 +35,7 @@ def test_family_trains_a_step_with_the_stock_transforms(name):
     dataset = DATASETS.build(data)
     batch = model.data_preprocessor(pseudo_collate([dataset[i] for i in range(2)]), True)
     losses = model(**batch, mode='loss')
-    assert {'lambda0_kpt', 'lambda1_kpt'} <= set(losses)
+    assert {'loss_kpt_lambda0', 'loss_kpt_lambda1'} <= set(losses)
     total = sum(v for k, v in losses.items() if k.startswith('loss'))
     assert math.isfinite(float(total))
     total.backward()

@@ -69,7 +69,7 @@ def test_guide_trains_and_tests_a_converted_stock_config_on_the_sample(checkout)
         'data/sample/coco_mini/annotations/person_keypoints_val2017.json'
     assert cfg.test_dataloader.dataset.bbox_file is None
     log = run(train, checkout)
-    assert 'lambda1_kpt' in log  # trained on both instance slots
+    assert 'loss_kpt_lambda1' in log  # trained on both instance slots
     work_dir = checkout / 'work_dirs' / 'my_mipnet_vipnas'
     # The test command names the best checkpoint by a glob, as the page says: the run kept
     # exactly one, and the glob is what the command line gives.

@@ -20,6 +20,9 @@ config's ``load_from`` names, e.g.
         checkpoints/pose_hrnet_w32_256x192_mmpose.pth --release \
         --config configs/mipnet_hrnet-w32_3xb32-110e_coco-256x192.py
 
+A file already in MMPose's layout (a stock MMPose checkpoint, or a MIPNet checkpoint of
+this plugin) needs no conversion: the tool says what it is and what to do with it.
+
 A file without any batch-norm num_batches_tracked (saved before PyTorch 0.4.1, as
 SimpleBaseline's 2018 releases) gets them as a fresh model has them, 0; the tool says how
 many.
@@ -85,6 +88,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     from mipnet_mmpose.models.utils.official_ckpt import (
         OfficialCheckpointError,
         convert_official_checkpoint,
+        load_official_state_dict,
     )
     from mipnet_mmpose.utils.output_paths import (
         OutputPathError,
@@ -98,11 +102,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     except OutputPathError as e:
         print(f'error: {e}', file=sys.stderr)
         return 1
-    model = build_model(args.config, release=args.release)
     try:
+        # Read before the model is built: an empty file, or one that needs no
+        # conversion, is named at once.
+        loaded = load_official_state_dict(args.src, allow_pickle=args.allow_pickle)
+        model = build_model(args.config, release=args.release)
         meta = convert_official_checkpoint(
             args.src, args.dst, model, extra_meta=dict(mipnet_config=args.config),
-            allow_pickle=args.allow_pickle)
+            loaded=loaded)
     except (OSError, OfficialCheckpointError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1

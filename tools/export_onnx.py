@@ -95,6 +95,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     import mipnet_mmpose  # noqa: F401 (registers the MIPNet modules)
     from mipnet_mmpose.apis import init_mipnet
+    from mipnet_mmpose.engine import CorruptCheckpointError
+    from mipnet_mmpose.models.utils.checkpoint_fit import CheckpointMismatchError
     from mipnet_mmpose.models.utils.onnx_wrapper import export_onnx
     from mipnet_mmpose.utils.output_paths import OutputPathError
     try:
@@ -103,7 +105,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f'error: {e}', file=sys.stderr)
         return 1
     # Strict: a checkpoint missing the MIMB weights would export random λ gates.
-    model = init_mipnet(args.config, args.checkpoint, device='cpu')
+    try:
+        model = init_mipnet(args.config, args.checkpoint, device='cpu')
+    except (CheckpointMismatchError, CorruptCheckpointError) as e:
+        # A stock or another model's checkpoint, or an unreadable file: the sentence
+        # names it, a traceback through mmengine would not add anything.
+        print(f'error: {e}', file=sys.stderr)
+        return 1
     cfg = model.cfg
     if not args.checkpoint:
         print('warning: no --checkpoint, exporting random weights', file=sys.stderr)

@@ -10,6 +10,7 @@ import os.path as osp
 import warnings
 from typing import Any, Dict, List, Optional, Sequence, Union
 
+import cv2
 import mmcv
 import numpy as np
 from mmengine.structures import InstanceData
@@ -37,7 +38,41 @@ ImageType = Union[str, np.ndarray]
 _VISUALIZER_NAME = 'mipnet_inference'
 
 
-def decode_image(img: ImageType) -> np.ndarray:
+def check_image_array(img: Any, name: str = 'img') -> np.ndarray:
+    """``img`` if it is a BGR image array (H, W, 3), else a one-sentence error.
+
+    MMPose's pipeline takes a (H, W) grayscale or (H, W, 4) BGRA array without
+    complaint and fails later, in the data preprocessor, with a bare
+    ``IndexError`` or a broadcast error.
+
+    Args:
+        img (Any): The array given as an image.
+        name (str): How the message names it, e.g. ``'input 3'``.
+
+    Returns:
+        np.ndarray: ``img``, unchanged.
+
+    Raises:
+        ValueError: Not a numpy array of shape (H, W, 3) with H, W > 0.
+    """
+    if not isinstance(img, np.ndarray):
+        raise ValueError(f'{name} is a {type(img).__name__}: give an image file path or a '
+                         'BGR numpy array (H, W, 3), e.g. from cv2.imread')
+    if img.ndim == 3 and img.shape[2] == 3 and img.size > 0:
+        return img
+    if img.ndim == 2:
+        fix = 'a grayscale image: convert it with cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)'
+    elif img.ndim == 3 and img.shape[2] == 4:
+        fix = 'an image with alpha: convert it with cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)'
+    elif img.ndim == 3 and img.shape[2] == 1:
+        fix = 'a one-channel image: convert it with cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)'
+    else:
+        fix = 'not an image: give a BGR array (H, W, 3)'
+    raise ValueError(f'{name} is an array of shape {img.shape}, {fix} (the model takes BGR '
+                     'arrays of shape (H, W, 3))')
+
+
+def decode_image(img: ImageType, name: Optional[str] = None) -> np.ndarray:
     """The BGR array (H, W, 3) of an image file, decoded as the test pipeline decodes it.
 
     OpenCV applies the EXIF orientation, so a phone photo stored sideways
@@ -45,23 +80,54 @@ def decode_image(img: ImageType) -> np.ndarray:
     file header's size would be the stored, unrotated one).
 
     Args:
-        img (str | np.ndarray): An image file or a BGR array (returned as is).
+        img (str | np.ndarray): An image file or a BGR array (returned as is,
+            once checked by :func:`check_image_array`).
+        name (str, optional): How an error names an array input. Defaults
+            to ``'img'``.
 
     Returns:
         np.ndarray: (H, W, 3) uint8 BGR.
 
     Raises:
+        FileNotFoundError: No such file.
         UndecodableImageError: The file is empty, truncated or no image.
+        ValueError: An array that is not (H, W, 3).
     """
     if not isinstance(img, str):
-        return img
+        return check_image_array(img, name or 'img')
     if not osp.isfile(img):
         raise FileNotFoundError(f'image not found: {img}')
-    image = mmcv.imread(img)
+    try:
+        image = mmcv.imread(img)
+    except (cv2.error, OSError, ValueError) as e:
+        # OpenCV's assertion on an empty buffer ("!buf.empty()") says nothing useful.
+        raise undecodable_image_error(img, e) from None
     if image is None or image.size == 0:
-        raise UndecodableImageError(f'image {img} cannot be decoded (empty, truncated, or '
-                                    'not an image)')
+        raise undecodable_image_error(img)
     return image
+
+
+def undecodable_image_error(path: str, error: Optional[BaseException] = None,
+                            name: str = '') -> UndecodableImageError:
+    """The error for an image file that exists but cannot be decoded.
+
+    Args:
+        path (str): The image file.
+        error (BaseException, optional): What the decoder raised, quoted on
+            one line (not for an empty file, where it adds nothing).
+        name (str): A prefix naming the input, e.g. ``'input 3: '``.
+
+    Returns:
+        UndecodableImageError: To raise.
+    """
+    size = osp.getsize(path) if osp.isfile(path) else None
+    if size == 0:
+        why = 'the file is empty, 0 bytes'
+    else:
+        why = f'{size} bytes: empty, truncated, or not an image'
+        if error is not None:
+            why += f'; {" ".join(str(error).split())}'
+    return UndecodableImageError(f'{name}image {path} cannot be decoded ({why})')
 
 
 def split_boxes(bboxes: Union[Sequence, np.ndarray],

@@ -57,6 +57,7 @@ from .inference import (
     merge_mipnet_samples,
     pose_records,
     split_boxes,
+    undecodable_image_error,
     usable_box_rows,
 )
 from .inference_outputs import check_outputs
@@ -481,20 +482,21 @@ class MIPNetInferencer(Pose2DInferencer):
         Raises:
             UndecodableImageError: Naming the file (an empty, truncated or
                 non-image file in a folder of images).
+            ValueError: An array that is not a BGR image (H, W, 3), e.g. a
+                grayscale one.
         """
         if not isinstance(input, str):
-            return input
+            return decode_image(input, f'input {index}')
         cache = image_cache_for(self.pipeline)
         try:
             image = (cache.fill(dict(img_path=input)).get('img') if cache is not None
                      else decode_image(input))
+        except UndecodableImageError as e:
+            raise UndecodableImageError(f'input {index}: {e}') from None
         except (AssertionError, OSError, ValueError, cv2.error) as e:
-            # One line: mmcv's messages span several.
-            raise UndecodableImageError(f'input {index}: image {input} cannot be decoded '
-                                        f'({" ".join(str(e).split())})') from None
+            raise undecodable_image_error(input, e, f'input {index}: ') from None
         if image is None or getattr(image, 'size', 0) == 0:
-            raise UndecodableImageError(f'input {index}: image {input} cannot be decoded '
-                                        '(empty, truncated, or not an image)')
+            raise undecodable_image_error(input, name=f'input {index}: ')
         return image
 
     def _inputs_to_list(self, inputs) -> Iterable:

@@ -132,3 +132,29 @@ def test_legend_is_readable_at_any_size():
     assert legend_text_pixels((900, 602, 3)) == 20
     assert legend_text_pixels((3000, 4000, 3)) == 100
 
+
+
+def test_empty_image_file_is_named_not_an_opencv_assertion(model, inferencer, tmp_path):
+    empty = tmp_path / 'empty.jpg'
+    empty.write_bytes(b'')
+    with pytest.raises(UndecodableImageError, match=r'^image .*empty\.jpg cannot be decoded '
+                       r'\(the file is empty, 0 bytes\)$'):
+        inference_mipnet(model, str(empty))
+    with pytest.raises(UndecodableImageError, match=r'^input 0: image .*empty\.jpg cannot be '
+                       r'decoded \(the file is empty, 0 bytes\)$'):
+        list(inferencer(str(empty)))
+
+
+def test_grayscale_array_is_a_clear_error(model, inferencer):
+    import cv2
+    gray = cv2.imread(str(IMAGE), cv2.IMREAD_GRAYSCALE)
+    assert gray.ndim == 2
+    fix = r'a grayscale image: convert it with cv2\.cvtColor\(img, cv2\.COLOR_GRAY2BGR\)'
+    with pytest.raises(ValueError, match=rf'img is an array of shape \({gray.shape[0]}, '
+                       rf'{gray.shape[1]}\), {fix}'):
+        inference_mipnet(model, gray, GT_XYXY)
+    with pytest.raises(ValueError, match=rf'input 0 is an array of shape .*{fix}'):
+        list(inferencer(gray, bboxes=[GT_XYXY]))
+    # Converted as the message says, it runs.
+    records = inference_mipnet(model, cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR), GT_XYXY)
+    assert len(records) == 2 * len(GT_XYXY)

@@ -31,8 +31,14 @@ def test_training_logs_loss_and_accuracy_of_every_lambda(sample_training):
     train = [r for r in _scalars(work_dir) if 'loss_kpt' in r]
     assert len(train) >= 8
     for record in train:
-        for key in ('lambda0_kpt', 'lambda1_kpt', 'acc_pose_lambda0', 'acc_pose_lambda1'):
+        for key in ('loss_kpt_lambda0', 'loss_kpt_lambda1', 'acc_pose_lambda0', 'acc_pose_lambda1'):
             assert np.isfinite(record[key]), (key, record)
+        # Averaged over the same window as loss_kpt: with equal λ groups the all-λ loss is
+        # the mean of the per-λ ones in every iteration, so also over any window (a
+        # single-iteration per-λ value beside a 50-iteration mean would not match).
+        np.testing.assert_allclose(
+            record['loss_kpt'], (record['loss_kpt_lambda0'] + record['loss_kpt_lambda1']) / 2,
+            rtol=1e-4)
 
 
 def test_mim_test_with_gt_boxes(sample_training, tmp_path):

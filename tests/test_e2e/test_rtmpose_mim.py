@@ -12,7 +12,7 @@ def test_rtmpose_mipnet_trains_and_tests_with_gt_boxes_and_detections(tmp_path):
     work = tmp_path / 'rtm'
     output = run_mim('train', 'mmpose', str(CONFIG), '--work-dir', str(work))
     # Every λ has its own SimCC loss and accuracy term in the log, all finite.
-    losses = [float(v) for v in re.findall(r'lambda1_kpt: ([\d.e+-]+)', output)]
+    losses = [float(v) for v in re.findall(r'loss_kpt_lambda1: ([\d.e+-]+)', output)]
     assert losses and all(v == v and v < 1e6 for v in losses)
     assert 'acc_pose_lambda0' in output and 'Switch pipeline now!' in output
     checkpoint = str(work / 'epoch_3.pth')

@@ -27,7 +27,8 @@ def test_wholebody_sample_trains_validates_merged_and_predicts_n_poses(tmp_path:
     for key in ('AP', 'AP .5', 'AP .75', 'AR', 'AR .5'):
         assert 0.0 <= val[f'coco-wholebody/{key}'] <= 1.0
     train = [r for r in records if 'loss_kpt' in r]
-    assert train and all(np.isfinite(r[k]) for r in train for k in ('lambda0_kpt', 'lambda1_kpt'))
+    assert train and all(np.isfinite(r[k]) for r in train
+                         for k in ('loss_kpt_lambda0', 'loss_kpt_lambda1'))
     assert sorted(p.name for p in (work_dir / 'pose_pictures' / f'val_{EPOCHS}').glob('*.png')) \
         == ['000000000785.png', '000000040083.png', '000000196141.png', '000000197388.png']
 

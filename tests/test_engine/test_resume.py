@@ -92,3 +92,41 @@ def test_training_killed_mid_epoch_resumes_and_completes(tmp_path):
     assert 'resumed epoch: 1, iter: 11' in output.replace('Resumed', 'resumed')
     final = torch.load(tmp_path / 'epoch_3.pth', map_location='cpu')
     assert (final['meta']['iter'], final['meta']['epoch']) == (33, 3)
+
+
+@HOOKS.register_module(force=True)
+class _StopAtTrainStart(Hook):
+    """Ends training right after resuming: the test needs only what resuming logs."""
+
+    def before_train(self, runner) -> None:
+        runner.train_loop.stop_training = True
+
+
+def _resume_log(tmp_path: Path, checkpoint: Path) -> str:
+    # A work dir and logger of its own per resume (runs within one second share a
+    # timestamp, which names mmengine's logger by default).
+    cfg = _sample_cfg(tmp_path / f'resume_{checkpoint.stem}', max_epochs=1)
+    cfg.experiment_name = f'resume_{checkpoint.stem}'
+    cfg.resume, cfg.load_from = True, str(checkpoint)
+    cfg.custom_hooks = [dict(type='CheckpointFileCheckHook'), dict(type='_StopAtTrainStart')]
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    return (Path(runner.log_dir) / f'{runner.timestamp}.log').read_text()
+
+
+def test_resume_from_a_mid_epoch_checkpoint_warns_that_the_epoch_is_repeated(tmp_path):
+    """mmengine's epoch loop restarts the epoch a checkpoint was saved in: a checkpoint
+    saved by iteration (4 of the epoch's 11) is resumed with a warning saying so."""
+    cfg = _sample_cfg(tmp_path, max_epochs=1)
+    cfg.default_hooks.checkpoint.update(by_epoch=False, interval=4)
+    Runner.from_cfg(cfg).train()
+    assert sorted(p.name for p in tmp_path.glob('*.pth')) == [
+        'iter_11.pth', 'iter_4.pth', 'iter_8.pth']
+
+    log = _resume_log(tmp_path, tmp_path / 'iter_4.pth')
+    assert ('Resuming from a checkpoint saved mid-epoch: iteration 4, 4 of the 11 '
+            'iterations of epoch 1.') in log
+    assert 'the run ends at iteration 15, not 11' in log
+    assert 'resume from a checkpoint saved at the end of an epoch (epoch_*.pth' in log
+    # The last one was saved at the end of the epoch: resumed exactly, no warning.
+    assert 'mid-epoch' not in _resume_log(tmp_path, tmp_path / 'iter_11.pth')

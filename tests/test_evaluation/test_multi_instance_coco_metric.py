@@ -26,6 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 COCO_ANN = REPO / 'data/sample/coco/test_coco.json'
 CROWDPOSE_ANN = REPO / 'data/sample/crowdpose/test_crowdpose.json'
 OCHUMAN_ANN = REPO / 'data/sample/ochuman/test_ochuman.json'
+ONEHAND_ANN = REPO / 'data/sample/onehand10k/test_onehand10k.json'
 
 DECAY = 0.5  # the authors' score factor for λ > 0 poses
 
@@ -401,3 +402,25 @@ def test_repeated_lambdas_raise():
     sample['pred_instances']['lambdas'] = np.zeros(2, dtype=np.int64)
     with pytest.raises(ValueError, match='repeated lambdas'):
         _coco_metric().process({}, [sample])
+
+
+@pytest.mark.parametrize('nms_mode', ['oks_nms', 'none'])
+def test_data_set_without_sigmas_is_a_clear_error(nms_mode: str):
+    """OneHand10K defines no OKS sigmas (a per-box task): one sentence naming the data set
+    and the fix, not numpy's broadcast error from inside OKS."""
+    from mmpose.datasets import OneHand10KDataset
+    meta = _meta(OneHand10KDataset, ONEHAND_ANN, name='mipnet_test_onehand10k')
+    assert meta['sigmas'].size == 0
+    metric = MultiInstanceCocoMetric(ann_file=str(ONEHAND_ANN), nms_mode=nms_mode)
+    metric.dataset_meta = meta
+    data = _load(ONEHAND_ANN)
+    imgs = {img['id']: img for img in data['images']}
+    samples = []
+    for ann in data['annotations']:  # one hand per box, its GT as both λ
+        xy, scores = _gt_pose(ann)
+        samples.append(_sample(ann, imgs[ann['image_id']], [(xy, scores, 1.0)] * 2))
+    assert samples and samples[0]['pred_instances']['keypoints'].shape[1:] == (21, 2)
+    with pytest.raises(ValueError, match=r"^MultiInstanceCocoMetric: the data set "
+                       r"'mipnet_test_onehand10k' defines no keypoint OKS sigmas .*per-box "
+                       r'metric \(PCKAccuracy'):
+        _evaluate(metric, samples)

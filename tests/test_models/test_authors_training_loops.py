@@ -88,14 +88,14 @@ def test_n3_reproduction_loss_leaves_the_lambda2_slot_out(sample_cfg):
     other2 = _loss(model, _with_slot_targets_replaced(data, 2, 3))
     assert torch.equal(other2['loss_kpt'], base['loss_kpt'])
     # ... but they are still logged (the λ = 2 rows are computed)
-    assert not torch.equal(other2['lambda2_kpt'], base['lambda2_kpt'])
+    assert not torch.equal(other2['loss_kpt_lambda2'], base['loss_kpt_lambda2'])
     # ... and the λ = 1 targets do.
     other1 = _loss(model, _with_slot_targets_replaced(data, 1, 3))
     assert not torch.equal(other1['loss_kpt'], base['loss_kpt'])
     # The loss is the mean over the rows of λ = 0 and 1: the mean of their two losses
     # (each over the same B boxes).
     torch.testing.assert_close(base['loss_kpt'],
-                               (base['lambda0_kpt'] + base['lambda1_kpt']) / 2)
+                               (base['loss_kpt_lambda0'] + base['loss_kpt_lambda1']) / 2)
 
     # One λ code per forward (the authors' one λ per GPU): in training, the λ gate's
     # BatchNorm1d normalises a constant and gives its bias, so every λ gives the same
@@ -175,7 +175,7 @@ def test_n3_step_updates_batch_norm_as_the_lambda0_pass_alone(sample_cfg):
 
     # The same step with every pass updating: the same losses, logs and weights ...
     reference_vars = _step_with_every_pass_updating(every_pass, data)
-    assert {f'lambda{i}_kpt' for i in range(3)} <= log_vars.keys()
+    assert {f'loss_kpt_lambda{i}' for i in range(3)} <= log_vars.keys()
     assert log_vars.keys() == reference_vars.keys()
     for key in log_vars:
         torch.testing.assert_close(log_vars[key], reference_vars[key], msg=key)
@@ -206,7 +206,7 @@ def test_n3_step_under_distributed_training_keeps_the_lambda0_statistics(sample_
             copy.deepcopy(data), OptimWrapper(torch.optim.Adam(wrapper.parameters(), lr=1e-3)))
     finally:
         dist.destroy_process_group()
-    assert {f'lambda{i}_kpt' for i in range(3)} <= log_vars.keys()
+    assert {f'loss_kpt_lambda{i}' for i in range(3)} <= log_vars.keys()
     batch = lambda0_only.data_preprocessor(copy.deepcopy(data), True)
     with torch.no_grad():
         lambda0_only._features_of_lambda(batch['inputs'], 0)
@@ -237,9 +237,9 @@ def test_n4_reproduction_train_step_makes_one_update_per_lambda(sample_cfg):
     assert len(steps) == 4
     # Adam's own counter: four updates of every parameter in one train_step.
     assert {int(s['step']) for s in optim.optimizer.state.values()} == {4}
-    assert all(f'lambda{i}_kpt' in log_vars for i in range(4))
+    assert all(f'loss_kpt_lambda{i}' in log_vars for i in range(4))
     torch.testing.assert_close(log_vars['loss'],
-                               sum(log_vars[f'lambda{i}_loss'] for i in range(4)))
+                               sum(log_vars[f'loss_lambda{i}'] for i in range(4)))
     changed = [k for k, v in model.state_dict().items() if not torch.equal(v, before[k])]
     assert any('mimb' in k for k in changed) and any('head.final_layer' in k for k in changed)
 
@@ -304,7 +304,7 @@ def test_distributed_wrapper_makes_the_same_per_lambda_updates(sample_cfg, tmp_p
         optim = OptimWrapper(torch.optim.Adam(wrapper.parameters(), lr=1e-3))
         with _counting_steps(optim.optimizer) as steps:
             log_vars = wrapper.train_step(copy.deepcopy(data), optim)
-        assert len(steps) == 4 and all(f'lambda{i}_loss' in log_vars for i in range(4))
+        assert len(steps) == 4 and all(f'loss_lambda{i}' in log_vars for i in range(4))
     finally:
         dist.destroy_process_group()
     reference.train_step(copy.deepcopy(data),

@@ -13,7 +13,7 @@ from mipnet_mmpose.models.utils.checkpoint_fit import (
     check_checkpoint_fits,
     describe_checkpoint,
 )
-from tests.conftest import SAMPLE_CONFIG, run_mim, stock_model_cfg
+from tests.conftest import SAMPLE, SAMPLE_CONFIG, run_mim, stock_model_cfg
 
 
 @pytest.fixture(scope='module')
@@ -95,3 +95,76 @@ def test_mim_test_refuses_a_checkpoint_of_another_width(cfg, tmp_path):
     assert 'CheckpointMismatchError' in output and f'--checkpoint {wide}' in output
     assert 'HRNet stage-4 widths (32, 64, 128, 256)' in output
     assert 'coco/AP' not in output  # no AP of a half-random model
+
+
+def _test_cfg(cfg, tmp_path, checkpoint):
+    """The sample config testing ``checkpoint`` on the OCHuman sample, without the
+    test-time hook (a MIPNet config written by hand, or one whose hook was removed)."""
+    test_cfg = copy.deepcopy(cfg)
+    test_cfg.default_hooks.pop('multi_instance_test')
+    test_cfg.work_dir = str(tmp_path / 'work')
+    test_cfg.load_from = str(checkpoint)
+    test_cfg.test_dataloader.dataset.data_root = str(SAMPLE)
+    test_cfg.test_evaluator.ann_file = str(SAMPLE / 'ochuman' / 'test_ochuman.json')
+    test_cfg.custom_hooks = [h for h in test_cfg.custom_hooks
+                             if h['type'] != 'MultiInstanceVisualizationHook']
+    return test_cfg
+
+
+@pytest.mark.parametrize('kind', ['stock', 'wider'])
+def test_runner_test_without_the_test_hook_is_still_strict(cfg, tmp_path, kind):
+    """The check is the model's, not one hook's: a runner test without
+    ``default_hooks.multi_instance_test`` refuses a stock or another width's checkpoint
+    instead of reporting the AP of a partly random model."""
+    from mmengine.runner import Runner
+    model_cfg = stock_model_cfg(cfg.model) if kind == 'stock' else _wider(cfg.model)
+    checkpoint = _save(MODELS.build(model_cfg), tmp_path / f'{kind}.pth')
+    runner = Runner.from_cfg(_test_cfg(cfg, tmp_path, checkpoint))
+    assert not any(type(h).__name__ == 'MultiInstanceTestHook' for h in runner.hooks)
+    described = ('a stock model without MIMBs (N=1)' if kind == 'stock' else
+                 'HRNet stage-4 widths (32, 64, 128, 256)')
+    with pytest.raises(CheckpointMismatchError,
+                       match=rf'^the checkpoint loaded into this MultiInstanceTopdownPoseEstimator '
+                       rf'does not fit .* The checkpoint is [^;]*{re.escape(described)}'):
+        runner.test()
+    # The same model with its own checkpoint tests (and evaluates).
+    own = _save(MODELS.build(cfg.model), tmp_path / 'own.pth')
+    metrics = Runner.from_cfg(_test_cfg(cfg, tmp_path / 'own', own)).test()
+    assert 0.0 <= metrics['coco/AP'] <= 1.0
+
+
+def test_mmpose_init_model_with_a_stock_checkpoint_refuses_to_predict(cfg, tmp_path):
+    """MMPose's own API (init_model + inference_topdown) loads with strict=False; the
+    MIPNet model refuses to predict with the weights it was left with."""
+    from mmpose.apis import inference_topdown, init_model
+    stock = _save(MODELS.build(stock_model_cfg(cfg.model)), tmp_path / 'stock.pth')
+    model = init_model(str(SAMPLE_CONFIG), str(stock), device='cpu')
+    image = str(SAMPLE / 'ochuman' / '003896.jpg')
+    with pytest.raises(CheckpointMismatchError, match=r'^the checkpoint loaded into this '
+                       r'MultiInstanceTopdownPoseEstimator does not fit .*backbone\.mip_meta'):
+        inference_topdown(model, image)
+    # Its own checkpoint loaded over it: predictions again.
+    own = _save(MODELS.build(cfg.model), tmp_path / 'own.pth')
+    from mmengine.runner import load_checkpoint
+    load_checkpoint(model, str(own), map_location='cpu')
+    assert len(inference_topdown(model, image)[0].pred_instances.keypoints) == 2
+
+
+def test_fine_tuning_from_a_stock_checkpoint_lifts_the_refusal(cfg):
+    """``load_from`` a stock checkpoint is how MIPNet training starts: once trained
+    (a loss computed), the model predicts."""
+    from mmengine.dataset import pseudo_collate
+    from mmengine.runner.checkpoint import load_state_dict
+    from mmpose.registry import DATASETS
+    model = MODELS.build(cfg.model)
+    load_state_dict(model, MODELS.build(stock_model_cfg(cfg.model)).state_dict())
+    dataset_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
+    dataset_cfg.data_root = str(SAMPLE)
+    dataset = DATASETS.build(dataset_cfg)
+    batch = model.data_preprocessor(pseudo_collate([dataset[i] for i in range(2)]), True)
+    with pytest.raises(CheckpointMismatchError), torch.no_grad():
+        model.eval().predict(batch['inputs'], batch['data_samples'])
+    model.train().loss(batch['inputs'], batch['data_samples'])
+    with torch.no_grad():
+        predictions = model.eval().predict(batch['inputs'], batch['data_samples'])
+    assert len(predictions) == 2

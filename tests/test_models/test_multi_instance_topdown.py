@@ -115,11 +115,17 @@ def test_training_step_gives_loss_for_every_lambda(cfg):
     batch = model.data_preprocessor(pseudo_collate([dataset[i] for i in range(4)]),
                                     training=True)
     losses = model.loss(batch['inputs'], batch['data_samples'])
-    assert set(losses) == {'loss_kpt', 'acc_pose', 'lambda0_kpt', 'lambda1_kpt',
+    assert set(losses) == {'loss_kpt', 'acc_pose', 'loss_kpt_lambda0', 'loss_kpt_lambda1',
                            'acc_pose_lambda0', 'acc_pose_lambda1'}
     # Equal-size λ groups: the all-N loss is the mean of the per-λ losses.
     torch.testing.assert_close(losses['loss_kpt'].detach(),
-                               (losses['lambda0_kpt'] + losses['lambda1_kpt']) / 2)
+                               (losses['loss_kpt_lambda0'] + losses['loss_kpt_lambda1']) / 2)
+    # The per-λ entries are logged (averaged as mmengine averages the losses), not summed
+    # into the total.
+    total, log_vars = model.parse_losses(losses)
+    torch.testing.assert_close(total, losses['loss_kpt'])
+    assert list(log_vars) == ['loss', 'loss_kpt', 'acc_pose', 'loss_kpt_lambda0',
+                              'acc_pose_lambda0', 'loss_kpt_lambda1', 'acc_pose_lambda1']
     losses['loss_kpt'].backward()
     grads = {n: p.grad for n, p in model.named_parameters()}
     assert all(g is not None for g in grads.values()), \
@@ -160,7 +166,7 @@ def test_short_training_lowers_the_loss_of_every_lambda(cfg):
         optimizer.zero_grad()
         losses['loss_kpt'].backward()
         optimizer.step()
-    for key in ('lambda0_kpt', 'lambda1_kpt'):
+    for key in ('loss_kpt_lambda0', 'loss_kpt_lambda1'):
         first = np.mean([h[key] for h in history[:3]])
         last = np.mean([h[key] for h in history[-3:]])
         assert last < 0.7 * first, (key, first, last)
@@ -227,11 +233,11 @@ def test_visibility_head_trains_both_forwards_on_every_lambda(cfg):
                                   training=True)
     losses = vis.loss(batch['inputs'], batch['data_samples'])
     assert set(losses) == {
-        'loss_vis', 'acc_vis', 'loss_kpt', 'acc_pose', 'lambda0_vis', 'lambda1_vis',
-        'acc_vis_lambda0', 'acc_vis_lambda1', 'lambda0_kpt', 'lambda1_kpt',
+        'loss_vis', 'acc_vis', 'loss_kpt', 'acc_pose', 'loss_vis_lambda0', 'loss_vis_lambda1',
+        'acc_vis_lambda0', 'acc_vis_lambda1', 'loss_kpt_lambda0', 'loss_kpt_lambda1',
         'acc_pose_lambda0', 'acc_pose_lambda1'}
     expected = plain.loss(batch['inputs'], batch['data_samples'])
-    for key in ('loss_kpt', 'lambda0_kpt', 'lambda1_kpt'):
+    for key in ('loss_kpt', 'loss_kpt_lambda0', 'loss_kpt_lambda1'):
         torch.testing.assert_close(losses[key], expected[key])
     (losses['loss_vis'] + losses['loss_kpt']).backward()
     assert vis.head.vis_head[2].weight.grad.abs().sum() > 0

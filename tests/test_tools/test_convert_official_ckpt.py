@@ -35,7 +35,14 @@ from mipnet_mmpose.models.utils.official_ckpt import (
     map_official_key,
     release_model_cfg,
 )
-from tests.conftest import REPO, SAMPLE_CONFIG, load_tool, small_hrnet_extra, stock_model_cfg
+from tests.conftest import (
+    REPO,
+    SAMPLE_CONFIG,
+    SAMPLE_TEST_EPOCHS,
+    load_tool,
+    small_hrnet_extra,
+    stock_model_cfg,
+)
 
 Shape = Tuple[int, ...]
 KeyList = List[Tuple[str, Shape]]
@@ -606,3 +613,83 @@ def test_the_model_zoo_command_converts_the_released_layout(tmp_path, monkeypatc
     load_checkpoint(model, AUTHORS_W48_CONVERTED, map_location='cpu', strict=True)
     assert torch.equal(model.backbone.mimb_output[0].lambda_gate[3].weight,
                        source['stage4_se.se_layers.0.fc_lambda.3.weight'])
+
+
+def _save_stock_mmpose_checkpoint(path: Path) -> None:
+    """A real stock MMPose checkpoint: MMPose's TopdownPoseEstimator (HRNet + HeatmapHead)
+    built from the sample config's stock model config, saved as MMPose's model-zoo files
+    are (``state_dict`` and ``meta``)."""
+    stock = MODELS.build(stock_model_cfg(Config.fromfile(str(SAMPLE_CONFIG)).model))
+    assert type(stock).__name__ == 'TopdownPoseEstimator'
+    torch.save(dict(state_dict=stock.state_dict(), meta=dict(mmpose_version='1.3.2')), path)
+
+
+@pytest.mark.parametrize('release', [False, True], ids=['plain', 'release'])
+def test_cli_recognises_a_stock_mmpose_checkpoint_in_one_line(tmp_path, capsys, release):
+    """Not 500 lines of unmapped keys and advice to use --release (which gave 500 more)."""
+    src, dst = tmp_path / 'stock.pth', tmp_path / 'out.pth'
+    _save_stock_mmpose_checkpoint(src)
+    argv = [str(src), str(dst), '--config', str(SAMPLE_CONFIG)] + ['--release'] * release
+    assert _load_tool().main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f'error: {src} is already in the MMPose layout (state_dict keys backbone.*, head.*): '
+        'a stock MMPose checkpoint (no MIMB weights): a MIPNet run starts from it as it is, '
+        "as the config's `load_from`. It needs no conversion; this tool converts the MIPNet "
+        "authors' checkpoints and the HRNet/SimpleBaseline releases."]
+    assert not dst.exists()
+
+
+def test_cli_recognises_a_checkpoint_of_this_plugin_without_unpickling_it(
+        sample_training, tmp_path, capsys):
+    """A training checkpoint of this plugin holds mmengine objects that weights-only loading
+    refuses: it is recognised from its pickle's strings, no --allow-pickle advice."""
+    import pickle
+    work_dir, _ = sample_training
+    src = work_dir / f'epoch_{SAMPLE_TEST_EPOCHS}.pth'
+    with pytest.raises(pickle.UnpicklingError):
+        torch.load(src, map_location='cpu', weights_only=True)
+    for extra in ([], ['--allow-pickle']):
+        argv = [str(src), str(tmp_path / 'out.pth'), '--config', str(SAMPLE_CONFIG)] + extra
+        assert _load_tool().main(argv) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1, err
+        assert err[0].startswith(f'error: {src} is already in the MMPose layout')
+        assert 'a MIPNet checkpoint of this plugin (it has MIMB weights): test it or run ' \
+            f'inference with it as it is (`mim test mmpose CONFIG --checkpoint {src}`' in err[0]
+    assert not (tmp_path / 'out.pth').exists()
+
+
+@pytest.mark.parametrize('damage', ['empty', 'text', 'truncated'])
+def test_cli_names_an_empty_text_or_truncated_file(tmp_path, capsys, damage):
+    src = tmp_path / 'theirs.pth'
+    if damage == 'text':  # what a Git LFS checkout without LFS leaves
+        src.write_text('version https://git-lfs.github.com/spec/v1\n'
+                       'oid sha256:' + '4d7a2146' * 8 + '\n'
+                       'size 255207488\n')
+    else:
+        _save_stock_mmpose_checkpoint(src)
+        content = src.read_bytes()
+        src.write_bytes(b'' if damage == 'empty' else content[:len(content) // 2])
+    size = src.stat().st_size
+    assert _load_tool().main([str(src), str(tmp_path / 'out.pth'), '--config',
+                              str(SAMPLE_CONFIG)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    expected = {
+        'empty': f'{src} is empty (0 bytes): it is no checkpoint; download or copy it again.',
+        'text': f"{src} ({size} bytes) is no PyTorch checkpoint (neither a zip archive nor a "
+                "pickle; it starts with 'version https://git-lfs.github.com/spec/v1'): give the "
+                '.pth file itself.',
+        'truncated': f"{src} ({size} bytes) is a truncated zip archive (torch's checkpoint "
+                     'format without its end): download or copy it again.',
+    }[damage]
+    assert err == [f'error: {expected}']
+
+
+def test_problem_lists_are_capped(small_model_and_source):
+    model, source = small_model_and_source
+    source = dict(source, **{f'other_model.layer{i}.weight': torch.zeros(1) for i in range(40)})
+    message = _error(source, model)
+    assert '40 keys of the checkpoint that no rule maps' in message
+    assert '  ... and 28 more' in message
+    assert len(message.splitlines()) < 20

@@ -202,3 +202,21 @@ def test_missing_checkpoint_is_a_one_line_error(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f'error: --checkpoint not found: {tmp_path / "nope.pth"}']
     assert not (tmp_path / 'x.onnx').exists()
+
+
+def test_stock_checkpoint_is_a_one_line_error(tmp_path, capsys):
+    """A real MMPose checkpoint (the sample config's stock HRNet + HeatmapHead, no MIMBs):
+    one sentence naming it and what it is, no traceback, nothing written."""
+    from tests.conftest import stock_model_cfg
+    stock = MODELS.build(stock_model_cfg(Config.fromfile(str(SAMPLE_CONFIG)).model))
+    assert type(stock).__name__ == 'TopdownPoseEstimator'
+    checkpoint = tmp_path / 'stock.pth'
+    torch.save(dict(state_dict=stock.state_dict(), meta=dict()), checkpoint)
+    assert _load_tool().main([str(SAMPLE_CONFIG), '--checkpoint', str(checkpoint),
+                              '--out', str(tmp_path / 'x.onnx')]) == 1
+    err = capsys.readouterr().err
+    assert 'Traceback' not in err
+    err = [line for line in err.splitlines() if line.startswith('error:')]  # not MMPose's warnings
+    assert len(err) == 1 and err[0].startswith(f'error: {checkpoint} does not fit the model')
+    assert 'a stock model without MIMBs (N=1)' in err[0]
+    assert not (tmp_path / 'x.onnx').exists()

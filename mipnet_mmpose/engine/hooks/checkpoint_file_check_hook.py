@@ -1,8 +1,9 @@
-"""A broken checkpoint stops a run with an error naming the file."""
+"""A broken checkpoint stops a run with an error naming the file; a resume that repeats
+part of an epoch is warned about."""
 from typing import Optional
 
 from mmengine.hooks import Hook
-from mmengine.runner import find_latest_checkpoint
+from mmengine.runner import EpochBasedTrainLoop, find_latest_checkpoint
 from mmpose.registry import HOOKS
 
 from ..checkpoint_io import check_checkpoint_file
@@ -22,6 +23,13 @@ class CheckpointFileCheckHook(Hook):
     naming it (or ``FileNotFoundError``). Files of other schemes (``http://``,
     ``open-mmlab://``, ...) are left to mmengine. Our configs hold it in
     ``custom_hooks``.
+
+    After mmengine has read the checkpoint a run resumes from, it warns when
+    that checkpoint was saved in the middle of an epoch (by iteration, e.g.
+    ``default_hooks.checkpoint.by_epoch=False``): mmengine's epoch loop
+    restarts the epoch from its first batch (it has no option to skip the
+    batches already trained), so those iterations are trained again and the
+    run ends that many iterations later than planned.
     """
 
     # Before MultiInstanceTestHook (LOWEST), which loads a test run's checkpoint in
@@ -45,6 +53,14 @@ class CheckpointFileCheckHook(Hook):
                 '`--cfg-options load_from=None` trains from the backbone\'s own '
                 'initialisation instead.') from error
 
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Warn when a resumed epoch-loop run restarts an epoch it was inside of."""
+        if not getattr(runner, '_resume', False):
+            return
+        message = mid_epoch_resume_warning(runner, checkpoint)
+        if message is not None:
+            runner.logger.warning(message)
+
     @staticmethod
     def file_to_load(runner) -> Optional[str]:
         """The checkpoint mmengine's ``Runner.load_or_resume`` will load, if any.
@@ -61,3 +77,35 @@ class CheckpointFileCheckHook(Hook):
         if load_from is None and getattr(runner, '_resume', False):
             load_from = find_latest_checkpoint(runner.work_dir)
         return None if load_from is None else str(load_from)
+
+
+def mid_epoch_resume_warning(runner, checkpoint: dict) -> Optional[str]:
+    """The warning for resuming an epoch loop from a checkpoint saved mid-epoch, or None.
+
+    Args:
+        runner (Runner): The runner resuming (its train loop is built).
+        checkpoint (dict): The loaded checkpoint; ``meta`` holds the ``epoch``
+            (epochs completed) and ``iter`` (iterations completed) it was
+            saved at.
+
+    Returns:
+        str | None: None for an iteration-based loop, or a checkpoint saved
+        at the end of an epoch.
+    """
+    loop = getattr(runner, '_train_loop', None)
+    meta = checkpoint.get('meta') or {}
+    if not isinstance(loop, EpochBasedTrainLoop) or 'epoch' not in meta or 'iter' not in meta:
+        return None
+    per_epoch = len(loop.dataloader)
+    done = int(meta['iter']) - int(meta['epoch']) * per_epoch
+    if not 0 < done < per_epoch:
+        return None
+    planned = loop.max_epochs * per_epoch
+    return (f'Resuming from a checkpoint saved mid-epoch: iteration {meta["iter"]}, '
+            f'{done} of the {per_epoch} iterations of epoch {int(meta["epoch"]) + 1}. '
+            "mmengine's epoch loop restarts that epoch from its first batch, so those "
+            f'{done} iterations are trained again (on other batches) and the run ends at '
+            f'iteration {planned + done}, not {planned} (its ETA is wrong meanwhile); the '
+            'result differs from an uninterrupted run. To resume exactly, resume from a '
+            'checkpoint saved at the end of an epoch (epoch_*.pth; save by epoch: '
+            'default_hooks.checkpoint.by_epoch=True).')

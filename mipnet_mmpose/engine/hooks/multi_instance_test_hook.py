@@ -24,6 +24,14 @@ class MultiInstanceTestHook(Hook):
     and how many survived OKS-NMS (from ``MultiInstanceCocoMetric``). Outside a
     runner, :func:`mipnet_mmpose.apis.init_mipnet` applies the same settings.
 
+    A test run's checkpoint is loaded here and checked against the model
+    before any data is read, the error naming the file. The check itself is
+    the model's: without this hook, the estimator refuses to predict with
+    weights that do not fit it. mmengine accepts ``None`` only for its own
+    default hooks (``default_hooks.multi_instance_test=None`` fails in its
+    ``register_default_hooks``): to run without this hook, remove the key
+    from the config's ``default_hooks``.
+
     Args:
         num_instances (int, optional): n for val/test, at most the model's N.
             None runs all N.
@@ -79,8 +87,9 @@ class MultiInstanceTestHook(Hook):
         """Load the tested checkpoint once, failing when it leaves weights unloaded.
 
         mmengine loads ``load_from`` after ``before_run`` with ``strict=False``:
-        a checkpoint of another width or N would be tested as a partly random
-        model. For a test run, the file is loaded here instead, with the
+        a checkpoint of another width or N would fail only at the first batch,
+        in the model, with an error that cannot name the file. For a test run,
+        the file is loaded here instead, with the
         runner's own loading (same key revision, same device handling), its
         state dict checked, and the runner told it has loaded (so the file is
         read, and unpickled, once). Training (``load_from`` a stock checkpoint

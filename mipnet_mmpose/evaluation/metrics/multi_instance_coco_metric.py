@@ -248,7 +248,12 @@ class MultiInstanceCocoMetricMixin:
         Returns:
             Dict[str, float]: The stock metric's keypoint metrics (COCO,
             CrowdPose or COCO-WholeBody).
+
+        Raises:
+            ValueError: The data set defines no OKS sigmas (a per-box task),
+                which OKS-NMS and the COCO evaluation need.
         """
+        self._check_sigmas()
         split_results = []
         for pred, gt in results:
             lambdas = pred.get('lambdas', np.arange(len(pred['keypoints'])))
@@ -273,6 +278,25 @@ class MultiInstanceCocoMetricMixin:
             f"{stats['produced']}, kept after {self.merge_nms_mode} "
             f"(thr {self.nms_thr}) {stats['kept_after_nms']}")
         return metrics
+
+    def _check_sigmas(self) -> None:
+        """Refuse a data set without keypoint sigmas before the stock code meets them.
+
+        OKS, which the NMS and the COCO evaluation compute, needs one sigma per
+        keypoint; the per-box data sets (OneHand10K, WFLW, COFW, 300W...) define
+        none, and numpy would fail with a broadcast error naming nothing. Only a
+        dump of every pose (``format_only`` with ``nms_mode='none'``) needs none.
+        """
+        meta = self.dataset_meta or {}
+        if np.size(meta.get('sigmas', [])) > 0 or \
+                (self.format_only and self.merge_nms_mode == 'none'):
+            return
+        raise ValueError(
+            f"{type(self).__name__}: the data set {meta.get('dataset_name', '')!r} defines no "
+            'keypoint OKS sigmas (`sigmas` in its metainfo), which OKS-NMS and the COCO AP '
+            'need: evaluate this per-box task with a per-box metric (PCKAccuracy, AUC, EPE, '
+            "NME, as its stock config does), or give the data set's metainfo one sigma per "
+            'keypoint')
 
     def gt_to_coco_json(self, gt_dicts: Sequence[dict], outfile_prefix: str) -> str:
         """Convert GT to a COCO json, counting each data sample's GT once

@@ -1,5 +1,6 @@
 """Any MMPose top-down head, trained on N instances per box."""
 import copy
+import re
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -74,9 +75,10 @@ class MultiInstanceHeadMixin:
     sample into N single-instance samples (row order (box, λ)) and calls the
     stock ``loss`` with those outputs (:class:`HeadOutputs`): the stock loss,
     accuracy and any extra terms over all rows, then for each λ the same on
-    its rows (detached, logged as ``lambda{i}_<name>`` for ``loss_<name>`` and
-    ``<name>_lambda{i}`` for accuracies: names without "loss", so mmengine
-    does not add them to the total).
+    its rows (detached, logged as ``<name>_lambda{i}``, e.g. ``loss_kpt_lambda0``
+    and ``acc_pose_lambda0``: the estimator's ``parse_losses`` keeps them out
+    of the total, and mmengine's log processor averages the loss ones over
+    its window as it averages ``loss_kpt``).
 
     With ``loss_lambdas`` set, only the rows of those λ enter the loss (every
     row is still computed, so the backbone's batch statistics see all N, as in
@@ -266,11 +268,15 @@ def _instance_row(labels, i: int, n: int):
 
 
 def _lambda_key(key: str, i: int) -> str:
-    if key.startswith('loss_'):
-        return f'lambda{i}_{key[len("loss_"):]}'
-    if key.startswith('loss'):
-        return f'lambda{i}_{key[len("loss"):] or "loss"}'
+    """The log name of entry ``key`` (``loss_kpt``, ``acc_pose``, ...) of λ = i's rows."""
     return f'{key}_lambda{i}'
+
+
+def is_lambda_log_key(key: str) -> bool:
+    """Whether ``key`` names a per-λ log entry (``<name>_lambda{i}``, see
+    :func:`_lambda_key`), which the estimator's ``parse_losses`` keeps out of the
+    total loss."""
+    return re.search(r'_lambda\d+$', key) is not None
 
 
 def _first_tensor(value: Any) -> Tensor:

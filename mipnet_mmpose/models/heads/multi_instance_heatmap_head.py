@@ -15,7 +15,7 @@ class MultiInstanceHeatmapHead(MultiInstanceHeadMixin, HeatmapHead):
     :func:`~mipnet_mmpose.models.heads.build_multi_instance_head` and the
     estimator build for a ``HeatmapHead`` config. The keypoint-weighted loss
     over all N instances, the loss and PCK accuracy of each λ logged
-    (``lambda{i}_kpt``, ``acc_pose_lambda{i}``).
+    (``loss_kpt_lambda{i}``, ``acc_pose_lambda{i}``).
 
     Args:
         num_instances (int): N. Defaults to 2; the estimator sets it.

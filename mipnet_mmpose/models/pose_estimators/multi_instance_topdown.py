@@ -20,8 +20,9 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from ...utils import check_int_at_least
-from ..heads.multi_instance_head import check_loss_lambdas
+from ..heads.multi_instance_head import check_loss_lambdas, is_lambda_log_key
 from ..mimb import default_lambda_encoding
+from ..utils.checkpoint_fit import CheckpointMismatchError, checkpoint_mismatch
 from .per_lambda_step import train_step_per_lambda
 
 #: Score factor of poses with λ > 0, the authors' value.
@@ -50,6 +51,16 @@ class MultiInstanceTopdownPoseEstimator(TopdownPoseEstimator):
     n instances with ``lambdas`` (n,), ``keypoints`` (n, K, 2),
     ``keypoint_scores`` (n, K), ``bboxes`` (n, 4) and ``bbox_scores`` (n,): the
     box score, multiplied by the λ>0 score decay for λ > 0.
+
+    Weights loaded into it (by any loader: the runner's ``load_from``,
+    MMPose's ``init_model``, ``load_state_dict``) are compared with the model
+    (:func:`~mipnet_mmpose.models.utils.checkpoint_fit.checkpoint_mismatch`):
+    mmengine loads with ``strict=False``, which is right to fine-tune from a
+    stock checkpoint (only the MIMB weights are new) and wrong to test. If
+    they leave any weight unloaded, :meth:`predict` raises
+    :class:`CheckpointMismatchError` until the model has been trained
+    (:meth:`loss` ran), so that no test or inference reports the output of a
+    partly random model.
 
     The test-time n and score decay are set by the test-time hook
     (:class:`MultiInstanceTestHook`, the config's
@@ -140,6 +151,24 @@ class MultiInstanceTopdownPoseEstimator(TopdownPoseEstimator):
         self.forward_per_lambda = forward_per_lambda
         self._test_num_instances: Optional[int] = None
         self._lambda_score_decay = DEFAULT_LAMBDA_SCORE_DECAY
+        #: Why the weights last loaded do not fit the model (None: they fit, or
+        #: the model was trained since); :meth:`predict` refuses to run then.
+        self._unfit_weights: Optional[str] = None
+        # After MMPose's own pre-hook (registered in its __init__), which revises
+        # the keys of older MMPose checkpoints: the revised keys are compared.
+        self._register_load_state_dict_pre_hook(self._record_weights_fit)
+
+    def _record_weights_fit(self, state_dict: dict, prefix: str, *args, **kwargs) -> None:
+        """Load hook: note whether ``state_dict`` fills every weight of the model.
+
+        Args:
+            state_dict (dict): What is being loaded (keys with ``prefix``).
+            prefix (str): This model's key prefix (``'module.'`` inside a wrapper).
+        """
+        own = {key[len(prefix):]: value for key, value in state_dict.items()
+               if key.startswith(prefix)}
+        self._unfit_weights = checkpoint_mismatch(
+            self, own, source=f'the checkpoint loaded into this {type(self).__name__}')
 
     def set_test_time(self, num_instances: Optional[int] = None,
                       lambda_score_decay: Optional[float] = None) -> None:
@@ -216,6 +245,10 @@ class MultiInstanceTopdownPoseEstimator(TopdownPoseEstimator):
         no NaN weights are ever written to a checkpoint (see
         :func:`check_finite_losses`).
         """
+        # Training (fine-tuning from a stock checkpoint) fills what the checkpoint
+        # left unloaded: predictions are the trained model's from here on.
+        if self._unfit_weights is not None:
+            self._unfit_weights = None
         if train_lambda is None:
             if self.optimizer_step_per_lambda:
                 raise RuntimeError(
@@ -276,9 +309,41 @@ class MultiInstanceTopdownPoseEstimator(TopdownPoseEstimator):
             return super().train_step(data, optim_wrapper)
         return train_step_per_lambda(self, self, data, optim_wrapper)
 
+    def parse_losses(self, losses: Dict[str, Any]) -> Tuple[Tensor, Dict[str, Tensor]]:
+        """mmengine's, but the per-λ entries are logged without entering the total.
+
+        The head logs each λ's losses and accuracies as ``<name>_lambda{i}``
+        (:func:`~mipnet_mmpose.models.heads.multi_instance_head.is_lambda_log_key`);
+        the loss names keep "loss", so mmengine's log processor averages them
+        over its window as it averages ``loss`` and ``loss_<name>``, and they
+        are comparable with those columns.
+
+        Args:
+            losses (dict): The head's losses, accuracies and per-λ logs.
+
+        Returns:
+            tuple: The total loss (the non-per-λ ``loss*`` entries, as mmengine
+            sums them) and the log variables (the per-λ ones last).
+        """
+        per_lambda = [key for key in losses if is_lambda_log_key(key)]
+        total, log_vars = super().parse_losses(
+            {key: value for key, value in losses.items() if key not in per_lambda})
+        # mmengine's averaging of tensors (and lists of them), its sum dropped.
+        _, lambda_vars = super().parse_losses({key: losses[key] for key in per_lambda})
+        lambda_vars.pop('loss')
+        log_vars.update(lambda_vars)
+        return total, log_vars
+
     def predict(self, inputs: Tensor, data_samples: SampleList) -> SampleList:
-        """n poses per box; see the class docstring for the fields."""
+        """n poses per box; see the class docstring for the fields.
+
+        Raises:
+            CheckpointMismatchError: The weights last loaded leave some of the
+                model's unloaded and it was not trained since.
+        """
         assert self.with_head, 'The model must have head to perform prediction.'
+        if self._unfit_weights is not None:
+            raise CheckpointMismatchError(self._unfit_weights)
         n = self.test_num_instances
         if self.test_cfg.get('flip_test', False):
             feats = [self.extract_feat(inputs, n), self.extract_feat(inputs.flip(-1), n)]
@@ -329,8 +394,9 @@ def check_finite_losses(losses: dict, inputs: Tensor, data_samples: SampleList) 
         data_samples (list): The batch's data samples (their metainfo holds
             ``img_id``, ``id`` = annotation id, ``img_path``)
     """
+    # The per-λ logs are parts of the total: naming the total is enough.
     bad = [key for key, value in losses.items()
-           if key.startswith('loss') and isinstance(value, Tensor)
+           if key.startswith('loss') and not is_lambda_log_key(key) and isinstance(value, Tensor)
            and not bool(torch.isfinite(value).all())]
     if not bad:
         return

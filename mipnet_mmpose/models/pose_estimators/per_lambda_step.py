@@ -37,8 +37,9 @@ def train_step_per_lambda(runner_model: nn.Module, model: nn.Module,
 
     Returns:
         dict: ``loss`` (the sum over λ, as the authors log it) and each
-        step's parsed losses and accuracies per λ (``lambda{i}_loss``,
-        ``lambda{i}_kpt``, ``acc_pose_lambda{i}``).
+        step's parsed losses and accuracies per λ (``loss_lambda{i}``,
+        ``loss_kpt_lambda{i}``, ``acc_pose_lambda{i}``; the loss ones are
+        averaged by mmengine's log processor as ``loss`` is).
     """
     counts = getattr(optim_wrapper, '_accumulative_counts', 1)
     if counts != 1:

@@ -8,6 +8,15 @@ only the MIMB weights are new) and wrong for testing and inference, where every
 weight must come from the checkpoint. :func:`check_checkpoint_fits` compares a
 checkpoint's state dict with the model's and raises one error listing what does
 not fit, with what the checkpoint was trained as.
+
+Every state dict loaded into a :class:`MultiInstanceTopdownPoseEstimator` is
+compared so (:func:`checkpoint_mismatch`, from the estimator's load hook), by
+whatever loads it (the runner's ``load_from``, MMPose's ``init_model``, a
+plain ``load_state_dict``): the estimator refuses to predict with weights
+that do not fit it until it has been trained. The callers that know the file
+(:func:`~mipnet_mmpose.apis.init_mipnet`, ``MIPNetInferencer``,
+``MultiInstanceTestHook``) call :func:`check_checkpoint_fits` as they load, so
+the error names the file before any data is read.
 """
 import re
 from typing import Dict, List, Mapping, Optional
@@ -84,6 +93,48 @@ def describe_checkpoint(state: Mapping[str, torch.Tensor]) -> str:
     return ', '.join(parts)
 
 
+def checkpoint_mismatch(model: nn.Module, checkpoint: Mapping,
+                        source: str = 'checkpoint',
+                        config: Optional[str] = None) -> Optional[str]:
+    """What loading ``checkpoint`` would leave unloaded in ``model``, as the error message.
+
+    Args:
+        model (nn.Module): The model built from the config (unwrapped)
+        checkpoint (Mapping): The loaded checkpoint file (or its state dict)
+        source (str): The checkpoint's path, for the message
+        config (str, optional): The config's path, for the message
+
+    Returns:
+        str | None: None when every weight of the model comes from the
+        checkpoint; else the message of :class:`CheckpointMismatchError`:
+        the missing, unexpected and misshapen keys and what the checkpoint
+        and the config are.
+    """
+    theirs = state_dict_of(checkpoint)
+    ours = model.state_dict()
+    missing = [k for k in ours if k not in theirs and not _IGNORED.search(k)]
+    unexpected = [k for k in theirs if k not in ours and not _IGNORED.search(k)]
+    misshapen = [f'{k} {tuple(theirs[k].shape)} vs {tuple(ours[k].shape)}'
+                 for k in ours if k in theirs and theirs[k].shape != ours[k].shape]
+    if not (missing or unexpected or misshapen):
+        return None
+    problems: List[str] = []
+    for what, keys in (('missing from the checkpoint', missing),
+                       ('not in the model', unexpected),
+                       ('of another shape (checkpoint vs model)', misshapen)):
+        if keys:
+            shown = ', '.join(keys[:SHOWN]) + (f' (and {len(keys) - SHOWN} more)'
+                                               if len(keys) > SHOWN else '')
+            problems.append(f'{len(keys)} key(s) {what}: {shown}')
+    built_from = f' from {config}' if config else ''
+    return (
+        f'{source} does not fit the model built{built_from} for testing/inference: '
+        f'{"; ".join(problems)}. The checkpoint is {describe_checkpoint(theirs)}; the config '
+        f'builds {describe_checkpoint(ours)}. Use the config the checkpoint was trained '
+        'with (backbone widths, N, keypoints), or the checkpoint of this config. '
+        '(To fine-tune from a stock checkpoint, use it as `load_from` in training.)')
+
+
 def check_checkpoint_fits(model: nn.Module, checkpoint: Mapping,
                           source: str = 'checkpoint', config: Optional[str] = None) -> None:
     """Raise if loading ``checkpoint`` would leave any weight of ``model`` unloaded.
@@ -97,27 +148,8 @@ def check_checkpoint_fits(model: nn.Module, checkpoint: Mapping,
     Raises:
         CheckpointMismatchError: Listing the missing, unexpected and misshapen
             keys and what the checkpoint and the config are
+            (:func:`checkpoint_mismatch`)
     """
-    theirs = state_dict_of(checkpoint)
-    ours = model.state_dict()
-    missing = [k for k in ours if k not in theirs and not _IGNORED.search(k)]
-    unexpected = [k for k in theirs if k not in ours and not _IGNORED.search(k)]
-    misshapen = [f'{k} {tuple(theirs[k].shape)} vs {tuple(ours[k].shape)}'
-                 for k in ours if k in theirs and theirs[k].shape != ours[k].shape]
-    if not (missing or unexpected or misshapen):
-        return
-    problems: List[str] = []
-    for what, keys in (('missing from the checkpoint', missing),
-                       ('not in the model', unexpected),
-                       ('of another shape (checkpoint vs model)', misshapen)):
-        if keys:
-            shown = ', '.join(keys[:SHOWN]) + (f' (and {len(keys) - SHOWN} more)'
-                                               if len(keys) > SHOWN else '')
-            problems.append(f'{len(keys)} key(s) {what}: {shown}')
-    built_from = f' from {config}' if config else ''
-    raise CheckpointMismatchError(
-        f'{source} does not fit the model built{built_from} for testing/inference: '
-        f'{"; ".join(problems)}. The checkpoint is {describe_checkpoint(theirs)}; the config '
-        f'builds {describe_checkpoint(ours)}. Use the config the checkpoint was trained '
-        'with (backbone widths, N, keypoints), or the checkpoint of this config. '
-        '(To fine-tune from a stock checkpoint, use it as `load_from` in training.)')
+    message = checkpoint_mismatch(model, checkpoint, source, config)
+    if message is not None:
+        raise CheckpointMismatchError(message)

@@ -41,7 +41,9 @@ N=1 model of a config (:func:`release_model_cfg`), i.e. MMPose's ``HRNet`` +
 ``HeatmapHead``.
 """
 import os
+import pickletools
 import re
+import zipfile
 from collections import OrderedDict
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -60,6 +62,10 @@ Rule = Tuple[str, str]
 #: test script prefers them (``latest_state_dict`` first); ``state_dict`` there
 #: holds the DataParallel-wrapped model (``module.`` prefix).
 STATE_DICT_CONTAINERS = ('latest_state_dict', 'state_dict', 'best_state_dict', 'model')
+
+#: How many keys of each kind of problem an error lists (a checkpoint of another
+#: model has hundreds).
+LISTED = 12
 
 #: Buffers our model has and the authors' do not: filled by the converter.
 CONVERTER_FILLED_KEYS = ('backbone.mip_meta', )
@@ -202,6 +208,77 @@ def extract_state_dict(obj: object) -> Tuple[Dict[str, Tensor], str]:
     return state, where
 
 
+#: What the keys of an MMPose (mmengine) state dict start with, as MMPose's
+#: estimators and this plugin save them; the authors' keys start with none of them.
+MMPOSE_KEY_PREFIXES = ('backbone.', 'neck.', 'head.', 'data_preprocessor.')
+
+
+def mmpose_layout_error(path: str, keys: Sequence[str]) -> Optional[str]:
+    """The error for a checkpoint that is already in MMPose's layout, else None.
+
+    Args:
+        path (str): The file, for the message.
+        keys (Sequence[str]): Its state-dict keys (``module.`` removed), or,
+            read without unpickling, the strings of its pickle.
+
+    Returns:
+        str | None: One sentence saying what the file is and what to do with
+        it instead of converting it; None when ``keys`` are not MMPose's.
+    """
+    ours = [key for key in keys if key.startswith(MMPOSE_KEY_PREFIXES)]
+    if not ours:
+        return None
+    if any('mimb' in key for key in ours):
+        what = ('a MIPNet checkpoint of this plugin (it has MIMB weights): test it or run '
+                'inference with it as it is (`mim test mmpose CONFIG --checkpoint '
+                f'{path}`, MIPNetInferencer)')
+    else:
+        what = ('a stock MMPose checkpoint (no MIMB weights): a MIPNet run starts from it '
+                "as it is, as the config's `load_from`")
+    return (f'{path} is already in the MMPose layout (state_dict keys backbone.*, '
+            f'head.*): {what}. It needs no conversion; this tool converts the MIPNet '
+            "authors' checkpoints and the HRNet/SimpleBaseline releases.")
+
+
+def _pickled_strings(path: str) -> List[str]:
+    """The strings in the pickle of a torch zip checkpoint, read without unpickling.
+
+    :mod:`pickletools` walks the opcodes and runs none of them, so a file that
+    ``weights_only`` loading refuses (an mmengine training checkpoint holds
+    numpy arrays and mmengine objects) is looked into without running it.
+    """
+    with zipfile.ZipFile(path) as archive:
+        names = [n for n in archive.namelist() if n.rsplit('/', 1)[-1] == 'data.pkl']
+        if not names:
+            return []
+        with archive.open(names[0]) as data:
+            return [arg for op, arg, _ in pickletools.genops(data)
+                    if isinstance(arg, str) and 'UNICODE' in op.name]
+
+
+def _unreadable_reason(path: str) -> Optional[str]:
+    """Why ``path`` is no checkpoint at all (empty, text, a cut zip), or None.
+
+    torch writes a zip archive (PyTorch >= 1.6) or a pickle, whose first byte
+    is the PROTO opcode ``0x80``.
+    """
+    size = os.path.getsize(path)
+    if size == 0:
+        return f'{path} is empty (0 bytes): it is no checkpoint; download or copy it again.'
+    with open(path, 'rb') as f:
+        head = f.read(64)
+    if head.startswith(b'PK'):
+        if not zipfile.is_zipfile(path):
+            return (f'{path} ({size} bytes) is a truncated zip archive (torch\'s checkpoint '
+                    'format without its end): download or copy it again.')
+        return None
+    if not head.startswith(b'\x80'):
+        text = head.decode('utf-8', 'replace').split('\n')[0][:60]
+        return (f'{path} ({size} bytes) is no PyTorch checkpoint (neither a zip archive nor '
+                f'a pickle; it starts with {text!r}): give the .pth file itself.')
+    return None
+
+
 def load_official_state_dict(path: str,
                              allow_pickle: bool = False) -> Tuple[Dict[str, Tensor], str]:
     """Load the authors' checkpoint file onto the CPU; see :func:`extract_state_dict`.
@@ -211,14 +288,36 @@ def load_official_state_dict(path: str,
         allow_pickle (bool): Unpickle arbitrary objects (only for files you
             trust). By default only tensors and plain containers are loaded,
             which is all the authors' checkpoints hold.
+
+    Raises:
+        OfficialCheckpointError: The file is empty, truncated or no
+            checkpoint; it is already in MMPose's layout (an MMPose or
+            MIPNet checkpoint of this plugin, which needs no conversion);
+            or it cannot be read (with ``--allow-pickle`` advice where
+            only Python objects other than tensors stop it).
     """
+    if os.path.isfile(path):
+        reason = _unreadable_reason(path)
+        if reason is not None:
+            raise OfficialCheckpointError(reason)
     try:
         obj = load_checkpoint_file(path, weights_only=not allow_pickle)
     except CorruptCheckpointError as e:
-        hint = '' if allow_pickle else (' If the file holds other Python objects and you '
-                                        'trust it, pass --allow-pickle.')
-        raise OfficialCheckpointError(f'{e}{hint}') from e
-    return extract_state_dict(obj)
+        if allow_pickle:
+            raise OfficialCheckpointError(str(e)) from e
+        if zipfile.is_zipfile(path):
+            # mmengine's training checkpoints hold objects weights_only refuses.
+            layout = mmpose_layout_error(path, _pickled_strings(path))
+            if layout is not None:
+                raise OfficialCheckpointError(layout) from None
+        raise OfficialCheckpointError(
+            f'{e} If the file holds other Python objects and you trust it, pass '
+            '--allow-pickle.') from e
+    state, where = extract_state_dict(obj)
+    layout = mmpose_layout_error(path, list(state))
+    if layout is not None:
+        raise OfficialCheckpointError(layout)
+    return state, where
 
 
 def _shape(t: Tensor) -> Tuple[int, ...]:
@@ -248,10 +347,11 @@ def convert_official_state_dict(
     HRNet nor SimpleBaseline uses.
 
     Raises:
-        OfficialCheckpointError: Listing every problem at once: the authors'
-            keys no rule maps, mapped keys the model lacks, keys whose shapes
-            differ (both shapes), two keys mapped onto one, and model keys
-            the checkpoint leaves empty (counters included, where the
+        OfficialCheckpointError: Listing every problem at once (at most
+            :data:`LISTED` keys of each): the authors' keys no rule maps,
+            mapped keys the model lacks, keys whose shapes differ (both
+            shapes), two keys mapped onto one, and model keys the
+            checkpoint leaves empty (counters included, where the
             checkpoint has some).
     """
     rules = rules_for_model(model) if rules is None else rules
@@ -298,8 +398,12 @@ def convert_official_state_dict(
         for title, items in problems:
             if items:
                 lines.append(f'{len(items)} {title}:')
-                lines.extend(f'  {item}' for item in items)
-        if is_single_person_release(source) and getattr(model.backbone, 'num_instances', 1) > 1:
+                lines.extend(f'  {item}' for item in items[:LISTED])
+                if len(items) > LISTED:
+                    lines.append(f'  ... and {len(items) - LISTED} more')
+        # A release maps onto the N=1 model; a file with unknown keys is something else.
+        if not unknown and is_single_person_release(source) and \
+                getattr(model.backbone, 'num_instances', 1) > 1:
             lines.append('The checkpoint has no SE-λ block: it is a single-person release '
                          '(HRNet / SimpleBaseline), the start checkpoint of a MIPNet run. '
                          'Convert it for the N=1 model (tools/convert_official_ckpt.py '
@@ -321,7 +425,8 @@ def convert_official_checkpoint(src: str,
                                 dst: str,
                                 model: nn.Module,
                                 extra_meta: Optional[dict] = None,
-                                allow_pickle: bool = False) -> dict:
+                                allow_pickle: bool = False,
+                                loaded: Optional[Tuple[Dict[str, Tensor], str]] = None) -> dict:
     """Load the authors' ``src``, convert it for ``model`` and save it to ``dst``.
 
     Args:
@@ -330,12 +435,16 @@ def convert_official_checkpoint(src: str,
         model (nn.Module): Our estimator built from the matching config.
         extra_meta (dict, optional): More ``meta`` entries (e.g. the config path).
         allow_pickle (bool): See :func:`load_official_state_dict`.
+        loaded (tuple, optional): What :func:`load_official_state_dict`
+            returned for ``src``, if the caller read it already (the CLI
+            reads it before building the model, so a wrong file is named at
+            once); None reads ``src``.
 
     Returns:
         dict: The saved ``meta`` (``mipnet_filled_counters``: the
         ``num_batches_tracked`` filled with 0, as ``src`` had none).
     """
-    source, where = load_official_state_dict(src, allow_pickle=allow_pickle)
+    source, where = loaded or load_official_state_dict(src, allow_pickle=allow_pickle)
     state_dict = convert_official_state_dict(source, model)
     backbone = model.backbone
     filled_counters = 0 if any(_is_counter(k) for k in source) else \
