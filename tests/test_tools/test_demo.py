@@ -292,10 +292,11 @@ def test_folder_with_progress_bar(gt_dets_of_all_images, tmp_path, capsys):
                      r'[\d.]+ frames/s; .*\); 5 boxes x 2 instances -> \d+ of 10 poses kept '
                      r'\(oks_nms, thr 0.9\)', out)
     boxes_per_image = {'003799': 1, '000817': 2, '003896': 2}  # the GT boxes of each image
+    # Beside the outputs, each folder's record of the files the demo wrote there.
     assert sorted(p.name for p in (tmp_path / 'predictions').iterdir()) == \
-        sorted(f'{stem}.json' for stem in boxes_per_image)
+        sorted([f'{stem}.json' for stem in boxes_per_image] + [RECORD_NAME])
     assert sorted(p.name for p in (tmp_path / 'visualizations').iterdir()) == \
-        sorted(f'{stem}.jpg' for stem in boxes_per_image)
+        sorted([f'{stem}.jpg' for stem in boxes_per_image] + [RECORD_NAME])
     for stem, num_boxes in boxes_per_image.items():
         poses, picture = read_outputs(tmp_path, stem)
         assert [p['lambda'] for p in poses] == [0, 1] * num_boxes
