@@ -84,4 +84,5 @@ def check_outputs(inputs: Sequence[object], video_name: Optional[str], vis_out_d
     records = OutputRecords()
     for path in outputs:
         check_output(path, read, records.owner, what='the output')
+        records.check_folder(osp.dirname(osp.abspath(path)))
     return records

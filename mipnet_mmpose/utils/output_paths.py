@@ -325,6 +325,15 @@ class OutputRecords:
             f.writelines(json.dumps(dict(file=k, sha256=v)) + '\n' for k, v in files.items())
         os.replace(tmp, path)
 
+    def check_folder(self, folder: str) -> None:
+        """Read (and so check) the record of ``folder`` before anything is written there.
+
+        Raises:
+            OutputPathError: When the record's path is taken by another file.
+        """
+        if osp.isdir(folder):
+            self._record_of(folder)
+
     def owner(self, path: str) -> str:
         """The verdict on an existing file (an :data:`Owner` for :func:`check_output`)."""
         recorded = self._record_of(osp.dirname(osp.abspath(path))).get(osp.basename(path))

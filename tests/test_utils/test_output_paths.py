@@ -177,5 +177,7 @@ def test_records_tell_ours_edited_and_foreign(tmp_path):
     (other / RECORD_NAME).write_text('my notes\n')
     (other / 'c.jpg').write_bytes(IMAGE.read_bytes())
     with pytest.raises(OutputPathError, match='the output record .* exists and was not written'):
+        OutputRecords().check_folder(str(other))  # checked before anything is written
+    with pytest.raises(OutputPathError, match='the output record .* exists and was not written'):
         OutputRecords().add(str(other / 'c.jpg'))
     assert (other / RECORD_NAME).read_text() == 'my notes\n'

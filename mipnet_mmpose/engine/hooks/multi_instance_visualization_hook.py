@@ -205,6 +205,7 @@ class MultiInstanceVisualizationHook(Hook):
             try:
                 check_output(picture, images, records.owner, folder=folder,
                              what='the picture', input_what='image of the run')
+                records.check_folder(osp.dirname(picture))
             except OutputPathError as e:
                 runner.logger.warning(f'{e} (this picture is not drawn)')
                 continue
