@@ -40,3 +40,4 @@ test_dataloader = dict(dataset=dict(type='MultiInstanceAP10KDataset'))
 val_evaluator = dict(type='MultiInstanceCocoMetric')
 test_evaluator = dict(type='MultiInstanceCocoMetric')
 custom_imports = dict(imports=['mipnet_mmpose'], allow_failed_imports=False)
+# stamp of tools/convert_config.py (sha256 of the other lines; an edited file is not overwritten): f99fd7c2a8e33f198c0a6f8cb1ab8f904917c8ccdafd3af88191c444683b6beb

@@ -40,3 +40,4 @@ test_dataloader = dict(dataset=dict(type='MultiInstanceCocoWholeBodyDataset'))
 val_evaluator = dict(type='MultiInstanceCocoWholeBodyMetric')
 test_evaluator = dict(type='MultiInstanceCocoWholeBodyMetric')
 custom_imports = dict(imports=['mipnet_mmpose'], allow_failed_imports=False)
+# stamp of tools/convert_config.py (sha256 of the other lines; an edited file is not overwritten): a3834692cb339ae7728ff12a3f3a30e984a165798c879ee25919f636aea3231b

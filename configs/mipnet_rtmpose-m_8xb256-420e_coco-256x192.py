@@ -112,3 +112,4 @@ test_dataloader = dict(dataset=dict(type='MultiInstanceCocoDataset'))
 val_evaluator = dict(type='MultiInstanceCocoMetric')
 test_evaluator = dict(type='MultiInstanceCocoMetric')
 custom_imports = dict(imports=['mipnet_mmpose'], allow_failed_imports=False)
+# stamp of tools/convert_config.py (sha256 of the other lines; an edited file is not overwritten): 780eb126bebc7638d40f861716ffed9abcdb143b2272c3efb600840d1e65e97c

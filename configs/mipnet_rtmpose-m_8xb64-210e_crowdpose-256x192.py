@@ -112,3 +112,4 @@ test_dataloader = dict(dataset=dict(type='MultiInstanceCrowdPoseDataset'))
 val_evaluator = dict(type='MultiInstanceCocoMetric')
 test_evaluator = dict(type='MultiInstanceCocoMetric')
 custom_imports = dict(imports=['mipnet_mmpose'], allow_failed_imports=False)
+# stamp of tools/convert_config.py (sha256 of the other lines; an edited file is not overwritten): 410fd9923b76577488a9eef77808a645ab5babaf70a31ffe0dc3cd107278ba34

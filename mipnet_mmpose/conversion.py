@@ -1,5 +1,6 @@
 """Turn a stock MMPose top-down config into its MIPNet version."""
 import copy
+import os
 import os.path as osp
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
@@ -410,7 +411,15 @@ def converted_config_text(stock: Config, num_instances: int = 2,
     the instance slots read. With ``data`` (the arguments of
     :func:`set_data_paths`), the data sets and evaluators are pointed at that
     data, and its folder is written once, as the variable ``data_root``.
+
+    Raises:
+        ConversionError: Also for a lazy-import (new-style) stock config,
+            which a written config can neither hold (its values are imported
+            classes) nor name as its ``_base_`` (mmengine mixes no styles);
+            the message names the old-style config to convert instead.
     """
+    # Its items as built (a lazy-import config's types are classes; to_dict names them).
+    _check_writable(dict(stock.items()), stock.filename)
     converted = convert_config(stock, num_instances, lambda_encoding)
     if data:
         converted = set_data_paths(converted, **data)
@@ -445,6 +454,71 @@ def converted_config_text(stock: Config, num_instances: int = 2,
               '# instance slots of the training pipeline(s).',
               f'num_instances = {num_instances}', ''] + data_lines + [body]
     return '\n'.join(lines).rstrip('\n') + '\n'
+
+
+#: The values a config file holds as Python literals.
+_LITERALS = (type(None), bool, int, float, complex, str, bytes)
+
+
+def _unwritable(value: Any, path: str) -> Optional[Tuple[str, Any]]:
+    """The first (key path, value) in ``value`` that is no Python literal, else None."""
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = enumerate(value)
+    else:
+        return None if isinstance(value, _LITERALS) else (path, value)
+    for key, item in items:
+        found = _unwritable(item, f'{path}[{key}]' if isinstance(key, int) else
+                            f'{path}.{key}' if path else str(key))
+        if found:
+            return found
+    return None
+
+
+def _check_writable(values: Dict[str, Any], filename: Optional[str]) -> None:
+    """Refuse a stock config whose values a config file cannot hold (a lazy-import config's).
+
+    Raises:
+        ConversionError: Naming the value and the old-style config to convert
+            instead (see :func:`old_style_config`).
+    """
+    found = _unwritable(values, '')
+    if found is None:
+        return
+    path, value = found
+    old = old_style_config(filename) if filename else None
+    instead = (f'convert the old-style config {old} instead' if old else
+               'convert an old-style config of the model instead (one whose types are '
+               "strings, type='...', e.g. an mmpose::<task>/<algorithm>/<data set>/<name>.py)")
+    raise ConversionError(f'{path} is {value!r}, an imported Python object: a lazy-import '
+                          '(new-style) config, which a written config can neither hold nor '
+                          f'inherit; {instead}')
+
+
+def old_style_config(filename: str) -> Optional[str]:
+    """MMPose's old-style config of the model a new-style config describes, if installed.
+
+    MMPose's new-style (lazy-import) configs, ``mmpose/configs/<task>/...``,
+    mirror its old-style ones, ``mmpose::<task>/...``, with ``_`` for some
+    ``-`` in the file names (``rtmpose_m_8xb256-420e_coco-256x192.py`` for
+    ``rtmpose-m_8xb256-420e_coco-256x192.py``).
+
+    Returns:
+        str | None: ``mmpose::<path>`` of the installed old-style config in
+        the same folder whose name differs only in ``_`` / ``-``, else None.
+    """
+    import mmpose
+    parts = osp.abspath(filename).split(os.sep)
+    if 'configs' not in parts:
+        return None
+    below = parts[len(parts) - parts[::-1].index('configs'):]
+    folder = osp.join(osp.dirname(mmpose.__file__), '.mim', 'configs', *below[:-1])
+    key = below[-1].replace('_', '-')
+    for name in sorted(os.listdir(folder)) if osp.isdir(folder) else []:
+        if name.replace('_', '-') == key:
+            return 'mmpose::' + '/'.join(below[:-1] + [name])
+    return None
 
 
 def _mark_n(cfg: Config) -> Config:

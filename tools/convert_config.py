@@ -7,7 +7,9 @@
 The output is a short config over the stock one (``_base_``): the estimator with N,
 the instance slots in every training pipeline, the multi-instance codec, data sets,
 metric and hooks (see ``mipnet_mmpose.convert_config``). Read it, edit it, train it
-with ``mim train mmpose OUT_CONFIG``.
+with ``mim train mmpose OUT_CONFIG``. Its last line stamps it with the sha256 of the other
+lines: the tool rewrites OUT_CONFIG only while they are unchanged (an edited config is kept
+unless ``--force``), and never writes over a file it did not write.
 
 ``--data-root DIR`` points it at a COCO-format data set of your own (laid out as COCO
 unless ``--train-ann``/``--train-img``/``--val-ann``/``--val-img`` say otherwise; GT boxes
@@ -19,8 +21,8 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
-#: In the header of every file this tool writes: such a file may be rewritten.
-MARKER = 'written by tools/convert_config.py'
+#: The tool named in the header and the stamp of every file it writes.
+TOOL = 'tools/convert_config.py'
 #: The data-layout options (the keys of ``mipnet_mmpose.conversion.COCO_LAYOUT``, which
 #: owns their defaults and fills them in ``main``), with the COCO default each help shows:
 #: named here so that ``--help`` answers without importing the plugin (a test checks both).
@@ -36,6 +38,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('out_config', help='where to write the MIPNet config')
     parser.add_argument('--num-instances', type=int, default=2,
                         help='N, poses per box (default: %(default)s)')
+    parser.add_argument('--force', action='store_true',
+                        help='overwrite out_config even when it was edited since this tool '
+                        'wrote it, or was not written by it (never the stock config)')
     parser.add_argument('--lambda-encoding', choices=['one_hot', 'binary'],
                         help="λ code; default: the package's rule, "
                         "mipnet_mmpose.models.default_lambda_encoding(N): 'binary' for N = 3, 4 "
@@ -64,9 +69,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     )
     from mipnet_mmpose.utils.output_paths import (
         OutputPathError,
-        check_not_an_input,
-        check_replaceable,
-        file_starts_with,
+        check_output,
+        stamp_text,
+        text_owner,
     )
     source = args.stock_config
     try:
@@ -74,17 +79,21 @@ def main(argv: Optional[List[str]] = None) -> int:
     except FileNotFoundError as e:
         print(f'error: stock {e}', file=sys.stderr)
         return 1
+    except Exception as e:  # mmengine's parsing errors: one line, not a traceback
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        print(f'error: mmengine cannot load the stock config {source}: {first}',
+              file=sys.stderr)
+        return 1
     try:
-        # Never over the stock config, nor over a file that is not an earlier
-        # output of this tool.
-        check_not_an_input(args.out_config, [stock.filename], what='out_config',
-                           input_what='stock config')
-        check_replaceable(args.out_config, file_starts_with(MARKER), what='out_config')
+        # Never over the stock config, nor over a file that is not an unedited
+        # earlier output of this tool (unless --force).
+        check_output(args.out_config, [stock.filename], text_owner(TOOL), what='out_config',
+                     input_what='stock config', force=args.force, overwrite='pass --force')
     except OutputPathError as e:
         print(f'error: {e}', file=sys.stderr)
         return 1
     header = (f'# MIPNet (N={args.num_instances}) version of {base_reference(stock.filename)},\n'
-              f'# {MARKER}: the stock config plus what MIPNet changes.')
+              f'# written by {TOOL}: the stock config plus what MIPNet changes.')
     try:
         data = None
         if args.data_root:
@@ -99,7 +108,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 1
     os.makedirs(osp.dirname(osp.abspath(args.out_config)), exist_ok=True)
     with open(args.out_config, 'w') as f:
-        f.write(text)
+        f.write(stamp_text(text, TOOL))
     print(f'wrote {args.out_config}')
     return 0
 

@@ -90,15 +90,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         convert_official_checkpoint,
         load_official_state_dict,
     )
-    from mipnet_mmpose.utils.output_paths import (
-        OutputPathError,
-        check_not_an_input,
-        check_replaceable,
-    )
+    from mipnet_mmpose.utils.output_paths import OutputPathError, check_output
     try:
         # Never over SRC or the config, nor over a file this tool did not write.
-        check_not_an_input(args.dst, [args.src, args.config], what='DST')
-        check_replaceable(args.dst, is_converted_checkpoint, what='DST')
+        check_output(args.dst, [args.src, args.config], is_converted_checkpoint, what='DST')
     except OutputPathError as e:
         print(f'error: {e}', file=sys.stderr)
         return 1

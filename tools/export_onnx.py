@@ -64,31 +64,15 @@ def verify(wrapper: 'MultiInstanceHeatmapExporter', onnx_file: str,
     return float(np.abs(got - expected).max())
 
 
-def is_onnx_file(path: str) -> bool:
-    """Whether ``path`` holds an ONNX model (an earlier export, which may be replaced)."""
-    with open(path, 'rb') as f:
-        if f.read(1) != b'\x08':  # a ModelProto starts with its ir_version field
-            return False
-    import onnx
-    try:
-        return bool(onnx.load(path, load_external_data=False).producer_name)
-    except Exception:  # protobuf's DecodeError and friends: not an ONNX file
-        return False
-
-
 def check_paths(args: argparse.Namespace) -> None:
-    """The inputs exist; ``--out`` is neither an input nor a file another tool wrote."""
-    from mipnet_mmpose.utils.output_paths import (
-        OutputPathError,
-        check_not_an_input,
-        check_replaceable,
-    )
+    """The inputs exist; ``--out`` is no input and no file but an unchanged earlier export."""
+    from mipnet_mmpose.models.utils.onnx_wrapper import ONNX_WRITER
+    from mipnet_mmpose.utils.output_paths import OutputPathError, check_output, onnx_owner
     for path, what in ((args.config, 'config'), (args.checkpoint, '--checkpoint')):
         if path is not None and not osp.isfile(path):
             raise OutputPathError(f'{what} not found: {path}')
-    check_not_an_input(args.out, [args.config, args.checkpoint], what='--out',
-                       input_what='file read by the export')
-    check_replaceable(args.out, is_onnx_file, what='--out')
+    check_output(args.out, [args.config, args.checkpoint], onnx_owner(ONNX_WRITER),
+                 what='--out', input_what='file read by the export')
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -5,45 +5,27 @@ The inferencer writes MMPose's layout: ``vis_out_dir/<image file name>``
 ``vis_out_dir/<video file name>`` and ``pred_out_dir/<video stem>.json``
 (``[{"frame_id", "instances"}]``); webcam: ``webcam.mp4`` / ``webcam.json``.
 MMPose replaces whatever is there. Here, before the first input is run, every
-output is checked with :mod:`mipnet_mmpose.utils.output_paths`: none may be
-an input (or a file the run reads), two inputs may not share an output, and an
-existing file is replaced only when it is this inferencer's earlier output
-(a prediction JSON of pose records; a picture whose prediction JSON is one).
+output passes :func:`mipnet_mmpose.utils.output_paths.check_output`: none may
+be an input (or a file the run reads) or a link out of its folder, two inputs
+may not share an output, and an existing file is replaced only when the
+folder's :class:`~mipnet_mmpose.utils.output_paths.OutputRecords` list it
+with its present content (written by an earlier run, unchanged since).
 """
-import json
 import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
 from ..utils.output_paths import (
+    Inputs,
     OutputPathError,
-    check_not_an_input,
+    OutputRecords,
     check_out_dir,
-    check_replaceable,
+    check_output,
 )
-
-#: Keys every pose record of :func:`~mipnet_mmpose.apis.pose_records` has.
-RECORD_KEYS = {'lambda', 'box_index', 'kept_after_nms'}
-
-
-def is_prediction_file(path: str) -> bool:
-    """Whether ``path`` is a prediction JSON this inferencer wrote (pose records)."""
-    try:
-        with open(path) as f:
-            content = json.load(f)
-    except (OSError, ValueError, UnicodeDecodeError):
-        return False
-    if not isinstance(content, list):
-        return False
-    # A video's file: [{"frame_id", "instances": [records]}].
-    if all(isinstance(item, dict) and {'frame_id', 'instances'} <= set(item)
-           for item in content):
-        content = [r for item in content for r in item['instances']]
-    return all(isinstance(r, dict) and RECORD_KEYS <= set(r) for r in content)
 
 
 def planned_outputs(inputs: Sequence[object], video_name: Optional[str], vis_out_dir: str,
-                    pred_out_dir: str) -> Dict[str, Optional[str]]:
-    """Every file a run will write -> the prediction JSON that marks it as ours.
+                    pred_out_dir: str) -> List[str]:
+    """Every file a run will write.
 
     Args:
         inputs (Sequence): The listed inputs (image files or arrays, named
@@ -60,7 +42,6 @@ def planned_outputs(inputs: Sequence[object], video_name: Optional[str], vis_out
     names = [video_name] if video_name else [
         osp.basename(i) if isinstance(i, str) else f'{index}.jpg'.rjust(10, '0')
         for index, i in enumerate(inputs)]
-    outputs: Dict[str, Optional[str]] = {}
     owners: Dict[str, str] = {}
     for index, name in enumerate(names):
         json_path = (osp.join(pred_out_dir, osp.splitext(name)[0] + '.json')
@@ -75,12 +56,11 @@ def planned_outputs(inputs: Sequence[object], video_name: Optional[str], vis_out
                 raise OutputPathError(f'{owners[path]} and {source} would both be written to '
                                       f'{path}: rename one')
             owners[path] = source
-            outputs[path] = json_path
-    return outputs
+    return list(owners)
 
 
 def check_outputs(inputs: Sequence[object], video_name: Optional[str], vis_out_dir: str,
-                  pred_out_dir: str, reads: Sequence[Optional[str]] = ()) -> List[str]:
+                  pred_out_dir: str, reads: Sequence[Optional[str]] = ()) -> OutputRecords:
     """Refuse a run whose outputs would replace an input or a file it did not write.
 
     Args:
@@ -89,7 +69,8 @@ def check_outputs(inputs: Sequence[object], video_name: Optional[str], vis_out_d
             checkpoint, detection file, the video itself).
 
     Returns:
-        list[str]: The files the run will write.
+        OutputRecords: The records of the output folders, to which the run
+        adds each file it writes (``add``).
 
     Raises:
         OutputPathError: Naming the file.
@@ -99,9 +80,9 @@ def check_outputs(inputs: Sequence[object], video_name: Optional[str], vis_out_d
         if folder:
             check_out_dir(folder, what='output folder')
     outputs = planned_outputs(inputs, video_name, vis_out_dir, pred_out_dir)
-    read = [i for i in inputs if isinstance(i, str)] + list(reads)
-    for path, json_path in outputs.items():
-        check_not_an_input(path, read, what='the output')
-        check_replaceable(path, (lambda _, json_path=json_path: bool(json_path) and
-                                 is_prediction_file(json_path)), what='the output')
-    return list(outputs)
+    read = Inputs([i for i in inputs if isinstance(i, str)] + list(reads))
+    records = OutputRecords()
+    for path in outputs:
+        check_output(path, read, records.owner, what='the output')
+        records.check_folder(osp.dirname(osp.abspath(path)))
+    return records

@@ -438,8 +438,8 @@ class MIPNetInferencer(Pose2DInferencer):
         reads = [self._weights_path, getattr(self.cfg, 'filename', None),
                  run.get('source') if video_name else None,
                  getattr(bboxes, 'path', None)]
-        check_outputs(listed, video_name, run.get('vis_out_dir', ''),
-                      run.get('pred_out_dir', ''), reads)
+        run['records'] = check_outputs(listed, video_name, run.get('vis_out_dir', ''),
+                                       run.get('pred_out_dir', ''), reads)
         if bbox_thr is None:
             bbox_thr = self.bbox_thr
         if isinstance(bboxes, DetectionFileBoxes):
@@ -611,6 +611,8 @@ class MIPNetInferencer(Pose2DInferencer):
                                      wait_time=1e-5 if self._video_input else wait_time)
             if vis_out_dir:
                 self.save_visualization(picture, vis_out_dir, img_name=img_name)
+                if not self._video_input:  # a video is recorded when it is closed
+                    self._record(join_path(vis_out_dir, img_name))
             pictures.append(picture)
         return pictures if return_vis else []
 
@@ -650,7 +652,23 @@ class MIPNetInferencer(Pose2DInferencer):
                     mkdir_or_exist(pred_out_dir)
                     stem = osp.splitext(osp.basename(pred.metainfo['img_path']))[0]
                     mmengine.dump(image_records, join_path(pred_out_dir, stem + '.json'),
-                              indent='  ')
+                                  indent='  ')
+                    self._record(join_path(pred_out_dir, stem + '.json'))
         return dict(predictions=list(preds) if return_datasamples else records,
                     visualization=visualization)
+
+    def _record(self, path: str) -> None:
+        """Record a file this call wrote, so that a later call may replace it."""
+        records = self._run.get('records')
+        if records is not None and osp.isfile(path):
+            records.add(path)
+
+    def _finalize_video_processing(self, pred_out_dir: str = '') -> None:
+        """MMPose's end of a video (close the video file, write the predictions), recorded."""
+        super()._finalize_video_processing(pred_out_dir)
+        if self.video_info.get('writer') is not None:
+            self._record(self.video_info['output_file'])
+        if pred_out_dir:
+            name = osp.splitext(osp.basename(self.video_info['name']))[0] + '.json'
+            self._record(join_path(pred_out_dir, name))
 

@@ -8,12 +8,13 @@ from .hooks import (
     CheckpointFileCheckHook,
     MultiInstanceTestHook,
     MultiInstanceVisualizationHook,
+    WorkDirHoldsConfigError,
     WorkDirInUseError,
     WorkDirLockHook,
 )
 
 __all__ = [
     'AtomicLocalBackend', 'CheckpointFileCheckHook', 'CorruptCheckpointError',
-    'MultiInstanceTestHook', 'MultiInstanceVisualizationHook', 'WorkDirInUseError',
-    'WorkDirLockHook', 'check_checkpoint_file', 'load_checkpoint_file'
+    'MultiInstanceTestHook', 'MultiInstanceVisualizationHook', 'WorkDirHoldsConfigError',
+    'WorkDirInUseError', 'WorkDirLockHook', 'check_checkpoint_file', 'load_checkpoint_file'
 ]

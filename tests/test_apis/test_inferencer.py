@@ -188,6 +188,14 @@ def test_video_input(inferencer, tmp_path):
     frames = json.loads((tmp_path / 'out' / 'predictions' / 'clip.json').read_text())
     assert [f['frame_id'] for f in frames] == [0, 1, 2]
     assert all([r['lambda'] for r in f['instances']] == [0, 1] for f in frames)
+    # The video and its predictions are recorded when closed: a second run replaces them,
+    # an edited prediction file is kept.
+    assert len(list(inferencer(str(video), out_dir=str(tmp_path / 'out')))) == 3
+    predictions = tmp_path / 'out' / 'predictions' / 'clip.json'
+    predictions.write_text('[]')
+    with pytest.raises(OutputPathError, match='clip.json was changed since this tool wrote it'):
+        list(inferencer(str(video), out_dir=str(tmp_path / 'out')))
+    assert predictions.read_text() == '[]'
 
 
 def test_checkpoint_must_fill_every_weight(inferencer, tmp_path):

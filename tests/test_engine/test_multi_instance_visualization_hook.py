@@ -90,3 +90,39 @@ def test_without_a_coco_metric_the_hook_uses_cocometrics_defaults():
     with pytest.raises(ValueError, match="nms_mode must be one of"):  # a wrong mode still fails
         MultiInstanceVisualizationHook._merge_settings(runner, dict(type='CocoMetric',
                                                                     nms_mode='nms'))
+
+
+def test_pictures_the_hook_did_not_write_are_kept(tmp_path):
+    """A file the hook did not write, a picture of the hook edited since and a link out of
+    the folder are kept (warned, that image not drawn); the hook's own unchanged pictures
+    are replaced by the next run into the same work dir."""
+    pictures = tmp_path / 'pictures' / 'test'
+    pictures.mkdir(parents=True)
+    mine = pictures / '003799.png'
+    mmcv.imwrite(mmcv.imread(str(SAMPLE / 'ochuman' / '003799.jpg')), str(mine))
+    users = mine.read_bytes()
+    runner = run_test(tmp_path)
+    assert sorted(the_hook(runner).last_drawn) == ['000817.jpg', '003896.jpg']
+    assert mine.read_bytes() == users
+    edited = pictures / '000817.png'
+    edited.write_bytes(edited.read_bytes()[:-50])
+    outside = tmp_path / 'album.png'
+    outside.write_bytes((pictures / '003896.png').read_bytes())
+    (pictures / '003896.png').unlink()
+    (pictures / '003896.png').symlink_to(outside)
+    kept = {p.name: p.read_bytes() for p in pictures.iterdir()}
+    album = outside.read_bytes()
+    runner = run_test(tmp_path)
+    assert the_hook(runner).last_drawn == {}
+    assert {p.name: p.read_bytes() for p in pictures.iterdir()} == kept
+    assert outside.read_bytes() == album
+    log = ''.join(p.read_text() for p in tmp_path.glob('*/*.log'))
+    assert f'the picture {mine} exists and was not written by this tool' in log
+    assert f'the picture {edited} was changed since this tool wrote it, so it is kept' in log
+    assert f"the picture {pictures / '003896.png'} is a link to {outside}" in log
+    for path in (mine, edited, pictures / '003896.png'):
+        path.unlink()
+    runner = run_test(tmp_path)
+    assert sorted(the_hook(runner).last_drawn) == sorted(NUM_POSES)
+    runner = run_test(tmp_path)  # its own pictures: replaced
+    assert sorted(the_hook(runner).last_drawn) == sorted(NUM_POSES)

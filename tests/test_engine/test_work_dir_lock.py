@@ -238,3 +238,35 @@ def test_a_refused_runner_stops_before_it_loads_or_writes_a_checkpoint(tmp_path)
     finally:
         stop.set()
         proc.join(30)
+
+
+def test_a_work_dir_holding_the_runs_config_is_refused_and_the_config_put_back(tmp_path):
+    """work_dir = the config's folder: mmengine dumps the flat config over the user's file
+    while it builds the runner; the first hook step puts the file back and refuses the run."""
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+
+    from mipnet_mmpose.engine import WorkDirHoldsConfigError
+    from mipnet_mmpose.engine.hooks.work_dir_lock_hook import check_config_dump
+    folder = tmp_path / 'experiment'
+    folder.mkdir()
+    config = folder / 'my_sample.py'
+    text = ('# My run: the sample config for one epoch (a comment the dump would drop).\n'
+            f'_base_ = [{str(SAMPLE_CONFIG)!r}]\n'
+            'train_cfg = dict(max_epochs=1, val_interval=1)\n')
+    config.write_text(text)
+    cfg = Config.fromfile(str(config))
+    cfg.work_dir = str(folder)
+    runner = Runner.from_cfg(cfg)
+    assert config.read_text() != text  # mmengine's dump, as with stock MMPose
+    with pytest.raises(WorkDirHoldsConfigError) as error:
+        runner.train()
+    assert str(error.value) == (
+        f"The work directory {folder} holds the run's config {config}, which mmengine replaces "
+        'by its dump of the config when it builds the runner (put back now): give the run '
+        'another --work-dir (work_dir), e.g. work_dirs/my_sample')
+    assert config.read_text() == text
+    assert not list(folder.glob('*.pth')) and not (folder / LOCK).exists()
+    # A work dir beside the config is fine.
+    cfg.work_dir = str(tmp_path / 'work')
+    check_config_dump(cfg.work_dir, cfg)

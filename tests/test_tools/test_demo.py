@@ -19,6 +19,7 @@ import torch
 from mmpose.evaluation.functional import nms
 
 from mipnet_mmpose.apis import MIPNetInferencer, boxes_from_file
+from mipnet_mmpose.utils.output_paths import RECORD_NAME
 from tests.conftest import REPO, SAMPLE, SAMPLE_CONFIG, load_tool
 from tests.test_tools.sample_video import OCHUMAN_IMAGES, count_frames, write_sample_video
 
@@ -291,10 +292,11 @@ def test_folder_with_progress_bar(gt_dets_of_all_images, tmp_path, capsys):
                      r'[\d.]+ frames/s; .*\); 5 boxes x 2 instances -> \d+ of 10 poses kept '
                      r'\(oks_nms, thr 0.9\)', out)
     boxes_per_image = {'003799': 1, '000817': 2, '003896': 2}  # the GT boxes of each image
+    # Beside the outputs, each folder's record of the files the demo wrote there.
     assert sorted(p.name for p in (tmp_path / 'predictions').iterdir()) == \
-        sorted(f'{stem}.json' for stem in boxes_per_image)
+        sorted([f'{stem}.json' for stem in boxes_per_image] + [RECORD_NAME])
     assert sorted(p.name for p in (tmp_path / 'visualizations').iterdir()) == \
-        sorted(f'{stem}.jpg' for stem in boxes_per_image)
+        sorted([f'{stem}.jpg' for stem in boxes_per_image] + [RECORD_NAME])
     for stem, num_boxes in boxes_per_image.items():
         poses, picture = read_outputs(tmp_path, stem)
         assert [p['lambda'] for p in poses] == [0, 1] * num_boxes
@@ -399,7 +401,10 @@ def test_out_dir_equal_to_the_input_folder_keeps_the_images(tmp_path):
                           '--device', 'cpu']) == 0
     after = _snapshot(folder)
     assert {k: v for k, v in after.items() if k in before} == before
-    assert sorted(map(str, after)) == ['photo.png', 'predictions/photo.json',
+    # Each output folder holds the record of the files the demo wrote there.
+    assert sorted(map(str, after)) == ['photo.png', f'predictions/{RECORD_NAME}',
+                                       'predictions/photo.json',
+                                       f'visualizations/{RECORD_NAME}',
                                        'visualizations/photo.png']
 
 
@@ -422,7 +427,51 @@ def test_out_dir_naming_a_file_and_foreign_outputs(tmp_path, capsys):
         assert demo.main([IMAGE, '--config', CONFIG, '--out-dir', str(out),
                           '--device', 'cpu']) == 0
     assert sorted(str(p.relative_to(out)) for p in out.rglob('*.*')) == \
-        ['predictions/003896.json', 'visualizations/003896.jpg']
+        [f'predictions/{RECORD_NAME}', 'predictions/003896.json',
+         f'visualizations/{RECORD_NAME}', 'visualizations/003896.jpg']
+    # A picture the demo wrote and the user edited since is kept.
+    picture = out / 'visualizations' / '003896.jpg'
+    picture.write_bytes(picture.read_bytes()[:-100])
+    edited = picture.read_bytes()
+    assert demo.main([IMAGE, '--config', CONFIG, '--out-dir', str(out)]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f'error: the output {picture} was changed since this tool wrote it, so it is kept; '
+        'to overwrite it, delete it first, or give another output path')
+    assert picture.read_bytes() == edited
+
+
+def test_outputs_are_never_written_through_a_link_or_over_a_users_picture(tmp_path, capsys):
+    """OUT/visualizations/a.jpg linking to a picture outside OUT, then a user's picture
+    beside a prediction file holding [] (which once made it pass for the demo's own)."""
+    photos = tmp_path / 'photos'
+    photos.mkdir()
+    mmcv.imwrite(mmcv.imread(IMAGE), str(photos / 'a.jpg'))
+    keep = tmp_path / 'album' / 'holiday.jpg'
+    keep.parent.mkdir()
+    keep.write_bytes(OCHUMAN_IMAGES[0].read_bytes())
+    out = tmp_path / 'out'
+    (out / 'visualizations').mkdir(parents=True)
+    (out / 'visualizations' / 'a.jpg').symlink_to(keep)
+    args = [str(photos / 'a.jpg'), '--config', CONFIG, '--out-dir', str(out), '--device', 'cpu']
+    assert demo.main(args) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"error: the output {out / 'visualizations' / 'a.jpg'} is a link to {keep}, outside "
+        f"the output folder {out / 'visualizations'}: writing it would change that file; "
+        'remove the link or give another output path')
+    assert keep.read_bytes() == OCHUMAN_IMAGES[0].read_bytes()
+    (out / 'visualizations' / 'a.jpg').unlink()
+    mine = out / 'visualizations' / 'a.jpg'
+    mine.write_bytes(OCHUMAN_IMAGES[0].read_bytes())
+    (out / 'predictions').mkdir()
+    (out / 'predictions' / 'a.json').write_text('[]')
+    assert demo.main(args) == 1
+    assert 'exists and was not written by this tool' in capsys.readouterr().err
+    assert mine.read_bytes() == OCHUMAN_IMAGES[0].read_bytes()
+    assert (out / 'predictions' / 'a.json').read_text() == '[]'
+    (out / 'predictions' / 'a.json').unlink()
+    assert demo.main(args) == 1  # the picture alone
+    assert f'the output {mine} exists and was not written' in capsys.readouterr().err
+    assert mine.read_bytes() == OCHUMAN_IMAGES[0].read_bytes()
 
 
 @pytest.mark.parametrize('record, message', [

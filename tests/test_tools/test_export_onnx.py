@@ -9,6 +9,7 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmpose.registry import MODELS
+from onnx import TensorProto, helper
 from torch import nn
 
 from mipnet_mmpose.models.utils.onnx_wrapper import MultiInstanceHeatmapExporter, export_onnx
@@ -171,8 +172,9 @@ def test_every_lambda_code_exports_at_the_default_opset(tmp_path, encoding, num_
 
 
 def test_out_never_replaces_an_input_or_a_foreign_file(exported, tmp_path, capsys):
-    """--out naming the checkpoint, the config or a file that is no ONNX export: one-line
-    refusals, inputs unchanged; an earlier export is replaced."""
+    """--out naming the checkpoint, the config, a file that is no ONNX export, another
+    tool's ONNX model or an edited export: one-line refusals, files unchanged; an unchanged
+    earlier export is replaced."""
     _, onnx_file = exported
     checkpoint = onnx_file.parent / 'sample.pth'
     before = checkpoint.read_bytes()
@@ -189,11 +191,35 @@ def test_out_never_replaces_an_input_or_a_foreign_file(exported, tmp_path, capsy
     assert tool.main([str(SAMPLE_CONFIG), '--out', str(notes)]) == 1
     assert 'exists and was not written by this tool' in capsys.readouterr().err
     assert notes.read_text() == 'mine\n'
+    # A real ONNX model another tool wrote (any parseable ONNX once passed for an export).
+    other = tmp_path / 'other.onnx'
+    graph = helper.make_graph([helper.make_node('Relu', ['x'], ['y'])], 'relu',
+                              [helper.make_tensor_value_info('x', TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info('y', TensorProto.FLOAT, [1, 4])])
+    onnx.save(helper.make_model(graph, producer_name='pytorch'), str(other))
+    onnx.checker.check_model(onnx.load(str(other)))
+    theirs = other.read_bytes()
+    assert tool.main([str(SAMPLE_CONFIG), '--out', str(other)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f'error: --out {other} exists and was not written by this tool; move it '
+                   'away or give another output path']
+    assert other.read_bytes() == theirs
+    # An export edited since (its graph changed, e.g. by a simplifier) is kept.
+    edited = onnx.load(str(onnx_file))
+    edited.graph.doc_string = 'simplified'
+    edited_file = tmp_path / 'edited.onnx'
+    onnx.save(edited, str(edited_file))
+    kept = edited_file.read_bytes()
+    assert tool.main([str(SAMPLE_CONFIG), '--out', str(edited_file)]) == 1
+    assert 'was changed since this tool wrote it, so it is kept' in capsys.readouterr().err
+    assert edited_file.read_bytes() == kept
     again = tmp_path / 'again.onnx'
-    again.write_bytes(onnx_file.read_bytes())  # an earlier export: replaced
+    again.write_bytes(onnx_file.read_bytes())  # an unchanged earlier export: replaced
     assert tool.main([str(SAMPLE_CONFIG), '--checkpoint', str(checkpoint),
                       '--out', str(again)]) == 0
     onnx.checker.check_model(onnx.load(str(again)))
+    assert {p.key for p in onnx.load(str(again)).metadata_props} >= \
+        {'mipnet_mmpose.written_by', 'mipnet_mmpose.graph_sha256'}
 
 
 def test_missing_checkpoint_is_a_one_line_error(tmp_path, capsys):

@@ -11,6 +11,7 @@ from mmengine.fileio import get
 from mmengine.hooks import Hook
 from mmengine.structures import InstanceData
 from mmengine.utils import mkdir_or_exist
+from mmengine.visualization import LocalVisBackend
 from mmpose.engine.hooks import PoseVisualizationHook
 from mmpose.registry import HOOKS
 from mmpose.visualization import PoseLocalVisualizer
@@ -22,7 +23,13 @@ from ...evaluation.functional import (
     merge_settings_from_metric,
     pose_areas,
 )
-from ...utils.output_paths import relative_output_stems
+from ...utils.output_paths import (
+    Inputs,
+    OutputPathError,
+    OutputRecords,
+    check_output,
+    relative_output_stems,
+)
 from ...visualization import draw_multi_instance_poses
 
 
@@ -40,17 +47,28 @@ class MultiInstanceVisualizationHook(Hook):
     ``runner.test_evaluator`` when drawing (see
     :func:`merge_settings_from_metric`); without a CocoMetric-derived metric
     CocoMetric's defaults are used, with a warning. It draws one picture per
-    image with the kept poses coloured by λ, hands it to the runner's
-    visualizer (``add_image``: each of its backends, local files, TensorBoard,
-    W&B, receives it, named ``{val|test}_<image>``, folders joined by ``__``) and writes it to
+    image with the kept poses coloured by λ and writes it, once, to
     ``{work_dir}/{out_dir}/{val_<epoch>|test}/<image>.png``, where
     ``<image>`` is the image's path below the folder common to the run's
-    images (``a/x.jpg`` and ``b/x.jpg`` get two pictures).
+    images (``a/x.jpg`` and ``b/x.jpg`` get two pictures). The runner's
+    visualizer backends that keep no local files (TensorBoard, W&B) receive
+    it too, named ``{val|test}_<image>`` (folders joined by ``__``); its
+    ``LocalVisBackend`` does not, as it would write a second copy of every
+    picture into ``vis_data/``.
+
+    Every picture passes :func:`~mipnet_mmpose.utils.output_paths.check_output`:
+    never over an image of the run, never through a link out of its folder,
+    never over a file the hook did not write (the folder's
+    :class:`~mipnet_mmpose.utils.output_paths.OutputRecords` list those it
+    wrote); a refused picture is not drawn, with a warning.
 
     ``mim test --show-dir DIR`` turns MMPose's ``PoseVisualizationHook`` on,
     which would draw every box's poses apart, unmerged: this hook turns it off
     for the run and writes its merged pictures of every image to
-    ``{work_dir}/{timestamp}/DIR`` instead, where MMPose would have written.
+    ``{work_dir}/{timestamp}/DIR`` instead, where MMPose would have written
+    (DIR itself when absolute). A ``DIR`` where a picture would replace a
+    test image (e.g. the folder of a PNG data set) or a file the hook did not
+    write is refused before the run starts (:class:`OutputPathError`).
 
     Args:
         out_dir (str): Folder under the work dir. Defaults to ``'pose_pictures'``.
@@ -80,6 +98,8 @@ class MultiInstanceVisualizationHook(Hook):
         self.last_merge_settings: Dict[str, Any] = {}
         #: Where --show-dir wants the test pictures (every image), else None.
         self._show_dir: Optional[str] = None
+        #: The images of the test data set (with --show-dir): no picture is written over one.
+        self._images: List[str] = []
 
     def _collect(self, outputs: Sequence) -> None:
         if not self.enable:
@@ -110,6 +130,7 @@ class MultiInstanceVisualizationHook(Hook):
 
     def before_test(self, runner) -> None:
         self._show_dir = None
+        self._images = []
         if not self.enable:
             return
         for hook in runner.hooks:
@@ -123,6 +144,12 @@ class MultiInstanceVisualizationHook(Hook):
                 runner.logger.info('MultiInstanceVisualizationHook draws the merged poses of '
                                    f'every test image to {self._show_dir} (--show-dir) in '
                                    "place of PoseVisualizationHook's per-box pictures")
+                # Refused now rather than after the whole run: --show-dir over the images.
+                self._images = _dataset_images(runner.test_loop.dataloader.dataset)
+                records, images = OutputRecords(), Inputs(self._images)
+                for picture in self._pictures(self._images, self._show_dir).values():
+                    check_output(picture, images, records.owner, folder=self._show_dir,
+                                 what='the picture', input_what='image of the run')
 
     def after_val_epoch(self, runner, metrics: Optional[dict] = None) -> None:
         self._draw(runner, f'val_{runner.epoch}', runner.val_evaluator)
@@ -165,13 +192,24 @@ class MultiInstanceVisualizationHook(Hook):
         sigmas = (dataset_meta or {}).get('sigmas')
         folder = folder or osp.join(runner.work_dir, self.out_dir, run_name)
         mkdir_or_exist(folder)
-        # Names keep the images' paths below their common folder: a/x.jpg and
-        # b/x.jpg both get a picture.
-        names = relative_output_stems(list(self._poses))
+        pictures = self._pictures(list(self._poses), folder)
+        records, images = OutputRecords(), Inputs(list(self._poses) + self._images)
+        # The backends that keep no local files; mmengine lists a visualizer's
+        # backends in no public attribute.
+        backends = [backend for backend in visualizer._vis_backends.values()
+                    if not isinstance(backend, LocalVisBackend)]
         step = runner.epoch if run_name.startswith('val') else 0
         for img_path, per_box in self._poses.items():
+            picture = pictures[img_path]
+            stem = osp.splitext(osp.relpath(picture, folder))[0]
+            try:
+                check_output(picture, images, records.owner, folder=folder,
+                             what='the picture', input_what='image of the run')
+                records.check_folder(osp.dirname(picture))
+            except OutputPathError as e:
+                runner.logger.warning(f'{e} (this picture is not drawn)')
+                continue
             poses = _sorted_unique(InstanceData.cat(per_box))
-            stem = names[img_path]
             ext = osp.splitext(img_path)[1]
             name = stem if stem.endswith(ext) else stem + ext
             self.last_drawn[name] = len(poses)
@@ -185,16 +223,32 @@ class MultiInstanceVisualizationHook(Hook):
             image = mmcv.imfrombytes(get(img_path), channel_order='rgb')
             drawn = draw_multi_instance_poses(visualizer, image, poses[kept], self.kpt_thr,
                                               boxes=np.unique(poses.bboxes, axis=0))
-            # Every backend of the runner's visualizer (local, TensorBoard, W&B); one
-            # flat name (mmengine's local backend makes no subfolders).
-            visualizer.add_image(f"{run_name.split('_')[0]}_{stem.replace(os.sep, '__')}",
-                                 drawn, step=step)
-            mmcv.imwrite(mmcv.rgb2bgr(drawn), osp.join(folder, stem + '.png'))
+            mmcv.imwrite(mmcv.rgb2bgr(drawn), picture)
+            records.add(picture)
+            for backend in backends:  # one flat name: backends make no subfolders
+                backend.add_image(f"{run_name.split('_')[0]}_{stem.replace(os.sep, '__')}",
+                                  drawn, step=step)
         runner.logger.info(
-            f'Pose pictures of {len(self._poses)} images written to {folder} (poses merged '
+            f'Pose pictures of {len(self.last_drawn)} images written to {folder} (poses merged '
             f"as the metric: nms_mode={settings['nms_mode']}, nms_thr={settings['nms_thr']}, "
             f"score_mode={settings['score_mode']})")
         self._poses.clear()
+
+    @staticmethod
+    def _pictures(img_paths: List[str], folder: str) -> Dict[str, str]:
+        """Image path -> its picture: names keep the images' paths below their
+        common folder (a/x.jpg and b/x.jpg both get a picture)."""
+        return {img_path: osp.join(folder, stem + '.png')
+                for img_path, stem in relative_output_stems(img_paths).items()}
+
+
+def _dataset_images(dataset) -> List[str]:
+    """The image files a data set lists (``img_path``); [] when it lists none."""
+    try:
+        return list(dict.fromkeys(dataset.get_data_info(i)['img_path']
+                                  for i in range(len(dataset))))
+    except (AttributeError, KeyError, TypeError, IndexError):
+        return []
 
 
 def _sorted_unique(poses: InstanceData) -> InstanceData:

@@ -14,6 +14,8 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmpose.registry import HOOKS
 
+from ...utils.output_paths import OURS, OutputPathError, check_output, same_file
+
 LOCK_NAME = '.training.lock'
 
 #: Lock file (real path) -> [pid, fd, depth] of the locks this process holds.
@@ -24,6 +26,74 @@ _HELD: Dict[str, List[int]] = {}
 
 class WorkDirInUseError(RuntimeError):
     """Another run is writing into the same work directory."""
+
+
+class WorkDirHoldsConfigError(RuntimeError):
+    """The work directory holds the run's config, which mmengine's config dump replaces."""
+
+
+def config_text_as_read(cfg) -> Optional[str]:
+    """The text of ``cfg``'s own file as mmengine read it, before the run started.
+
+    mmengine keeps ``cfg.text``: each base file's text, then the file's own,
+    each after a line with its absolute path (a lazy-import config: its own
+    text alone).
+
+    Returns:
+        str | None: None for a config built without a file.
+    """
+    if not cfg.filename:
+        return None
+    text, head = cfg.text, osp.abspath(osp.expanduser(cfg.filename)) + '\n'
+    if text.startswith(head):
+        text = text[len(head):]
+    at = text.rfind('\n' + head)
+    return text[at + len(head) + 1:] if at >= 0 else text
+
+
+def check_config_dump(work_dir: str, cfg) -> None:
+    """Refuse a work directory that holds the run's config file.
+
+    mmengine writes its dump of the config to ``<work_dir>/<config file
+    name>`` while it builds the runner, before any hook runs: with the config
+    in the work directory, the user's file (its ``_base_``, its comments) is
+    replaced by the flat dump. The dump's path passes the output rule
+    (:func:`~mipnet_mmpose.utils.output_paths.check_output`: never an input,
+    never through a link out of the work directory; an earlier dump may be
+    replaced, as mmengine does); when it is the config itself, the config's
+    text as mmengine read it is put back and the run refused.
+
+    Args:
+        work_dir (str): The run's work directory.
+        cfg (Config): The run's config (``runner.cfg``).
+
+    Raises:
+        WorkDirHoldsConfigError: Naming the config and the fix.
+        OutputPathError: When the dump's path is a link out of the work dir.
+    """
+    if not cfg.filename:
+        return
+    dump = osp.join(work_dir, osp.basename(cfg.filename))
+    try:
+        check_output(dump, [cfg.filename], owner=lambda _: OURS, folder=work_dir,
+                     what="mmengine's config dump", input_what="run's config")
+    except OutputPathError:
+        if not osp.isfile(cfg.filename) or not same_file(dump, cfg.filename):
+            raise
+        text = config_text_as_read(cfg)
+        restored = text is not None
+        if restored:
+            with open(cfg.filename, encoding='utf-8') as f:
+                changed = f.read() != text
+            if changed:
+                with open(cfg.filename, 'w', encoding='utf-8') as f:
+                    f.write(text)
+        raise WorkDirHoldsConfigError(
+            f'The work directory {work_dir} holds the run\'s config {cfg.filename}, which '
+            "mmengine replaces by its dump of the config when it builds the runner "
+            f"({'put back now' if restored else 'not restorable'}): give the run another "
+            '--work-dir (work_dir), e.g. work_dirs/'
+            f'{osp.splitext(osp.basename(cfg.filename))[0]}') from None
 
 
 def process_start_ticks(pid: int) -> Optional[int]:
@@ -210,6 +280,9 @@ class WorkDirLockHook(Hook):
     running run's ``<work_dir>/<config name>.py`` by its own by then. The
     running run's config stays in its log folder
     (``<work_dir>/<timestamp>/vis_data/config.py``) and in its checkpoints.
+    A work directory that holds the run's config file, which that dump
+    replaces, is refused first (:func:`check_config_dump`; the config's text
+    is put back).
 
     Args:
         lock_name (str): File name of the lock in the work directory.
@@ -227,6 +300,7 @@ class WorkDirLockHook(Hook):
         if self._lock is not None or not is_main_process():
             return
         work_dir, logger = runner.work_dir, runner.logger
+        check_config_dump(work_dir, runner.cfg)
         lock = WorkDirLock(work_dir, self.lock_name)
         try:
             previous = lock.acquire()  # WorkDirInUseError goes to the user as it is

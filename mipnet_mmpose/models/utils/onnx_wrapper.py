@@ -5,9 +5,13 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor, nn
 
+from ...utils.output_paths import stamp_onnx
+
 #: Names of the exported graph's input and output.
 ONNX_INPUT_NAME = 'input'
 ONNX_OUTPUT_NAME = 'heatmaps'
+#: The writer :func:`export_onnx` names in the metadata of every file it writes.
+ONNX_WRITER = 'mipnet_mmpose.export_onnx'
 
 
 class MultiInstanceHeatmapExporter(nn.Module):
@@ -78,6 +82,10 @@ def export_onnx(estimator: nn.Module,
         batch_size (int): Batch of the example input used for tracing; any
             batch works at run time. Defaults to 1.
 
+    The file's metadata names this function as its writer with the sha256 of
+    its graph (:func:`~mipnet_mmpose.utils.output_paths.stamp_onnx`), so that
+    ``tools/export_onnx.py`` replaces its own unchanged exports only.
+
     Returns:
         MultiInstanceHeatmapExporter: The traced wrapper (to compare outputs).
     """
@@ -98,4 +106,5 @@ def export_onnx(estimator: nn.Module,
             output_names=[ONNX_OUTPUT_NAME],
             dynamic_axes={ONNX_INPUT_NAME: {0: 'batch'}, ONNX_OUTPUT_NAME: {0: 'batch'}},
             opset_version=opset_version)
+    stamp_onnx(out_file, ONNX_WRITER)
     return wrapper
