@@ -270,3 +270,16 @@ def test_a_work_dir_holding_the_runs_config_is_refused_and_the_config_put_back(t
     # A work dir beside the config is fine.
     cfg.work_dir = str(tmp_path / 'work')
     check_config_dump(cfg.work_dir, cfg)
+    # A config that is itself mmengine's dump, run in its own folder (the default work dir
+    # of `mim test work_dirs/x/x.py`): mmengine rewrites the same text, so the run goes on.
+    dumped = tmp_path / 'dumped' / 'my_sample.py'
+    dumped.parent.mkdir()
+    first_run = Config.fromfile(str(config))
+    first_run.work_dir = str(dumped.parent)  # as the training run that wrote the dump had it
+    first_run.dump(str(dumped))
+    before = dumped.read_text()
+    cfg = Config.fromfile(str(dumped))
+    cfg.work_dir = str(dumped.parent)
+    Runner.from_cfg(cfg)
+    assert dumped.read_text() == before
+    check_config_dump(cfg.work_dir, cfg)

@@ -60,8 +60,10 @@ def check_config_dump(work_dir: str, cfg) -> None:
     replaced by the flat dump. The dump's path passes the output rule
     (:func:`~mipnet_mmpose.utils.output_paths.check_output`: never an input,
     never through a link out of the work directory; an earlier dump may be
-    replaced, as mmengine does); when it is the config itself, the config's
-    text as mmengine read it is put back and the run refused.
+    replaced, as mmengine does); when it is the config itself and the dump
+    changed it, the config's text as mmengine read it is put back and the run
+    refused. A config that is itself such a dump (testing ``work_dirs/x/x.py``
+    in its default work dir ``work_dirs/x``) comes back unchanged and is run.
 
     Args:
         work_dir (str): The run's work directory.
@@ -85,9 +87,12 @@ def check_config_dump(work_dir: str, cfg) -> None:
         if restored:
             with open(cfg.filename, encoding='utf-8') as f:
                 changed = f.read() != text
-            if changed:
-                with open(cfg.filename, 'w', encoding='utf-8') as f:
-                    f.write(text)
+            if not changed:
+                # The config is itself a dump (e.g. `mim test work_dirs/x/x.py`, whose default
+                # work dir is work_dirs/x): mmengine rewrote the same text, nothing was lost.
+                return
+            with open(cfg.filename, 'w', encoding='utf-8') as f:
+                f.write(text)
         raise WorkDirHoldsConfigError(
             f'The work directory {work_dir} holds the run\'s config {cfg.filename}, which '
             "mmengine replaces by its dump of the config when it builds the runner "
