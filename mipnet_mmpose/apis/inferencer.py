@@ -35,6 +35,7 @@ from mmengine.config import Config, ConfigDict
 from mmengine.fileio import join_path
 from mmengine.infer.infer import ModelType
 from mmengine.logging import print_log
+from mmengine.registry import FUNCTIONS
 from mmengine.utils import mkdir_or_exist
 from mmpose.apis.inference import dataset_meta_from_config
 from mmpose.apis.inferencers import Pose2DInferencer
@@ -273,6 +274,25 @@ class MIPNetInferencer(Pose2DInferencer):
             # The config's test-time hook owns n and the λ>0 score decay.
             set_test_time(model, **test_time_from_config(cfg))
         return model
+
+    def _init_collate(self, cfg: ConfigType) -> Callable:
+        """The config's test ``collate_fn`` (default ``pseudo_collate``), found as the runner does.
+
+        MMEngine's inferencer looks it up in the ``function`` registry of its
+        scope; MMPose has none, so MMPose's inferencers log 'Failed to search
+        registry with scope "mmpose" in the "function" registry tree' before
+        falling back to MMEngine's. MMEngine's runner asks MMEngine's
+        ``FUNCTIONS`` directly, and so does this.
+        """
+        collate_cfg = (cfg.get('test_dataloader') or {}).get('collate_fn',
+                                                             dict(type='pseudo_collate'))
+        name = collate_cfg.get('type') if isinstance(collate_cfg, dict) else collate_cfg
+        collate_fn = FUNCTIONS.get(name) if isinstance(name, str) else name
+        if not callable(collate_fn):
+            raise ValueError(f'test_dataloader.collate_fn {name!r} of the config is not a '
+                             "function registered in MMEngine's FUNCTIONS (e.g. "
+                             "'pseudo_collate')")
+        return collate_fn
 
     def _init_detector(self,
                        det_model: Optional[Union[ModelType, str]] = None,
