@@ -205,9 +205,9 @@ class MIPNetInferencer(Pose2DInferencer):
             None: the config's (``MultiInstanceTestHook``) or the model's.
         lambda_score_decay (float, optional): Score factor of λ>0 poses. None:
             the config's or the model's.
-        show_progress (bool): Show mmengine's progress bar (inputs per second)
-            and, at the end, the frames per second of the whole path and the
-            poses kept. Defaults to False.
+        show_progress (bool): Print progress lines (inputs per second, see
+            :class:`RunProgress`) and, at the end, the frames per second of the
+            whole path and the poses kept. Defaults to False.
 
     Call keywords, besides MMPose's (``nms_thr``: the detector boxes' IoU NMS;
     ``vis_out_dir``, ``pred_out_dir``, ``out_dir``, ``show``, ``radius``,
@@ -251,7 +251,7 @@ class MIPNetInferencer(Pose2DInferencer):
         # Named in a checkpoint mismatch error (_load_weights_to_model gets the
         # loaded checkpoint only).
         self._weights_path = weights
-        # Our progress bar (mmengine's, with rates) in place of MMPose's rich one.
+        # Our progress lines (with rates) in place of MMPose's rich progress bar.
         super().__init__(model=model, weights=weights, device=device, scope=scope,
                          det_model=det_model, det_weights=det_weights,
                          det_cat_ids=det_cat_ids, show_progress=False)
