@@ -90,6 +90,16 @@ def fetch_checkpoint(url: str, progress: bool = False) -> str:
     return cached
 
 
+def init_cfg_fix(key: str) -> str:
+    """How to run without the checkpoint at ``key``: another file, or none.
+
+    Args:
+        key (str): Its config key, e.g. ``'model.backbone.init_cfg.checkpoint'``.
+    """
+    return (f'point `--cfg-options {key}=PATH` at a copy, or train without these weights '
+            f'with `--cfg-options {key.rsplit(".", 1)[0]}=None`')
+
+
 def offline_guidance(checkpoint: str, key: str) -> str:
     """What to do when a run cannot download ``checkpoint``: where to put a copy, or how
     to point the config at one or train without it.
@@ -99,8 +109,6 @@ def offline_guidance(checkpoint: str, key: str) -> str:
         key (str): Its config key, e.g. ``'model.backbone.init_cfg.checkpoint'``.
     """
     url = download_url(checkpoint) or checkpoint
-    init_cfg = key.rsplit('.', 1)[0]
     return (f'download {url} on a machine with internet access and copy it to '
-            f'{cached_checkpoint(url)} (where MMEngine looks first), or to any path P and '
-            f'add `--cfg-options {key}=P`, or train without these weights with '
-            f'`--cfg-options {init_cfg}=None`')
+            f'{cached_checkpoint(url)} (where MMEngine looks first), or '
+            f'{init_cfg_fix(key)}')

@@ -18,6 +18,7 @@ from mmengine.config import Config
 from mipnet_mmpose.engine.init_checkpoints import (
     cached_checkpoint,
     download_url,
+    init_cfg_fix,
     offline_guidance,
     pretrained_checkpoints,
 )
@@ -167,7 +168,9 @@ def describe_checkpoints(entries: Sequence[CheckpointEntry]) -> str:
         lines.append(f'    from: {source}')
         if command and not entry.exists:
             lines.append(f'    make it: {command}')
+        # The same guidance as CheckpointFileCheckHook's when the run cannot load it.
         if entry.is_remote and not entry.alternative and state == 'remote':
-            # The same guidance as CheckpointFileCheckHook's when the download fails.
             lines.append(f'    offline: {offline_guidance(entry.path, entry.field)}')
+        elif entry.field.startswith('model.') and state == 'missing':
+            lines.append(f'    or: {init_cfg_fix(entry.field)}')
     return '\n'.join(lines)

@@ -11,6 +11,7 @@ from ..checkpoint_io import check_checkpoint_file
 from ..init_checkpoints import (
     download_url,
     fetch_checkpoint,
+    init_cfg_fix,
     offline_guidance,
     pretrained_checkpoints,
 )
@@ -106,10 +107,8 @@ class CheckpointFileCheckHook(Hook):
                 except FileNotFoundError as error:
                     raise FileNotFoundError(
                         f'{error} (`{key}` of {config}, loaded before training): put the '
-                        f'file there, point `--cfg-options {key}=PATH` at it, or train '
-                        f'without it with `--cfg-options {key.rsplit(".", 1)[0]}=None`; '
-                        f'`python tools/prepare_data.py check {config}` names every '
-                        'checkpoint the config loads') from error
+                        f'file there, or {init_cfg_fix(key)}; `python tools/prepare_data.py '
+                        f'check {config}` names every checkpoint the config loads') from error
                 continue
             # mmengine downloads on rank 0 only, the others wait for it; so here.
             if get_rank() != 0:
