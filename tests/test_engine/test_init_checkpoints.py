@@ -52,7 +52,7 @@ def test_offline_imagenet_init_cfg_names_the_url_the_key_and_the_fix(tmp_path, o
     assert f'cannot download {HRNET_W32_IMAGENET} (`model.backbone.init_cfg.checkpoint` of ' \
         f'{SAMPLE_CONFIG}' in message
     assert str(offline / 'hub' / 'checkpoints' / 'hrnet_w32-36af842e.pth') in message
-    assert '`--cfg-options model.backbone.init_cfg.checkpoint=P`' in message
+    assert '`--cfg-options model.backbone.init_cfg.checkpoint=PATH`' in message
     assert '`--cfg-options model.backbone.init_cfg=None`' in message
     assert f'python tools/prepare_data.py check {SAMPLE_CONFIG}' in message
     assert 'URLError' in repr(error.value.__cause__)
