@@ -58,6 +58,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
+    from mipnet_tools.startup import quiet_dependency_warnings
+    quiet_dependency_warnings()
     from mmengine.config import Config
 
     from mipnet_mmpose.conversion import (

@@ -84,6 +84,8 @@ def is_converted_checkpoint(path: str) -> bool:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
+    from mipnet_tools.startup import quiet_dependency_warnings
+    quiet_dependency_warnings()
     import mipnet_mmpose  # noqa: F401 (registers the MIPNet modules)
     from mipnet_mmpose.models.utils.official_ckpt import (
         OfficialCheckpointError,

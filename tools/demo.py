@@ -123,6 +123,8 @@ def _raised_by_the_package(error: BaseException) -> bool:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
+    from mipnet_tools.startup import quiet_dependency_warnings
+    quiet_dependency_warnings()
     try:
         run(args)
     except (DemoError, ValueError, RuntimeError, OSError) as e:

@@ -77,6 +77,8 @@ def check_paths(args: argparse.Namespace) -> None:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
+    from mipnet_tools.startup import quiet_dependency_warnings
+    quiet_dependency_warnings()
     import mipnet_mmpose  # noqa: F401 (registers the MIPNet modules)
     from mipnet_mmpose.apis import init_mipnet
     from mipnet_mmpose.engine import CorruptCheckpointError

@@ -17,6 +17,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--out', default=str(REPO / 'configs' / 'metafile.yml'))
     args = parser.parse_args(argv)
+    from mipnet_tools.startup import quiet_dependency_warnings
+    quiet_dependency_warnings()
     from mipnet_tools.metafile import listed_configs, metafile_text
     text = metafile_text(listed_configs(REPO / 'configs'))
     Path(args.out).write_text(text)

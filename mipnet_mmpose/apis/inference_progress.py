@@ -4,11 +4,16 @@ import time
 from typing import List, Optional
 
 import numpy as np
-from mmengine.utils import ProgressBar
 
 
 class RunProgress:
-    """mmengine's progress bar over a run's inputs, then one line of rates and counts.
+    """Progress lines over a run's inputs, then one line of rates and counts.
+
+    Progress is printed as whole lines (``3/10 frames, 2.10 frames/s, elapsed
+    1 s, ETA 3 s``), at most one per ``interval`` seconds and always after the
+    last input: what the run logs meanwhile (MMPose's "the output image has
+    been saved", warnings about boxes) then stays on lines of its own, where
+    a bar redrawn in place (mmengine's ``ProgressBar``) would share its line.
 
     The rate covers the whole path of each input (boxes, pose model, merge,
     drawing, writing): an input counts as done when the next one is asked
@@ -16,16 +21,19 @@ class RunProgress:
     is given too, steadier on a machine shared with other work.
 
     Args:
-        total (int): Number of inputs; 0 when unknown (a webcam): the bar
-            then counts inputs and their rate.
+        total (int): Number of inputs; 0 when unknown (a webcam): the lines
+            then count inputs and their rate.
+        interval (float): Least seconds between two progress lines.
+            Defaults to 1.
     """
 
-    def __init__(self, total: int) -> None:
-        # sys.stdout as it is now (ProgressBar's default is bound at import).
+    def __init__(self, total: int, interval: float = 1.0) -> None:
+        # sys.stdout as it is now (the logger's handler writes there too).
         self.file = sys.stdout
-        self.bar = ProgressBar(total, file=self.file)
+        self.total = total
+        self.interval = interval
         self.durations: List[float] = []
-        self.last = time.perf_counter()
+        self.start = self.last = self.printed = time.perf_counter()
         self.boxes = self.kept = self.poses = 0
         self.num_instances = 1
         self.merged_by = ''
@@ -40,11 +48,23 @@ class RunProgress:
         self.merged_by = merged_by
 
     def update(self) -> None:
-        """One input done."""
+        """One input done: a progress line if ``interval`` has passed or it was the last."""
         now = time.perf_counter()
         self.durations.append(now - self.last)
         self.last = now
-        self.bar.update()
+        if len(self.durations) == self.total or now - self.printed >= self.interval:
+            self.printed = now
+            print(self.progress_line(), file=self.file, flush=True)
+
+    def progress_line(self) -> str:
+        """``'3/10 frames, 2.10 frames/s, elapsed 1 s, ETA 3 s'`` (no total: no ETA)."""
+        done, elapsed = len(self.durations), self.last - self.start
+        rate = done / elapsed if elapsed > 0 else float('inf')
+        if not self.total:
+            return f'{done} frames, {rate:.2f} frames/s, elapsed {elapsed:.0f} s'
+        eta = (self.total - done) / rate
+        return (f'{done}/{self.total} frames, {rate:.2f} frames/s, elapsed {elapsed:.0f} s, '
+                f'ETA {eta:.0f} s')
 
     def summary(self) -> Optional[str]:
         """``'N frames in S s = R frames/s (median ...); B boxes x n instances -> ...'``."""
@@ -62,4 +82,4 @@ class RunProgress:
         """Print the summary line."""
         text = self.summary()
         if text:
-            print(f'\n{text}', file=self.file, flush=True)
+            print(text, file=self.file, flush=True)

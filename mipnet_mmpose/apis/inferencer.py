@@ -35,6 +35,7 @@ from mmengine.config import Config, ConfigDict
 from mmengine.fileio import join_path
 from mmengine.infer.infer import ModelType
 from mmengine.logging import print_log
+from mmengine.registry import FUNCTIONS
 from mmengine.utils import mkdir_or_exist
 from mmpose.apis.inference import dataset_meta_from_config
 from mmpose.apis.inferencers import Pose2DInferencer
@@ -205,9 +206,9 @@ class MIPNetInferencer(Pose2DInferencer):
             None: the config's (``MultiInstanceTestHook``) or the model's.
         lambda_score_decay (float, optional): Score factor of λ>0 poses. None:
             the config's or the model's.
-        show_progress (bool): Show mmengine's progress bar (inputs per second)
-            and, at the end, the frames per second of the whole path and the
-            poses kept. Defaults to False.
+        show_progress (bool): Print progress lines (inputs per second, see
+            :class:`RunProgress`) and, at the end, the frames per second of the
+            whole path and the poses kept. Defaults to False.
 
     Call keywords, besides MMPose's (``nms_thr``: the detector boxes' IoU NMS;
     ``vis_out_dir``, ``pred_out_dir``, ``out_dir``, ``show``, ``radius``,
@@ -251,7 +252,7 @@ class MIPNetInferencer(Pose2DInferencer):
         # Named in a checkpoint mismatch error (_load_weights_to_model gets the
         # loaded checkpoint only).
         self._weights_path = weights
-        # Our progress bar (mmengine's, with rates) in place of MMPose's rich one.
+        # Our progress lines (with rates) in place of MMPose's rich progress bar.
         super().__init__(model=model, weights=weights, device=device, scope=scope,
                          det_model=det_model, det_weights=det_weights,
                          det_cat_ids=det_cat_ids, show_progress=False)
@@ -274,6 +275,25 @@ class MIPNetInferencer(Pose2DInferencer):
             # The config's test-time hook owns n and the λ>0 score decay.
             set_test_time(model, **test_time_from_config(cfg))
         return model
+
+    def _init_collate(self, cfg: ConfigType) -> Callable:
+        """The config's test ``collate_fn`` (default ``pseudo_collate``), found as the runner does.
+
+        MMEngine's inferencer looks it up in the ``function`` registry of its
+        scope; MMPose has none, so MMPose's inferencers log 'Failed to search
+        registry with scope "mmpose" in the "function" registry tree' before
+        falling back to MMEngine's. MMEngine's runner asks MMEngine's
+        ``FUNCTIONS`` directly, and so does this.
+        """
+        collate_cfg = (cfg.get('test_dataloader') or {}).get('collate_fn',
+                                                             dict(type='pseudo_collate'))
+        name = collate_cfg.get('type') if isinstance(collate_cfg, dict) else collate_cfg
+        collate_fn = FUNCTIONS.get(name) if isinstance(name, str) else name
+        if not callable(collate_fn):
+            raise ValueError(f'test_dataloader.collate_fn {name!r} of the config is not a '
+                             "function registered in MMEngine's FUNCTIONS (e.g. "
+                             "'pseudo_collate')")
+        return collate_fn
 
     def _init_detector(self,
                        det_model: Optional[Union[ModelType, str]] = None,

@@ -11,6 +11,7 @@ later warps them into the crop and picks the slots.
 import os.path as osp
 from typing import Dict, List, Optional, Tuple
 
+import mmpose
 import numpy as np
 from mmpose.datasets import CocoDataset, CrowdPoseDataset, OCHumanDataset
 from mmpose.datasets.datasets.base import BaseCocoStyleDataset
@@ -303,6 +304,29 @@ class MultiInstanceDatasetMixin:
             raise
 
 
+def installed_metainfo(metainfo: dict) -> dict:
+    """A stock class's default ``METAINFO``, its file named where MMPose is installed.
+
+    MMPose's data set classes name their keypoint layout by a path inside MMPose's
+    source tree (``configs/_base_/datasets/coco.py``); run from any other folder,
+    MMPose reads the copy installed with it instead and warns so every time ("The
+    metainfo config file ... does not exist. A matched config file ... will be used
+    instead."). The multi-instance classes name that copy themselves. Absolute paths,
+    and paths MMPose did not install, are kept.
+
+    Args:
+        metainfo (dict): The stock class's ``METAINFO``.
+
+    Returns:
+        dict: ``metainfo`` with ``from_file`` made absolute where MMPose installed it.
+    """
+    from_file = metainfo.get('from_file')
+    if not isinstance(from_file, str) or osp.isabs(from_file):
+        return metainfo
+    installed = osp.join(osp.dirname(mmpose.__file__), '.mim', from_file)
+    return dict(metainfo, from_file=installed) if osp.isfile(installed) else metainfo
+
+
 def multi_instance_dataset_class(cls: type) -> type:
     """``MultiInstance<Name>``: the stock data set class with the neighbours mixin.
 
@@ -321,8 +345,11 @@ def multi_instance_dataset_class(cls: type) -> type:
             f'{getattr(cls, "__name__", cls)!r} is not built on MMPose\'s '
             'BaseCocoStyleDataset: MIPNet attaches the neighbours of top-down samples '
             'of COCO-style data sets only.')
+    made = with_mixin(MultiInstanceDatasetMixin, cls, __name__)
+    if made is not cls:
+        made.METAINFO = installed_metainfo(cls.METAINFO)
     return registered(
-        with_mixin(MultiInstanceDatasetMixin, cls, __name__), DATASETS,
+        made, DATASETS,
         f':class:`{cls.__name__}` whose top-down samples carry their neighbours.\n\n'
         '    See :class:`MultiInstanceDatasetMixin` for the added fields; all\n'
         f'    arguments are those of :class:`{cls.__module__}.{cls.__name__}`.\n')

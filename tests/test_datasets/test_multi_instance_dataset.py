@@ -337,3 +337,33 @@ def test_detection_mode_test_pipeline_through_runner_dataloader():
     assert batch['inputs'][0].shape == (3, INPUT_H, INPUT_W)
     assert batch['data_samples'][0].gt_instances.bboxes.shape == (1, 4)
     assert 0 < batch['data_samples'][0].gt_instances.bbox_scores[0] <= 1
+
+
+# ---------------------------------------------------------------------------------------------
+# The default keypoint layout
+
+
+def test_default_keypoint_layout_is_mmposes_installed_file_without_a_warning(tmp_path,
+                                                                           monkeypatch):
+    """Outside MMPose's source tree the stock class's layout file (a path relative to it)
+    is not there: MMPose reads its installed copy and warns on every run; the
+    multi-instance class reads that copy directly, with the same layout and no warning."""
+    import warnings
+
+    from mmpose.apis.inference import dataset_meta_from_config
+    from mmpose.datasets import OCHumanDataset
+    monkeypatch.chdir(tmp_path)
+    with pytest.warns(UserWarning, match='configs/_base_/datasets/ochuman.py" does not exist'):
+        stock = OCHumanDataset._load_metainfo()
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        ours = MultiInstanceOCHumanDataset._load_metainfo()
+        dataset = MultiInstanceOCHumanDataset(**OCHUMAN, test_mode=True)
+        # MMPose's inferencers read the class's METAINFO themselves.
+        from mmengine.config import Config
+        inferred = dataset_meta_from_config(Config(dict(train_dataloader=dict(
+            dataset=dict(type='MultiInstanceOCHumanDataset')))))
+    assert ours.keys() == stock.keys() == inferred.keys()
+    for key, value in stock.items():
+        np.testing.assert_equal(ours[key], value, err_msg=key)
+    assert dataset.metainfo['dataset_name'] == 'ochuman' and len(dataset) > 0

@@ -15,6 +15,13 @@ from typing import List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
+from mipnet_mmpose.engine.init_checkpoints import (
+    cached_checkpoint,
+    download_url,
+    init_cfg_fix,
+    offline_guidance,
+    pretrained_checkpoints,
+)
 from mipnet_tools.metafile import (
     AUTHORS_MODEL_ZOO,
     AUTHORS_W48_CONVERTED,
@@ -54,6 +61,12 @@ class CheckpointEntry:
         return self.is_remote or osp.isfile(self.path)
 
     @property
+    def cached(self) -> Optional[str]:
+        """Where MMEngine keeps the download of a URL (None: local, or not resolved)."""
+        url = download_url(self.path) if self.is_remote else None
+        return cached_checkpoint(url) if url else None
+
+    @property
     def origin(self) -> Tuple[str, Optional[str]]:
         """(where the file comes from, the command that makes it or None)."""
         return checkpoint_origin(self.path, self.config)
@@ -87,8 +100,10 @@ def checkpoint_origin(path: str, config: str) -> Tuple[str, Optional[str]]:
         MMEngine downloads itself, and for an unknown file).
     """
     if '://' in path:
-        return ('downloaded by MMEngine when the run starts (cached in '
-                '~/.cache/torch/hub/checkpoints/)', None)
+        url = download_url(path)
+        cache = cached_checkpoint(url) if url else '~/.cache/torch/hub/checkpoints/'
+        return (f'downloaded by MMEngine when training starts ({url or path}, kept in '
+                f'{cache})', None)
     name, folder = osp.basename(path), osp.dirname(path) or '.'
     release = _RELEASE_FILE.match(name)
     if release:
@@ -105,14 +120,6 @@ def checkpoint_origin(path: str, config: str) -> Tuple[str, Optional[str]]:
         return (f"the authors' released MIPNet checkpoint ({AUTHORS_MODEL_ZOO}), converted",
                 authors_convert_command())
     return 'your own checkpoint (not one this repository knows)', None
-
-
-def _pretrained(init_cfg) -> List[Tuple[str, str]]:
-    """(checkpoint, key) of the ``Pretrained`` entries of an ``init_cfg`` (dict or list)."""
-    entries = init_cfg if isinstance(init_cfg, (list, tuple)) else [init_cfg]
-    return [(e['checkpoint'], f'.{i}' if isinstance(init_cfg, (list, tuple)) else '')
-            for i, e in enumerate(entries)
-            if isinstance(e, dict) and e.get('type') == 'Pretrained' and e.get('checkpoint')]
 
 
 def config_checkpoints(cfg: Config, config: str) -> List[CheckpointEntry]:
@@ -135,12 +142,8 @@ def config_checkpoints(cfg: Config, config: str) -> List[CheckpointEntry]:
             entries.append(CheckpointEntry(path, field, config, alternative))
 
     add(cfg.get('load_from'), 'load_from')
-    model = cfg.get('model') or {}
-    for part in ('backbone', 'neck', 'head'):
-        sub = model.get(part)
-        if isinstance(sub, dict):
-            for path, index in _pretrained(sub.get('init_cfg')):
-                add(path, f'model.{part}.init_cfg{index}.checkpoint')
+    for path, key in pretrained_checkpoints(cfg.get('model')):
+        add(path, key)
     for key, path in (cfg.get('start_checkpoints') or {}).items():
         add(path, f"start_checkpoints['{key}']", alternative=True)
     return entries
@@ -155,10 +158,19 @@ def describe_checkpoints(entries: Sequence[CheckpointEntry]) -> str:
             state = 'there' if entry.exists else 'not there'
             lines.append(f'alternative start checkpoint {entry.path} ({entry.field}; '
                          f'--cfg-options load_from={entry.path}): {state}')
+        elif entry.is_remote:
+            cached = entry.cached
+            state = 'downloaded' if cached and osp.isfile(cached) else 'remote'
+            lines.append(f'{state} checkpoint {entry.path} (config field {entry.field})')
         else:
-            state = 'remote' if entry.is_remote else ('there' if entry.exists else 'missing')
+            state = 'there' if entry.exists else 'missing'
             lines.append(f'{state} checkpoint {entry.path} (config field {entry.field})')
         lines.append(f'    from: {source}')
         if command and not entry.exists:
             lines.append(f'    make it: {command}')
+        # The same guidance as CheckpointFileCheckHook's when the run cannot load it.
+        if entry.is_remote and not entry.alternative and state == 'remote':
+            lines.append(f'    offline: {offline_guidance(entry.path, entry.field)}')
+        elif entry.field.startswith('model.') and state == 'missing':
+            lines.append(f'    or: {init_cfg_fix(entry.field)}')
     return '\n'.join(lines)

@@ -6,7 +6,11 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import load_checkpoint
 
-from mipnet_tools.start_checkpoints import checkpoint_origin, config_checkpoints
+from mipnet_tools.start_checkpoints import (
+    checkpoint_origin,
+    config_checkpoints,
+    describe_checkpoints,
+)
 from tests.conftest import REPO, load_tool, stock_model_cfg
 from tests.test_tools.test_convert_official_ckpt import (
     NO_SE,
@@ -67,8 +71,10 @@ def test_check_names_the_start_checkpoint_with_its_source_and_command(tmp_path, 
     load_checkpoint(stock, load_from, map_location='cpu', strict=True)
 
 
-def test_init_cfg_checkpoints_and_sources():
-    """init_cfg checkpoints (URLs: MMEngine downloads them) are named, each path once."""
+def test_init_cfg_checkpoints_and_sources(tmp_path, monkeypatch):
+    """init_cfg checkpoints (URLs: MMEngine downloads them) are named, each path once, with
+    where MMEngine keeps the download and, until it is there, what to do offline."""
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path))
     cfg = Config.fromfile(
         str(REPO / 'configs' / 'mipnet_hrnet-w48_3xb10-210e_crowdpose-384x288.py'))
     entries = config_checkpoints(cfg, 'crowdpose.py')
@@ -76,6 +82,17 @@ def test_init_cfg_checkpoints_and_sources():
     assert backbone.path == cfg.model.backbone.init_cfg.checkpoint
     assert backbone.is_remote and backbone.exists
     assert 'MMEngine' in backbone.origin[0] and backbone.origin[1] is None
+    cached = tmp_path / 'hub' / 'checkpoints' / 'hrnet_w48-8ef0771d.pth'
+    assert backbone.cached == str(cached)
+    report = describe_checkpoints([backbone])
+    assert report.startswith(f'remote checkpoint {backbone.path} (config field '
+                             'model.backbone.init_cfg.checkpoint)')
+    assert f'offline: download {backbone.path} on a machine with internet access and copy ' \
+        f'it to {cached}' in report and 'model.backbone.init_cfg=None' in report
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b'')
+    report = describe_checkpoints([backbone])
+    assert report.startswith('downloaded checkpoint') and 'offline:' not in report
     # A config that loads nothing lists nothing.
     sample = Config.fromfile(str(REPO / 'configs' / 'mipnet_sample_hrnet-w16_coco-mini-128x96.py'))
     assert config_checkpoints(sample, 'x.py') == []
