@@ -113,10 +113,13 @@ def test_legacy_format_is_checked_by_loading(tmp_path):
 
 
 def test_importing_the_plugin_changes_nothing_in_mmengine(tmp_path):
-    """mmengine's checkpoint loaders and file backends are its own after the import;
-    a broken file loaded through mmengine gives mmengine's (torch's) error."""
+    """mmengine's checkpoint loaders and file backends, and torch's weights-only
+    allowlist, are their own after the import; a broken file loaded through mmengine
+    gives mmengine's (torch's) error."""
     bad = _broken_copies(tmp_path, _model())['half']
     code = f"""
+import torch
+safe_globals = list(torch.serialization.get_safe_globals())
 from mmengine.fileio.backends import registry_utils
 from mmengine.runner import CheckpointLoader
 from mmengine.runner import checkpoint as mm
@@ -131,6 +134,7 @@ added = {{k: v for k, v in registry_utils.backends.items() if k not in backends}
 assert {{k: v for k, v in registry_utils.backends.items() if k in backends}} == backends
 assert sorted(added) == ['atomic_local'], sorted(added)
 assert dict(registry_utils.prefix_to_backends) == prefixes
+assert list(torch.serialization.get_safe_globals()) == safe_globals
 try:
     CheckpointLoader.load_checkpoint({str(bad)!r})
 except RuntimeError as error:

@@ -50,7 +50,11 @@ from mmengine.runner import save_checkpoint
 from torch import Tensor, nn
 
 # Also registers the 'atomic_local' file backend used to save the converted checkpoint.
-from ...engine.checkpoint_io import CorruptCheckpointError, load_checkpoint_file
+from ...engine.checkpoint_io import (
+    CorruptCheckpointError,
+    UnsafeCheckpointError,
+    load_checkpoint_file,
+)
 
 #: One renaming rule: a regular expression on the authors' key (full match)
 #: and the replacement template giving ours.
@@ -209,15 +213,17 @@ def load_official_state_dict(path: str,
     Args:
         path (str): The ``.pth`` file.
         allow_pickle (bool): Unpickle arbitrary objects (only for files you
-            trust). By default only tensors and plain containers are loaded,
-            which is all the authors' checkpoints hold.
+            trust). By default the file is read weights-only (tensors, plain
+            containers and mmengine's checkpoint types), which covers all the
+            authors' checkpoints hold.
     """
     try:
-        obj = load_checkpoint_file(path, weights_only=not allow_pickle)
+        obj = load_checkpoint_file(path, allow_pickle=allow_pickle)
     except CorruptCheckpointError as e:
-        hint = '' if allow_pickle else (' If the file holds other Python objects and you '
-                                        'trust it, pass --allow-pickle.')
-        raise OfficialCheckpointError(f'{e}{hint}') from e
+        raise OfficialCheckpointError(str(e)) from e
+    except UnsafeCheckpointError as e:
+        raise OfficialCheckpointError(
+            f'{e} (The converter\'s --allow-pickle converts a trusted file directly.)') from e
     return extract_state_dict(obj)
 
 
