@@ -193,7 +193,7 @@ def _corrupt(filename: str, error: BaseException) -> CorruptCheckpointError:
 _REFUSED = (re.compile(r'GLOBAL (\S+) was not an allowed global'),
             re.compile(r'unsupported GLOBAL (\S+) whose module'),
             re.compile(r'refused (getattr\(.*?\))'),
-            re.compile(r'WeightsUnpickler error:\s*((?!Unsupported operand).+)'))
+            re.compile(r'WeightsUnpickler error:\s*(.+)'))
 
 
 def _refused_global(error: BaseException) -> Optional[str]:
@@ -202,7 +202,8 @@ def _refused_global(error: BaseException) -> Optional[str]:
     for pattern in _REFUSED:
         found = pattern.search(str(error))
         if found:
-            return found.group(1).strip()
+            refused = found.group(1).strip()
+            return None if refused.startswith('Unsupported operand') else refused
     return None
 
 

@@ -119,7 +119,7 @@ def test_importing_the_plugin_changes_nothing_in_mmengine(tmp_path):
     bad = _broken_copies(tmp_path, _model())['half']
     code = f"""
 import torch
-safe_globals = list(torch.serialization.get_safe_globals())
+safe_globals = set(torch.serialization.get_safe_globals())
 from mmengine.fileio.backends import registry_utils
 from mmengine.runner import CheckpointLoader
 from mmengine.runner import checkpoint as mm
@@ -134,7 +134,7 @@ added = {{k: v for k, v in registry_utils.backends.items() if k not in backends}
 assert {{k: v for k, v in registry_utils.backends.items() if k in backends}} == backends
 assert sorted(added) == ['atomic_local'], sorted(added)
 assert dict(registry_utils.prefix_to_backends) == prefixes
-assert list(torch.serialization.get_safe_globals()) == safe_globals
+assert set(torch.serialization.get_safe_globals()) == safe_globals
 try:
     CheckpointLoader.load_checkpoint({str(bad)!r})
 except RuntimeError as error:

@@ -7,8 +7,10 @@ trusted one; the payload's marker file is never written. Good checkpoints (a
 trained sample run's, converted ones) load and resume. Tests marked ``new_torch``
 also run under torch >= 2.6 (see tests/conftest.py).
 """
+import _codecs
 import operator
 import os
+import pickle
 import pickletools
 import shutil
 import warnings
@@ -21,6 +23,7 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import HistoryBuffer
 from mmengine.runner import Runner
+from torch.torch_version import TorchVersion
 
 from mipnet_mmpose.engine import (
     CHECKPOINT_GLOBALS,
@@ -97,7 +100,7 @@ def test_the_payloads_run_when_unpickled_fully(payloads):
 
 
 def test_our_loader_refuses_payloads_and_names_file_object_and_fix(payloads):
-    before = list(torch.serialization.get_safe_globals())
+    before = set(torch.serialization.get_safe_globals())
     for name, (path, marker) in payloads.items():
         for load in (load_checkpoint_file, check_checkpoint_file):
             with pytest.raises(UnsafeCheckpointError) as error:
@@ -106,7 +109,7 @@ def test_our_loader_refuses_payloads_and_names_file_object_and_fix(payloads):
             assert error.value.refused == REFUSED[name]
         assert not marker.exists()
     # torch's allowlist is as it was (ours is allowed for our loads only).
-    assert list(torch.serialization.get_safe_globals()) == before
+    assert set(torch.serialization.get_safe_globals()) == before
 
 
 def test_getattr_gives_history_buffer_statistics_only():
@@ -245,19 +248,39 @@ def _trained(sample_training) -> Path:
     return work_dir / f'epoch_{SAMPLE_TEST_EPOCHS}.pth'
 
 
+def _load_allowing(path: Path, allowed) -> dict:
+    """``torch.load`` weights-only with exactly ``allowed`` besides torch's defaults."""
+    before = torch.serialization.get_safe_globals()
+    torch.serialization.clear_safe_globals()
+    torch.serialization.add_safe_globals(list(allowed))
+    try:
+        return torch.load(path, map_location='cpu', weights_only=True)
+    finally:
+        torch.serialization.clear_safe_globals()
+        torch.serialization.add_safe_globals(before)
+
+
 def test_a_trained_checkpoint_needs_exactly_the_allowlist(sample_training):
-    """Every allowed global is in a real training checkpoint, and nothing but torch's
-    own types besides (so the list is neither short nor long)."""
-    names = _globals_in(_trained(sample_training))
+    """A real training checkpoint names no global but the allowlist's and torch's, and
+    loading it fails without any one entry (the numpy dtype classes are never named:
+    the unpickler checks the type of each dtype it builds)."""
+    trained = _trained(sample_training)
+    names = _globals_in(trained)
     ours = {_name(g) for g in CHECKPOINT_GLOBALS}
     assert ours == {'builtins.getattr', 'numpy.core.multiarray._reconstruct', 'numpy.ndarray',
                     'numpy.dtype', 'numpy.core.multiarray.scalar', 'numpy.dtypes.UInt8DType',
                     'numpy.dtypes.Float32DType', 'numpy.dtypes.Float64DType',
-                    'numpy.dtypes.Int64DType',
-                    'mmengine.logging.history_buffer.HistoryBuffer', '_codecs.encode'}
-    assert ours <= names
-    assert all(n.startswith(('torch.', 'collections.OrderedDict')) for n in names - ours), \
+                    'numpy.dtypes.Int64DType', 'mmengine.logging.history_buffer.HistoryBuffer',
+                    '_codecs.encode'}
+    torch_own = ('torch.', 'collections.OrderedDict', 'collections.Counter')
+    assert all(n.startswith(torch_own) for n in names - ours), \
         sorted(names - ours)
+    assert _load_allowing(trained, CHECKPOINT_GLOBALS)['meta']['epoch'] == SAMPLE_TEST_EPOCHS
+    # torch allows bytes (_codecs.encode) by itself from 2.6.
+    by_torch = {_codecs.encode} if TorchVersion(torch.__version__) >= '2.6' else set()
+    for dropped in set(CHECKPOINT_GLOBALS) - by_torch:
+        with pytest.raises(pickle.UnpicklingError):
+            _load_allowing(trained, [g for g in CHECKPOINT_GLOBALS if g is not dropped])
 
 
 def test_a_trained_checkpoint_loads_resumes_and_tests(tmp_path, sample_training):
@@ -283,7 +306,8 @@ def test_a_trained_checkpoint_loads_resumes_and_tests(tmp_path, sample_training)
     assert metrics['coco/AP'] >= 0
     from mipnet_mmpose.apis import MIPNetInferencer, init_mipnet
     init_mipnet(str(SAMPLE_CONFIG), str(trained), device='cpu')
-    MIPNetInferencer(str(SAMPLE_CONFIG), weights=str(trained), device='cpu')
+    MIPNetInferencer(str(SAMPLE_CONFIG), weights=str(trained), device='cpu',
+                     det_model='whole_image')
 
 
 def test_converted_checkpoints_load_and_a_run_tests_one(tmp_path):
