@@ -18,6 +18,9 @@ from mipnet_mmpose.engine import (
 )
 from tests.conftest import REPO, SAMPLE_CONFIG, small_hrnet_extra
 
+# Corrupt files and the import must behave the same under torch >= 2.6 (CI, newer torch).
+pytestmark = pytest.mark.new_torch
+
 
 def _model(num_instances=2, encoding='one_hot'):
     return MODELS.build(dict(
@@ -134,7 +137,9 @@ added = {{k: v for k, v in registry_utils.backends.items() if k not in backends}
 assert {{k: v for k, v in registry_utils.backends.items() if k in backends}} == backends
 assert sorted(added) == ['atomic_local'], sorted(added)
 assert dict(registry_utils.prefix_to_backends) == prefixes
-assert set(torch.serialization.get_safe_globals()) == safe_globals
+# Nothing of ours (newer torch's own modules register their types when imported).
+added = set(torch.serialization.get_safe_globals()) - safe_globals
+assert all(getattr(g, '__module__', '').startswith('torch.') for g in added), added
 try:
     CheckpointLoader.load_checkpoint({str(bad)!r})
 except RuntimeError as error:
