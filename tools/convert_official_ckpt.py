@@ -72,11 +72,11 @@ def build_model(config: str, release: bool = False) -> 'nn.Module':
 def is_converted_checkpoint(path: str) -> bool:
     """Whether ``path`` is an earlier output of this tool (its meta records the source keys).
 
-    Read with ``weights_only`` so that checking a file never runs a pickle payload.
+    Read weights-only so that checking a file never runs a pickle payload.
     """
-    import torch
+    from mipnet_mmpose.engine import load_checkpoint_file
     try:
-        ckpt = torch.load(path, map_location='cpu', weights_only=True)
+        ckpt = load_checkpoint_file(path)
     except Exception:  # not a checkpoint, or one holding arbitrary objects: not ours
         return False
     return isinstance(ckpt, dict) and 'mipnet_source_keys' in (ckpt.get('meta') or {})

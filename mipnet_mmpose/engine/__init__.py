@@ -1,8 +1,12 @@
 from .checkpoint_io import (
+    CHECKPOINT_GLOBALS,
     AtomicLocalBackend,
     CorruptCheckpointError,
+    UnsafeCheckpointError,
+    allow_checkpoint_globals,
     check_checkpoint_file,
     load_checkpoint_file,
+    resave_trusted_checkpoint,
 )
 from .hooks import (
     CheckpointFileCheckHook,
@@ -14,7 +18,9 @@ from .hooks import (
 )
 
 __all__ = [
-    'AtomicLocalBackend', 'CheckpointFileCheckHook', 'CorruptCheckpointError',
-    'MultiInstanceTestHook', 'MultiInstanceVisualizationHook', 'WorkDirHoldsConfigError',
-    'WorkDirInUseError', 'WorkDirLockHook', 'check_checkpoint_file', 'load_checkpoint_file'
+    'AtomicLocalBackend', 'CHECKPOINT_GLOBALS', 'CheckpointFileCheckHook',
+    'CorruptCheckpointError', 'MultiInstanceTestHook', 'MultiInstanceVisualizationHook',
+    'UnsafeCheckpointError', 'WorkDirHoldsConfigError', 'WorkDirInUseError', 'WorkDirLockHook',
+    'allow_checkpoint_globals', 'check_checkpoint_file', 'load_checkpoint_file',
+    'resave_trusted_checkpoint'
 ]

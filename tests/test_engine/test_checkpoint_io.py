@@ -18,6 +18,9 @@ from mipnet_mmpose.engine import (
 )
 from tests.conftest import REPO, SAMPLE_CONFIG, small_hrnet_extra
 
+# Corrupt files and the import must behave the same under torch >= 2.6 (CI, newer torch).
+pytestmark = pytest.mark.new_torch
+
 
 def _model(num_instances=2, encoding='one_hot'):
     return MODELS.build(dict(
@@ -113,10 +116,13 @@ def test_legacy_format_is_checked_by_loading(tmp_path):
 
 
 def test_importing_the_plugin_changes_nothing_in_mmengine(tmp_path):
-    """mmengine's checkpoint loaders and file backends are its own after the import;
-    a broken file loaded through mmengine gives mmengine's (torch's) error."""
+    """mmengine's checkpoint loaders and file backends, and torch's weights-only
+    allowlist, are their own after the import; a broken file loaded through mmengine
+    gives mmengine's (torch's) error."""
     bad = _broken_copies(tmp_path, _model())['half']
     code = f"""
+import torch
+safe_globals = set(torch.serialization.get_safe_globals())
 from mmengine.fileio.backends import registry_utils
 from mmengine.runner import CheckpointLoader
 from mmengine.runner import checkpoint as mm
@@ -131,6 +137,9 @@ added = {{k: v for k, v in registry_utils.backends.items() if k not in backends}
 assert {{k: v for k, v in registry_utils.backends.items() if k in backends}} == backends
 assert sorted(added) == ['atomic_local'], sorted(added)
 assert dict(registry_utils.prefix_to_backends) == prefixes
+# Nothing of ours (newer torch's own modules register their types when imported).
+added = set(torch.serialization.get_safe_globals()) - safe_globals
+assert all(getattr(g, '__module__', '').startswith('torch.') for g in added), added
 try:
     CheckpointLoader.load_checkpoint({str(bad)!r})
 except RuntimeError as error:

@@ -1,5 +1,5 @@
-"""A broken, missing or undownloadable checkpoint stops a run with an error naming the
-file; a resume that repeats part of an epoch is warned about."""
+"""A broken, unsafe, missing or undownloadable checkpoint stops a run with an error
+naming the file; a resume that repeats part of an epoch is warned about."""
 import sys
 from typing import Optional
 
@@ -8,7 +8,7 @@ from mmengine.hooks import Hook
 from mmengine.runner import BaseLoop, EpochBasedTrainLoop, find_latest_checkpoint
 from mmpose.registry import HOOKS
 
-from ..checkpoint_io import check_checkpoint_file
+from ..checkpoint_io import allow_checkpoint_globals, check_checkpoint_file
 from ..init_checkpoints import (
     download_url,
     fetch_checkpoint,
@@ -25,12 +25,19 @@ class CheckpointFileCheckHook(Hook):
     mmengine loads ``load_from`` (``--checkpoint`` of a test run, a
     checkpoint to fine-tune), or the checkpoint a run resumes from, right
     after every hook's ``before_run``; a truncated or corrupt file then fails
-    inside torch with a message about a zip archive that names no file. In
+    inside torch with a message about a zip archive that names no file, and
+    below torch 2.6 mmengine unpickles it fully, running any code it holds. In
     ``before_run`` this hook checks that file with
-    :func:`~mipnet_mmpose.engine.checkpoint_io.check_checkpoint_file`, which
-    raises :class:`~mipnet_mmpose.engine.checkpoint_io.CorruptCheckpointError`
-    naming it (or ``FileNotFoundError``). Files of other schemes (``http://``,
-    ``open-mmlab://``, ...) are left to mmengine.
+    :func:`~mipnet_mmpose.engine.checkpoint_io.check_checkpoint_file` (zip
+    CRCs, then torch's weights-only unpickler with mmengine's checkpoint types
+    allowed), which raises
+    :class:`~mipnet_mmpose.engine.checkpoint_io.CorruptCheckpointError` or
+    :class:`~mipnet_mmpose.engine.checkpoint_io.UnsafeCheckpointError` naming
+    it (or ``FileNotFoundError``). It then allows those types for mmengine's
+    own weights-only load (torch >= 2.6) with
+    :func:`~mipnet_mmpose.engine.checkpoint_io.allow_checkpoint_globals`.
+    Files of other schemes (``http://``, ``open-mmlab://``, ...) are left to
+    mmengine.
 
     A training run also initialises weights from the ``Pretrained``
     ``init_cfg`` of the model's backbone, neck and head (ImageNet weights),
@@ -73,6 +80,9 @@ class CheckpointFileCheckHook(Hook):
                 'the config loads, where it comes from and the command that makes it; '
                 '`--cfg-options load_from=None` trains from the backbone\'s own '
                 'initialisation instead.') from error
+        # Checked: mmengine's own torch.load (weights-only from torch 2.6) may read
+        # the same types.
+        allow_checkpoint_globals()
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         """Warn when a resumed epoch-loop run restarts an epoch it was inside of."""

@@ -52,7 +52,11 @@ from mmengine.runner import save_checkpoint
 from torch import Tensor, nn
 
 # Also registers the 'atomic_local' file backend used to save the converted checkpoint.
-from ...engine.checkpoint_io import CorruptCheckpointError, load_checkpoint_file
+from ...engine.checkpoint_io import (
+    CorruptCheckpointError,
+    UnsafeCheckpointError,
+    load_checkpoint_file,
+)
 
 #: One renaming rule: a regular expression on the authors' key (full match)
 #: and the replacement template giving ours.
@@ -286,33 +290,34 @@ def load_official_state_dict(path: str,
     Args:
         path (str): The ``.pth`` file.
         allow_pickle (bool): Unpickle arbitrary objects (only for files you
-            trust). By default only tensors and plain containers are loaded,
-            which is all the authors' checkpoints hold.
+            trust). By default the file is read weights-only (tensors, plain
+            containers and mmengine's checkpoint types), which covers all the
+            authors' checkpoints hold.
 
     Raises:
         OfficialCheckpointError: The file is empty, truncated or no
             checkpoint; it is already in MMPose's layout (an MMPose or
             MIPNet checkpoint of this plugin, which needs no conversion);
-            or it cannot be read (with ``--allow-pickle`` advice where
-            only Python objects other than tensors stop it).
+            or it holds Python objects the weights-only reader refuses
+            (with ``--allow-pickle`` advice for a trusted file).
     """
     if os.path.isfile(path):
         reason = _unreadable_reason(path)
         if reason is not None:
             raise OfficialCheckpointError(reason)
     try:
-        obj = load_checkpoint_file(path, weights_only=not allow_pickle)
+        obj = load_checkpoint_file(path, allow_pickle=allow_pickle)
     except CorruptCheckpointError as e:
-        if allow_pickle:
-            raise OfficialCheckpointError(str(e)) from e
+        raise OfficialCheckpointError(str(e)) from e
+    except UnsafeCheckpointError as e:
         if zipfile.is_zipfile(path):
-            # mmengine's training checkpoints hold objects weights_only refuses.
+            # An MMPose-layout checkpoint holding other objects (e.g. another
+            # numpy's): named by its pickled key strings, never unpickled.
             layout = mmpose_layout_error(path, _pickled_strings(path))
             if layout is not None:
                 raise OfficialCheckpointError(layout) from None
         raise OfficialCheckpointError(
-            f'{e} If the file holds other Python objects and you trust it, pass '
-            '--allow-pickle.') from e
+            f'{e} (The converter\'s --allow-pickle converts a trusted file directly.)') from e
     state, where = extract_state_dict(obj)
     layout = mmpose_layout_error(path, list(state))
     if layout is not None:
