@@ -61,6 +61,11 @@ PIP_FIND_LINKS="$VENV/no-find-links" "${PIP[@]}" "setuptools<81" wheel ninja \
     "$(grep -E '^numpy==' requirements.txt)" "torch==$TORCH" "torchvision==$TORCHVISION"
 
 # 2. mmcv with its ops, built against that torch once, then from the kept wheel.
+install_mmcv() {  # this wheel in place of any mmcv, then its dependencies (mmengine,
+                  # opencv-python... at the pins), which mmcv.ops imports
+    "${PIP[@]}" --no-deps --force-reinstall "$1"
+    "${PIP[@]}" "$1"
+}
 if ! "$PY" -c "import mmcv.ops" 2>/dev/null; then
     read -r TORCH_BUILD CXX PYTAG < <("$PY" -c "
 import sys, torch
@@ -72,14 +77,12 @@ print(torch.__version__, 'cxx20' if release >= (2, 14) else 'cxx17',
     WHEEL=$(ls "$KEPT"/mmcv-*-"$PYTAG"-"$PYTAG"-*.whl 2>/dev/null | head -n 1 || true)
     if [ -n "$WHEEL" ]; then
         echo "mmcv: the wheel built before for torch $TORCH_BUILD: $WHEEL"
-        "${PIP[@]}" --no-deps --force-reinstall "$WHEEL"
-        if ! "$PY" -c "import mmcv.ops" 2>/dev/null; then
-            echo "mmcv: $WHEEL does not load with torch $TORCH_BUILD; removing it and building again" >&2
-            rm -f "$WHEEL"
-            WHEEL=
-        fi
-    fi
-    if [ -z "$WHEEL" ]; then
+        install_mmcv "$WHEEL"
+        "$PY" -c "import mmcv.ops" || {
+            echo "tools/setup_new_torch.sh: the kept mmcv wheel $WHEEL does not import with torch $TORCH_BUILD (error above); if it names an undefined symbol, delete $KEPT and re-run to build it again" >&2
+            exit 1
+        }
+    else
         echo "mmcv: building $MMCV against torch $TORCH_BUILD ($CXX; about 37 min of CPU) into $KEPT"
         BUILD="$VENV/mmcv-build"
         rm -rf "$BUILD" && mkdir -p "$BUILD/src" "$BUILD/wheel"
@@ -103,7 +106,8 @@ print(torch.__version__, 'cxx20' if release >= (2, 14) else 'cxx17',
         mv "$BUILD"/wheel/mmcv-*.whl "$KEPT/"
         WHEEL=$(ls "$KEPT"/mmcv-*-"$PYTAG"-"$PYTAG"-*.whl | head -n 1)
         rm -rf "$BUILD"
-        "${PIP[@]}" --no-deps --force-reinstall "$WHEEL"
+        install_mmcv "$WHEEL"
+        "$PY" -c "import mmcv.ops"
     fi
 fi
 
