@@ -10,9 +10,10 @@ from setuptools import find_packages, setup
 # we test with, and the install order that builds them, are requirements.txt and
 # tools/setup.sh; tests/test_install.py checks that they satisfy these ranges.
 INSTALL_REQUIRES = [
-    # torch >= 2.6 loads checkpoints with weights_only=True by default, and mmengine 0.10
-    # then cannot resume from what `mim train` wrote.
-    'torch>=2.0,<2.6',
+    # Measured up to 2.14.1 (docs/torch_versions.md: mmcv 2.1.0 builds against 2.14 only with
+    # -std=c++20, see tools/setup_new_torch.sh; 2.15 was not tried). torch >= 2.6 loads
+    # checkpoints with weights_only=True, which needs the checkpoint types allowlisted.
+    'torch>=2.0,<2.15',
     # numpy 2 breaks the xtcocotools 1.14 wheels (built against numpy 1).
     'numpy>=1.21,<2',
     'mmengine>=0.10.0,<1.0',

@@ -63,12 +63,14 @@ def _runtime_requirements(report: dict) -> list:
     return [r for r in reqs if r.marker is None]
 
 
+@pytest.mark.new_torch
 def test_dry_run_installs_only_the_plugin(dry_run_report):
     names = [item['metadata']['name'] for item in dry_run_report['install']]
     assert [n.replace('_', '-') for n in names] == ['mipnet-mmpose'], (
         f'pip install -e . would also install or replace {names}')
 
 
+@pytest.mark.new_torch
 def test_declared_ranges_accept_the_tested_versions(dry_run_report):
     from importlib.metadata import PackageNotFoundError, version
     reqs = _runtime_requirements(dry_run_report)

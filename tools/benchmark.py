@@ -1,7 +1,7 @@
 """Size, speed and memory of MIPNet against MMPose's stock top-down models.
 
     python tools/benchmark.py [--quick | --smoke] [--json out.json] [--device auto|cpu|cuda]
-                              [--threads T] [--clock wall|cpu] [--repeats R]
+                              [--amp] [--threads T] [--clock wall|cpu] [--repeats R]
                               [--models w32 w48 r50] [--batches 8 32] [--sections ...]
 
 Measures, in one process and with the compared variants interleaved inside every
@@ -14,7 +14,9 @@ repeat (so that machine noise hits all of them alike), the median of repeated ru
    forward per λ), and of the shared trunk at N=3 and 4;
 3. one training step (forward + backward, MSE on heatmaps) of the stock model,
    of MIPNet N=2 with the shared trunk and of the authors' duplicated batch, with
-   the peak memory of each measured in a fresh subprocess;
+   the peak memory of each measured in a fresh subprocess; with ``--amp`` in mixed
+   precision (float16 through mmengine's AmpOptimWrapper on CUDA, bfloat16 autocast on
+   the CPU);
 4. the test-time tail: OKS-NMS and COCO evaluation per 10,000 poses built by
    jittering the real poses of the bundled COCO sample annotations;
 5. the data side (``tools/analysis/data_cost.py``, code in ``mipnet_tools.data_cost``):
@@ -59,7 +61,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                       help='a tiny HRNet, one repeat: checks the machinery (the tests use it)')
     parser.add_argument('--json', help='write the full report to this JSON file')
     parser.add_argument('--device', default='auto', choices=['auto', 'cpu', 'cuda'],
-                        help='auto: CUDA when available, else CPU')
+                        help='auto: CUDA when available, else CPU; cuda stops with an error '
+                        'when torch sees no CUDA GPU')
+    parser.add_argument('--amp', action='store_true',
+                        help='run the training step in mixed precision: float16 with '
+                        "mmengine's AmpOptimWrapper (dynamic loss scaling) on CUDA, bfloat16 "
+                        'autocast on the CPU')
     parser.add_argument('--threads', type=int, default=len(os.sched_getaffinity(0)),
                         help='torch CPU threads (default: the cores this process may use)')
     parser.add_argument('--clock', default='wall', choices=CLOCKS,

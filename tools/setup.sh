@@ -16,7 +16,8 @@ usage: bash tools/setup.sh [-h | --help]
 Installs the pinned OpenMMLab stack (requirements.txt) and this plugin (editable) into the
 venv .venv/ of this checkout, creating it if needed; re-running installs only what is missing.
 Environment: PYTHON (the interpreter that creates the venv, default python3), VENV (the venv
-folder, default .venv), MAX_JOBS (parallel jobs of the mmcv build, default 2).
+folder, default .venv), MAX_JOBS (parallel jobs of the mmcv build, default 2), CONSTRAINTS (the
+pins, default requirements.txt; tools/setup_new_torch.sh passes its own with a newer torch).
 --help prints this and installs nothing.
 USAGE
 }
@@ -28,6 +29,7 @@ esac
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
+CONSTRAINTS=${CONSTRAINTS:-requirements.txt}
 
 if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
@@ -35,8 +37,8 @@ fi
 PY="$VENV/bin/python"
 # Every step is constrained by the pins, so that no later dependency (pandas, matplotlib...)
 # upgrades numpy, torch or opencv behind our back.
-PIP=("$PY" -m pip install --disable-pip-version-check -c requirements.txt)
-pin() { grep -E "^$1==" requirements.txt; }
+PIP=("$PY" -m pip install --disable-pip-version-check -c "$CONSTRAINTS")
+pin() { grep -E "^$1==" "$CONSTRAINTS"; }
 
 # 1. torch, numpy and what mmcv's and chumpy's setup.py import (setuptools < 81 keeps pkg_resources).
 "${PIP[@]}" "setuptools<81" wheel ninja "$(pin numpy)" "$(pin torch)" "$(pin torchvision)"

@@ -48,6 +48,7 @@ def test_registered_in_mmpose_inferencers():
     assert INFERENCERS.get('mipnet-pose-estimation') is MIPNetInferencer
 
 
+@pytest.mark.new_torch
 def test_two_gt_boxes_trained_model(sample_training, tmp_path):
     """The trained sample model: 2 boxes x N poses with λ and NMS flags, written as MMPose does."""
     work_dir, _ = sample_training

@@ -3,6 +3,7 @@ import json
 import re
 
 import numpy as np
+import pytest
 
 from tests.conftest import SAMPLE_CONFIG, SAMPLE_DET_CONFIG, SAMPLE_TEST_EPOCHS, run_mim
 
@@ -12,6 +13,7 @@ def _scalars(work_dir):
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
+@pytest.mark.new_torch
 def test_mim_train_writes_checkpoints_metrics_and_pictures(sample_training):
     work_dir, output = sample_training
     assert (work_dir / f'epoch_{SAMPLE_TEST_EPOCHS}.pth').is_file()
@@ -41,6 +43,7 @@ def test_training_logs_loss_and_accuracy_of_every_lambda(sample_training):
             rtol=1e-4)
 
 
+@pytest.mark.new_torch
 def test_mim_test_with_gt_boxes(sample_training, tmp_path):
     work_dir, _ = sample_training
     output = run_mim('test', 'mmpose', str(SAMPLE_CONFIG), '--checkpoint',

@@ -18,7 +18,7 @@ from mipnet_mmpose.engine import (
 )
 from tests.conftest import REPO, SAMPLE_CONFIG, small_hrnet_extra
 
-# Corrupt files and the import must behave the same under torch >= 2.6 (CI, newer torch).
+# Checkpoints written and loaded: CI runs these on the newest torch too.
 pytestmark = pytest.mark.new_torch
 
 

@@ -7,15 +7,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 from mmpose.registry import HOOKS
 
+from mipnet_mmpose.engine import load_checkpoint_file
 from tests.conftest import REPO, SAMPLE, SAMPLE_CONFIG, run_mim
 
 _RESUMED_STATE = {}
+_LOSSES = {}
 
 
 @HOOKS.register_module(force=True)
@@ -30,6 +33,17 @@ class _RecordStateAtTrainStart(Hook):
             schedulers=copy.deepcopy([s.state_dict() for s in runner.param_schedulers]))
 
 
+@HOOKS.register_module(force=True)
+class _RecordLossPerIteration(Hook):
+    """Keeps the loss the logger logs, by (epoch, iteration), in ``_LOSSES[run]``."""
+
+    def __init__(self, run: str) -> None:
+        self.run = run
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        _LOSSES.setdefault(self.run, {})[(runner.epoch, runner.iter)] = outputs['loss'].item()
+
+
 def _sample_cfg(work_dir: Path, max_epochs: int) -> Config:
     cfg = Config.fromfile(str(SAMPLE_CONFIG))
     cfg.work_dir = str(work_dir)
@@ -42,9 +56,13 @@ def _sample_cfg(work_dir: Path, max_epochs: int) -> Config:
     return cfg
 
 
+# Checkpoints written, resumed and loaded: CI runs the tests marked new_torch on the newest
+# torch too (the killed-run test below resumes through the same Runner.resume, and takes
+# minutes).
+@pytest.mark.new_torch
 def test_resume_restores_weights_optimizer_schedule_and_iteration_exactly(tmp_path):
     Runner.from_cfg(_sample_cfg(tmp_path, max_epochs=1)).train()
-    saved = torch.load(tmp_path / 'epoch_1.pth', map_location='cpu')
+    saved = load_checkpoint_file(tmp_path / 'epoch_1.pth')
     assert (tmp_path / 'last_checkpoint').read_text().strip().endswith('epoch_1.pth')
 
     cfg = _sample_cfg(tmp_path, max_epochs=2)
@@ -62,7 +80,7 @@ def test_resume_restores_weights_optimizer_schedule_and_iteration_exactly(tmp_pa
         for name, tensor in state.items():
             torch.testing.assert_close(opt_resumed['state'][idx][name], tensor, rtol=0, atol=0)
     assert _RESUMED_STATE['schedulers'] == saved['param_schedulers']
-    final = torch.load(tmp_path / 'epoch_2.pth', map_location='cpu')
+    final = load_checkpoint_file(tmp_path / 'epoch_2.pth')
     assert (final['meta']['iter'], final['meta']['epoch']) == (22, 2)
 
 
@@ -86,11 +104,11 @@ def test_training_killed_mid_epoch_resumes_and_completes(tmp_path):
     assert not (tmp_path / 'epoch_2.pth').exists()
     assert (tmp_path / 'last_checkpoint').read_text().strip().endswith('epoch_1.pth')
     for checkpoint in tmp_path.glob('*.pth'):
-        torch.load(checkpoint, map_location='cpu')  # nothing half-written
+        load_checkpoint_file(checkpoint)  # nothing half-written
 
     output = run_mim(*args, '--resume')
     assert 'resumed epoch: 1, iter: 11' in output.replace('Resumed', 'resumed')
-    final = torch.load(tmp_path / 'epoch_3.pth', map_location='cpu')
+    final = load_checkpoint_file(tmp_path / 'epoch_3.pth')
     assert (final['meta']['iter'], final['meta']['epoch']) == (33, 3)
 
 
@@ -130,3 +148,47 @@ def test_resume_from_a_mid_epoch_checkpoint_warns_that_the_epoch_is_repeated(tmp
     assert 'resume from a checkpoint saved at the end of an epoch (epoch_*.pth' in log
     # The last one was saved at the end of the epoch: resumed exactly, no warning.
     assert 'mid-epoch' not in _resume_log(tmp_path, tmp_path / 'iter_11.pth')
+
+
+def _reproducible_cfg(work_dir: Path, max_epochs: int, run: str) -> Config:
+    """The sample run made repeatable across a restart: seeded deterministic algorithms,
+    and the augmentation drawn in one data worker that is started, and seeded by mmengine's
+    ``worker_init_fn``, afresh for every epoch (in the main process, or in a persistent
+    worker, its random state would carry over from epoch 1, which a resumed run lacks)."""
+    cfg = _sample_cfg(work_dir, max_epochs)
+    cfg.randomness = dict(seed=0, deterministic=True)
+    cfg.train_dataloader.update(num_workers=1, persistent_workers=False)
+    cfg.custom_hooks.append(dict(type='_RecordLossPerIteration', run=run))
+    return cfg
+
+
+@pytest.mark.new_torch
+def test_resumed_epoch_has_the_losses_and_weights_of_an_uninterrupted_run(tmp_path, monkeypatch):
+    """Train 2 epochs; train 1, then resume to 2: epoch 2's 11 logged losses and the final
+    weights are identical (tolerance 0: the same seed, data order, augmentation and
+    deterministic kernels give the same float operations in the same order)."""
+    # cuBLAS under deterministic algorithms needs a fixed workspace (on a GPU machine).
+    monkeypatch.setenv('CUBLAS_WORKSPACE_CONFIG', ':4096:8')
+    _LOSSES.clear()
+    try:
+        whole = Runner.from_cfg(_reproducible_cfg(tmp_path / 'whole', 2, 'whole'))
+        whole.train()
+        Runner.from_cfg(_reproducible_cfg(tmp_path / 'resumed', 1, 'first')).train()
+        cfg = _reproducible_cfg(tmp_path / 'resumed', 2, 'resumed')
+        cfg.resume = True
+        resumed = Runner.from_cfg(cfg)
+        resumed.train()
+    finally:
+        # mmengine's deterministic=True switches these for the whole process.
+        torch.use_deterministic_algorithms(False)
+        torch.backends.cudnn.deterministic = False
+
+    # Keys (runner.epoch, runner.iter), counted from 0: epoch 1 is (0, 0)...(0, 10).
+    epoch_1 = {key: loss for key, loss in _LOSSES['whole'].items() if key[0] == 0}
+    epoch_2 = {key: loss for key, loss in _LOSSES['whole'].items() if key[0] == 1}
+    assert len(epoch_1) == len(epoch_2) == 11 and _LOSSES['first'] == epoch_1
+    assert _LOSSES['resumed'] == epoch_2, (_LOSSES['resumed'], epoch_2)
+    whole_weights, resumed_weights = whole.model.state_dict(), resumed.model.state_dict()
+    assert whole_weights.keys() == resumed_weights.keys()
+    for key, value in whole_weights.items():
+        torch.testing.assert_close(resumed_weights[key], value, rtol=0, atol=0, msg=key)

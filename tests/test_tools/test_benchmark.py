@@ -156,3 +156,37 @@ def test_the_command_line_names_every_model_and_clock(tool):
     argparse) are the measured models and clocks."""
     assert tool.MODELS == sorted(SPECS)
     assert tool.CLOCKS == sorted(CLOCK_KEYS)
+
+
+def test_amp_training_step_runs_in_bfloat16_on_the_cpu(tool, tmp_path):
+    """--amp: the training section (timing and memory probes) under mixed precision, bfloat16
+    autocast on the CPU (float16 through AmpOptimWrapper on CUDA), said in the report."""
+    report = tool.main(['--smoke', '--device', 'cpu', '--amp', '--sections', 'training',
+                        '--threads', str(torch.get_num_threads()),
+                        '--json', str(tmp_path / 'amp.json')])
+    assert report['meta']['amp'] == 'bfloat16'
+    train = report['training']['tiny']
+    assert train['amp'] == 'bfloat16'
+    for variant in benchmark_run.TRAIN_VARIANTS:
+        assert _positive(train[variant]['median_ms'])
+        assert _positive(report['memory']['tiny'][variant]['peak_mb'])
+    assert 'mixed precision: bfloat16' in benchmark_run.format_report(report)
+
+
+def test_the_mixed_precision_step_computes_in_bfloat16_with_float32_gradients():
+    built = benchmark_run.build(SPECS['tiny'], torch.device('cpu'), mip_ns=(2, ))
+    model = built.mip[2].train()
+    context, backward = benchmark_run.mixed_precision(model, torch.device('cpu'))
+    x = torch.randn(2, 3, *built.input_hw)
+    with context():
+        heatmaps = model.head(model.backbone(x, num_instances=2))
+    assert heatmaps.dtype == torch.bfloat16
+    backward(heatmaps.float().square().mean())
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert all(g is not None and g.dtype == torch.float32 for g in grads)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='checks the error without a GPU')
+def test_device_cuda_without_a_gpu_is_a_clear_error(tool):
+    with pytest.raises(SystemExit, match='--device cuda, but torch .* sees no CUDA GPU'):
+        tool.main(['--smoke', '--device', 'cuda', '--sections', 'complexity'])

@@ -20,7 +20,7 @@ from mmpose.evaluation.functional import nms
 
 from mipnet_mmpose.apis import MIPNetInferencer, boxes_from_file
 from mipnet_mmpose.utils.output_paths import RECORD_NAME
-from tests.conftest import REPO, SAMPLE, SAMPLE_CONFIG, load_tool
+from tests.conftest import REPO, SAMPLE, SAMPLE_CONFIG, SAMPLE_TEST_EPOCHS, load_tool
 from tests.test_tools.sample_video import OCHUMAN_IMAGES, count_frames, write_sample_video
 
 TOOL = REPO / 'tools' / 'demo.py'
@@ -134,6 +134,25 @@ def test_whole_image_default(tmp_path):
     assert image.shape == (900, 602, 3)
     assert [p['lambda'] for p in poses] == [0, 1]
     assert all(p['bbox'] == [0, 0, 602, 900] for p in poses)
+
+
+@pytest.mark.new_torch
+def test_checkpoint_written_by_mim_train(sample_training, tmp_path):
+    """--checkpoint with a file `mim train` wrote (weights, optimizer, message hub with numpy
+    arrays): the demo loads it through MMPose's init_model and draws the trained model's
+    poses, those inference_mipnet gives with the same weights."""
+    from mipnet_mmpose.apis import inference_mipnet, init_mipnet
+    work_dir, _ = sample_training
+    checkpoint = str(work_dir / f'epoch_{SAMPLE_TEST_EPOCHS}.pth')
+    assert demo.main([IMAGE, '--config', CONFIG, '--checkpoint', checkpoint,
+                      '--out-dir', str(tmp_path), '--device', 'cpu']) == 0
+    poses, image = read_outputs(tmp_path)
+    assert image.shape == (900, 602, 3)
+    assert [p['lambda'] for p in poses] == [0, 1]
+    expected = inference_mipnet(init_mipnet(CONFIG, checkpoint, device='cpu'), IMAGE,
+                                np.array([[0, 0, 602, 900]]))
+    np.testing.assert_allclose([p['keypoints'] for p in poses],
+                               [r['keypoints'] for r in expected], atol=1e-3)
 
 
 def test_detector_boxes_from_a_real_mmdet_model(tmp_path):

@@ -78,6 +78,7 @@ def exported(tmp_path_factory):
     return model, out
 
 
+@pytest.mark.new_torch
 def test_onnx_matches_pytorch_on_real_crops(exported):
     model, out = exported
     graph = onnx.load(str(out))

@@ -80,18 +80,40 @@ def test_convert_config_help_shows_its_defaults():
         assert f'default: {default}' in text
 
 
-def test_setup_help_prints_usage_and_installs_nothing(tmp_path):
+@pytest.mark.parametrize('script', ['setup.sh', 'setup_new_torch.sh'])
+def test_setup_help_prints_usage_and_installs_nothing(script, tmp_path):
     """With a venv folder that does not exist and no usable Python, --help still answers
     (so it ran nothing) and creates nothing."""
     venv = tmp_path / 'venv'
     env = dict(os.environ, VENV=str(venv), PYTHON=str(tmp_path / 'no-python'))
     for flag in ('--help', '-h'):
-        done = subprocess.run(['bash', str(REPO / 'tools' / 'setup.sh'), flag],
+        done = subprocess.run(['bash', str(REPO / 'tools' / script), flag],
                               capture_output=True, text=True, env=env, timeout=60)
         assert done.returncode == 0, done.stderr
-        assert done.stdout.startswith('usage: bash tools/setup.sh')
+        assert done.stdout.startswith(f'usage: bash tools/{script}')
         assert 'installs nothing' in done.stdout
-    done = subprocess.run(['bash', str(REPO / 'tools' / 'setup.sh'), '--bogus'],
+    done = subprocess.run(['bash', str(REPO / 'tools' / script), '--bogus'],
                           capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 2 and "unknown argument '--bogus'" in done.stderr
     assert not venv.exists()
+
+
+def test_gpu_checks_help_and_the_stop_without_a_gpu(tmp_path):
+    """tools/gpu_checks.sh --help runs nothing; on a machine without a GPU its first step
+    stops the script with one clear line, before any benchmark or training."""
+    script = str(REPO / 'tools' / 'gpu_checks.sh')
+    done = subprocess.run(['bash', script, '--help'], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.startswith('usage: bash tools/gpu_checks.sh')
+    if torch_sees_a_gpu():
+        pytest.skip('this machine has a GPU: the checks would run')
+    out = tmp_path / 'out'
+    done = subprocess.run(['bash', script, str(out)], capture_output=True, text=True,
+                          timeout=300, env=dict(os.environ, PY=sys.executable))
+    assert done.returncode == 1
+    assert 'sees no CUDA GPU (torch.cuda.is_available() is False)' in done.stdout
+    assert sorted(p.name for p in out.iterdir()) == ['gpu.log']  # nothing ran after it
+
+
+def torch_sees_a_gpu() -> bool:
+    import torch
+    return torch.cuda.is_available()

@@ -13,7 +13,7 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, ContextManager, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -185,12 +185,45 @@ def measure_inference(built: Built, batches: Sequence[int], extra_ns: Sequence[i
 TRAIN_VARIANTS = ('stock', 'shared', 'authors')
 
 
-def _train_step_fn(built: Built, variant: str, batch: int, n: int = 2) -> Callable[[], None]:
+#: What ``--amp`` runs the training step in, by device type.
+AMP_DTYPES = {'cuda': 'float16', 'cpu': 'bfloat16'}
+
+
+def mixed_precision(model: torch.nn.Module, device: torch.device
+                    ) -> Tuple[Callable[[], ContextManager], Callable[[Tensor], None]]:
+    """The autocast context and the backward of a mixed-precision training step.
+
+    On CUDA, mmengine's ``AmpOptimWrapper`` (what an ``optim_wrapper`` of type
+    ``AmpOptimWrapper`` in a config trains with): float16 autocast, and a backward
+    that scales the loss (dynamic loss scaling) against float16 gradient underflow.
+    mmengine 0.10 refuses to build that wrapper without an accelerator, so on the
+    CPU it is mmengine's ``autocast`` in bfloat16, which has float32's exponent
+    range and needs no loss scaling.
+
+    Returns:
+        tuple: a function giving the autocast context for one forward, and the
+        backward to call on the loss.
+    """
+    dtype = AMP_DTYPES[device.type]
+    if device.type == 'cuda':
+        from mmengine.optim import AmpOptimWrapper
+        wrapper = AmpOptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.01),
+                                  dtype=dtype)
+        return (lambda: wrapper.optim_context(model)), wrapper.backward
+    from mmengine.runner.amp import autocast
+    return (lambda: autocast(device_type=device.type, dtype=getattr(torch, dtype)),
+            lambda loss: loss.backward())
+
+
+def _train_step_fn(built: Built, variant: str, batch: int, n: int = 2,
+                   amp: bool = False) -> Callable[[], None]:
     """Forward + backward of one training step (no optimizer update).
 
     ``shared``: B boxes through the trunk once, B·N rows after the first MIMB.
     ``authors``: the authors' duplicated batch, N·B rows through the whole net.
-    The loss is the head's keypoint-weighted MSE against random heatmaps.
+    The loss is the head's keypoint-weighted MSE against random heatmaps. With
+    ``amp``, the forward runs under :func:`mixed_precision`'s autocast and the
+    backward is its (loss-scaling on CUDA) backward.
     """
     device = built.device
     height, width = built.input_hw
@@ -203,27 +236,34 @@ def _train_step_fn(built: Built, variant: str, batch: int, n: int = 2) -> Callab
     if variant == 'authors':
         x = x.repeat(n, 1, 1, 1)
         lambdas = torch.arange(n, device=device).repeat_interleave(batch)
+    if amp:
+        context, backward = mixed_precision(model, device)
+    else:
+        context, backward = contextlib.nullcontext, lambda loss: loss.backward()
 
     def step() -> None:
         model.zero_grad(set_to_none=True)
-        if variant == 'stock':
-            feats = model.backbone(x)
-        elif variant == 'shared':
-            feats = model.backbone(x, num_instances=n)
-        else:
-            feats = model.backbone(x, lambdas=lambdas)
-        loss = model.head.loss_module(model.head(feats), target, weights)
-        loss.backward()
+        with context():
+            if variant == 'stock':
+                feats = model.backbone(x)
+            elif variant == 'shared':
+                feats = model.backbone(x, num_instances=n)
+            else:
+                feats = model.backbone(x, lambdas=lambdas)
+            loss = model.head.loss_module(model.head(feats), target, weights)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f'training step of {variant}: the loss is {loss.item()}')
+        backward(loss)
 
     return step
 
 
 def measure_training(built: Built, batch: int, repeats: int, warmup: int,
-                     log: Callable[[str], None]) -> dict:
+                     log: Callable[[str], None], amp: bool = False) -> dict:
     clock = Clock(built.device)
     cases: Dict[str, Case] = {}
     for variant in TRAIN_VARIANTS:
-        step = _train_step_fn(built, variant, batch)
+        step = _train_step_fn(built, variant, batch, amp=amp)
 
         def case(warmup: bool = False, step: Callable[[], None] = step
                  ) -> Dict[str, Tuple[float, Optional[float]]]:
@@ -236,10 +276,12 @@ def measure_training(built: Built, batch: int, repeats: int, warmup: int,
     for model in (built.stock, *built.mip.values()):
         model.zero_grad(set_to_none=True)  # free the gradients before the next section
         model.eval()
-    return dict(batch=batch, **stats, ratios=ratios(stats))
+    return dict(batch=batch, amp=AMP_DTYPES[built.device.type] if amp else None, **stats,
+                ratios=ratios(stats))
 
 
-def probe_memory(spec_key: str, variant: str, batch: int, device: str, threads: int) -> dict:
+def probe_memory(spec_key: str, variant: str, batch: int, device: str, threads: int,
+                 amp: bool = False) -> dict:
     """Peak memory of one training step, in this (fresh) process.
 
     A process's peak only rises, so each variant is measured in its own
@@ -256,7 +298,7 @@ def probe_memory(spec_key: str, variant: str, batch: int, device: str, threads: 
     dev = torch.device(device)
     built = build(SPECS[spec_key], dev, mip_ns=() if variant == 'stock' else (2, ),
                   stock=variant == 'stock')
-    step = _train_step_fn(built, variant, batch)
+    step = _train_step_fn(built, variant, batch, amp=amp)
     if dev.type == 'cuda':
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
@@ -281,7 +323,8 @@ def probe_memory(spec_key: str, variant: str, batch: int, device: str, threads: 
 
 
 def measure_memory(spec_key: str, batch: int, device: torch.device, threads: int,
-                   log: Callable[[str], None], parallel: bool = False) -> dict:
+                   log: Callable[[str], None], parallel: bool = False,
+                   amp: bool = False) -> dict:
     """Run :func:`probe_memory` for every training variant in its own subprocess.
 
     With ``parallel`` the probes run side by side (each peak is its own
@@ -290,7 +333,7 @@ def measure_memory(spec_key: str, batch: int, device: torch.device, threads: int
     """
     def start(variant: str) -> Tuple[dict, subprocess.Popen]:
         probe = dict(model=spec_key, variant=variant, batch=batch, device=str(device),
-                     threads=threads)
+                     threads=threads, amp=amp)
         return probe, subprocess.Popen(
             [sys.executable, str(TOOL), '--probe-memory', json.dumps(probe)],
             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -603,8 +646,9 @@ def format_report(report: dict) -> str:
                              f'{fmt(row["ratio_to_stock"][other]):>8}')
         lines.append('')
     if report.get('training'):
-        lines += ['3. Training step, N=2 (forward + backward, ms; peak memory of the step in '
-                  'a fresh process, MiB: peak / added by the step)',
+        precision = (f', mixed precision: {meta["amp"]}' if meta.get('amp') else '')
+        lines += [f'3. Training step, N=2 (forward + backward{precision}, ms; peak memory of '
+                  'the step in a fresh process, MiB: peak / added by the step)',
                   f'{"model":<20} {"batch":>5} {"variant":<8} {"ms":>9} {"x stock":>8} '
                   f'{"(" + other + ")":>8} {"peak":>8} {"step":>8} {"x stock":>8}']
         for mkey, t in report['training'].items():
@@ -654,9 +698,14 @@ def run(args: argparse.Namespace, argv: Optional[Sequence[str]] = None) -> dict:
     if args.probe_memory:
         probe = json.loads(args.probe_memory)
         print(json.dumps(probe_memory(probe['model'], probe['variant'], probe['batch'],
-                                      probe['device'], probe['threads'])))
+                                      probe['device'], probe['threads'], probe['amp'])))
         return {}
 
+    if args.device == 'cuda' and not torch.cuda.is_available():
+        raise SystemExit(
+            f'tools/benchmark.py: --device cuda, but torch {torch.__version__} sees no CUDA GPU '
+            '(torch.cuda.is_available() is False): run it on a machine with an NVIDIA GPU and '
+            'a CUDA build of torch, or pass --device cpu')
     device = torch.device('cuda' if args.device == 'cuda' or (
         args.device == 'auto' and torch.cuda.is_available()) else 'cpu')
     if device.type == 'cuda' and args.clock == 'cpu':
@@ -673,6 +722,7 @@ def run(args: argparse.Namespace, argv: Optional[Sequence[str]] = None) -> dict:
         device_name=(torch.cuda.get_device_name(device) if device.type == 'cuda' else
                      f'{cpu_name()}, {os.cpu_count()} cores'),
         threads=args.threads, torch=torch.__version__, mmpose=mmpose.__version__,
+        amp=AMP_DTYPES[device.type] if args.amp else None,
         repeats=args.repeats, warmup=args.warmup, clock=args.clock,
         loadavg_start=load_average(),
         mode='smoke' if args.smoke else 'quick' if args.quick else 'full',
@@ -696,13 +746,14 @@ def run(args: argparse.Namespace, argv: Optional[Sequence[str]] = None) -> dict:
             if 'training' in sections and key in args.train_models:
                 log(f'training {key}: batch {args.train_batch}')
                 report['training'][key] = measure_training(
-                    built, args.train_batch, args.repeats, args.warmup, log)
+                    built, args.train_batch, args.repeats, args.warmup, log, amp=args.amp)
             del built
             if 'training' in sections and key in args.train_models:
                 log(f'peak memory {key}: one subprocess per variant')
                 # tiny smoke models fit side by side; full-size ones go one at a time
                 report['memory'][key] = measure_memory(key, args.train_batch, device,
-                                                       args.threads, log, parallel=args.smoke)
+                                                       args.threads, log, parallel=args.smoke,
+                                                       amp=args.amp)
         for section in ('inference', 'training', 'memory'):
             if not report[section]:
                 del report[section]

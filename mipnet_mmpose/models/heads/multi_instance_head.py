@@ -116,8 +116,13 @@ class MultiInstanceHeadMixin:
         return super().forward(feats, *args, **kwargs)
 
     def head_outputs(self, feats: Any) -> HeadOutputs:
-        """Run the forward methods the stock ``loss`` calls on ``feats`` (B*N rows)."""
-        return HeadOutputs({(module, name): getattr(module, name)(feats)
+        """Run the forward methods the stock ``loss`` calls on ``feats`` (B*N rows).
+
+        The outputs of a reduced-precision forward (``torch.autocast``, bfloat16 or
+        float16) are kept in float32: the stock losses compute their accuracies on
+        numpy, which has no bfloat16, and the loss is then summed in float32.
+        """
+        return HeadOutputs({(module, name): _to_float32(getattr(module, name)(feats))
                             for module, name in self._loss_forwards()})
 
     def loss(self,

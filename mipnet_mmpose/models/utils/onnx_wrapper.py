@@ -1,4 +1,5 @@
 """An exportable view of a MIPNet estimator: image crops in, the heatmaps of every λ out."""
+import inspect
 import warnings
 from typing import Optional, Tuple
 
@@ -105,6 +106,21 @@ def export_onnx(estimator: nn.Module,
             input_names=[ONNX_INPUT_NAME],
             output_names=[ONNX_OUTPUT_NAME],
             dynamic_axes={ONNX_INPUT_NAME: {0: 'batch'}, ONNX_OUTPUT_NAME: {0: 'batch'}},
-            opset_version=opset_version)
+            opset_version=opset_version,
+            **_torchscript_exporter())
     stamp_onnx(out_file, ONNX_WRITER)
     return wrapper
+
+
+def _torchscript_exporter() -> dict:
+    """The argument that keeps ``torch.onnx.export`` on its TorchScript exporter.
+
+    torch >= 2.9 exports through ``torch.export`` by default (``dynamo=True``,
+    which needs the onnxscript package: "No module named 'onnxscript'" on
+    torch 2.14.1); this wrapper is written for, and tested with, the
+    TorchScript exporter (traced λ, ``dynamic_axes``). torch 2.4-2.8 default to
+    it; older versions have no ``dynamo`` argument.
+    """
+    if 'dynamo' in inspect.signature(torch.onnx.export).parameters:
+        return dict(dynamo=False)
+    return {}
