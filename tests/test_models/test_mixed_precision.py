@@ -75,7 +75,7 @@ def test_training_losses_under_bf16_autocast_are_finite_and_close_to_fp32(cfg, m
     model.zero_grad()
     with torch.autocast(**BF16):
         half = model.loss(batch['inputs'], batch['data_samples'])
-    assert set(half) == set(full) >= {'loss_kpt', 'lambda0_kpt', 'lambda1_kpt'}
+    assert set(half) == set(full) >= {'loss_kpt', 'loss_kpt_lambda0', 'loss_kpt_lambda1'}
     for key, value in half.items():
         assert torch.isfinite(value).all(), (key, value)
         if 'kpt' in key:  # the losses (acc_pose: thresholded, it may jump)

@@ -95,6 +95,7 @@ def _check_config(path: str, num_instances: int, batch: int, input_scale: float,
     from mmpose.registry import DATASETS, MODELS
 
     from mipnet_mmpose import ConversionError, convert_config
+    from mipnet_mmpose.models.heads.multi_instance_head import is_lambda_log_key
 
     row = dict(config=osp.basename(path), converted=False, trained=False, predicts=False,
                no_sample=False, reason='', samples='', input_scale=input_scale)
@@ -137,9 +138,9 @@ def _check_config(path: str, num_instances: int, batch: int, input_scale: float,
         data = model.data_preprocessor(
             pseudo_collate([train[i] for i in range(min(batch, len(train)))]), training=True)
         losses = model.train().loss(data['inputs'], data['data_samples'])
-        total = sum(v for k, v in losses.items() if k.startswith('loss'))
-        terms = [k[len('loss_'):] for k in losses if k.startswith('loss_')]
-        per_lambda = all(f'lambda{i}_{t}' in losses for i in range(num_instances) for t in terms)
+        terms = [k for k in losses if k.startswith('loss') and not is_lambda_log_key(k)]
+        total = sum(losses[k] for k in terms)
+        per_lambda = all(f'{t}_lambda{i}' in losses for i in range(num_instances) for t in terms)
         row['loss'] = float(total)
         row['trained'] = bool(torch.isfinite(total)) and per_lambda
         if not row['trained']:
