@@ -6,6 +6,8 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from mmengine.config import Config, ConfigDict
 
+from .utils.mmpose_install import installed_mmpose_path
+
 #: Stock transforms replaced by a subclass that also handles the neighbour fields
 #: (a CombinedDataset part's keypoint mapping; see
 #: :mod:`mipnet_mmpose.datasets.transforms.keypoint_converter`).
@@ -298,8 +300,7 @@ def config_overrides(stock: Config, converted: Config) -> Dict[str, Any]:
 def resolve_config_path(path: str) -> str:
     """A config file path from ``mmpose::<path>`` (MMPose's installed configs) or a path."""
     if path.startswith('mmpose::'):
-        import mmpose
-        path = osp.join(osp.dirname(mmpose.__file__), '.mim', 'configs', path[len('mmpose::'):])
+        path = installed_mmpose_path('configs', path[len('mmpose::'):])
     if not osp.isfile(path):
         raise FileNotFoundError(f'config not found: {path}')
     return path
@@ -308,8 +309,7 @@ def resolve_config_path(path: str) -> str:
 def base_reference(filename: str) -> str:
     """How a written config names its stock base so that the file can be copied anywhere:
     ``mmpose::<path>`` for a config installed with MMPose, else the absolute path."""
-    import mmpose
-    root = osp.realpath(osp.join(osp.dirname(mmpose.__file__), '.mim', 'configs'))
+    root = osp.realpath(installed_mmpose_path('configs'))
     path = osp.realpath(filename)
     if path.startswith(root + osp.sep):
         return 'mmpose::' + osp.relpath(path, root)
@@ -508,12 +508,11 @@ def old_style_config(filename: str) -> Optional[str]:
         str | None: ``mmpose::<path>`` of the installed old-style config in
         the same folder whose name differs only in ``_`` / ``-``, else None.
     """
-    import mmpose
     parts = osp.abspath(filename).split(os.sep)
     if 'configs' not in parts:
         return None
     below = parts[len(parts) - parts[::-1].index('configs'):]
-    folder = osp.join(osp.dirname(mmpose.__file__), '.mim', 'configs', *below[:-1])
+    folder = installed_mmpose_path('configs', *below[:-1])
     key = below[-1].replace('_', '-')
     for name in sorted(os.listdir(folder)) if osp.isdir(folder) else []:
         if name.replace('_', '-') == key:

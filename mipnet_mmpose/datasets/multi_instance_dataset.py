@@ -11,7 +11,6 @@ later warps them into the crop and picks the slots.
 import os.path as osp
 from typing import Dict, List, Optional, Tuple
 
-import mmpose
 import numpy as np
 from mmpose.datasets import CocoDataset, CrowdPoseDataset, OCHumanDataset
 from mmpose.datasets.datasets.base import BaseCocoStyleDataset
@@ -19,6 +18,7 @@ from mmpose.registry import DATASETS
 from mmpose.structures.bbox import bbox_xywh2xyxy
 
 from ..utils.mixin_class import PREFIX, made_on_demand, registered, with_mixin
+from ..utils.mmpose_install import installed_mmpose_path
 from .decoded_image_cache import DecodedImageCache, image_cache_for
 from .input_checks import DatasetInputChecks
 from .neighbours import (
@@ -323,7 +323,7 @@ def installed_metainfo(metainfo: dict) -> dict:
     from_file = metainfo.get('from_file')
     if not isinstance(from_file, str) or osp.isabs(from_file):
         return metainfo
-    installed = osp.join(osp.dirname(mmpose.__file__), '.mim', from_file)
+    installed = installed_mmpose_path(from_file)
     return dict(metainfo, from_file=installed) if osp.isfile(installed) else metainfo
 
 

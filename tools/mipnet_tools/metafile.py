@@ -15,6 +15,7 @@ from typing import Dict, List, Optional
 from mmengine.config import Config
 
 from mipnet_mmpose.datasets.stock_dataset import stock_dataset_type
+from mipnet_mmpose.utils.mmpose_install import installed_mmpose_path
 
 #: Results measured so far, by config name (everything else: 'to be measured').
 MEASURED: Dict[str, Dict[str, float]] = {
@@ -143,8 +144,7 @@ def mmpose_metafile_models(path: Optional[Path] = None) -> Dict[str, dict]:
     """MMPose's own metafile entries of its COCO HRNet configs, by name."""
     import yaml
     if path is None:
-        import mmpose
-        path = Path(mmpose.__file__).parent / '.mim' / MMPOSE_HRNET_METAFILE
+        path = Path(installed_mmpose_path(MMPOSE_HRNET_METAFILE))
     return {m['Name']: m for m in yaml.safe_load(Path(path).read_text())['Models']}
 
 

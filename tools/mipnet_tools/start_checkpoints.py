@@ -22,6 +22,7 @@ from mipnet_mmpose.engine.init_checkpoints import (
     offline_guidance,
     pretrained_checkpoints,
 )
+from mipnet_mmpose.utils.mmpose_install import installed_mmpose_path
 from mipnet_tools.metafile import (
     AUTHORS_MODEL_ZOO,
     AUTHORS_W48_CONVERTED,
@@ -74,11 +75,7 @@ class CheckpointEntry:
 
 def mmpose_weights_url(file_name: str) -> Optional[str]:
     """The URL of an MMPose model-zoo file, from the metafiles installed with MMPose."""
-    try:
-        import mmpose
-    except ImportError:  # pragma: no cover - MMPose is a requirement
-        return None
-    root = osp.join(osp.dirname(mmpose.__file__), '.mim', 'configs')
+    root = installed_mmpose_path('configs')
     for path in glob.glob(osp.join(root, '**', '*.yml'), recursive=True):
         with open(path) as f:
             for line in f:

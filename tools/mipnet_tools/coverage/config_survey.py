@@ -15,6 +15,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from mmengine.config import Config
 
 from mipnet_mmpose.conversion import data_set_tree
+from mipnet_mmpose.utils.mmpose_install import installed_mmpose_path
 
 #: MMPose's 2D task folders, in the order of its docs.
 TASKS = ('body_2d_keypoint', 'wholebody_2d_keypoint', 'animal_2d_keypoint',
@@ -23,8 +24,7 @@ TASKS = ('body_2d_keypoint', 'wholebody_2d_keypoint', 'animal_2d_keypoint',
 
 def mmpose_config_root() -> str:
     """The installed MMPose's ``.mim/configs`` folder."""
-    import mmpose
-    return osp.join(osp.dirname(mmpose.__file__), '.mim', 'configs')
+    return installed_mmpose_path('configs')
 
 
 def _type(cfg) -> str:
