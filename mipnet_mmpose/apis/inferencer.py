@@ -47,7 +47,7 @@ from torch import nn
 from ..datasets.decoded_image_cache import image_cache_for
 from ..datasets.input_checks import UndecodableImageError
 from ..datasets.stock_dataset import stock_dataset_type
-from ..engine.checkpoint_io import allow_checkpoint_globals, check_checkpoint_file
+from ..engine.checkpoint_io import check_before_mmengine_loads
 from ..visualization import draw_merged_poses, readable_sizes
 from .detection_file import DetectionFileBoxes
 from .inference import (
@@ -269,8 +269,7 @@ class MIPNetInferencer(Pose2DInferencer):
         if weights is not None:
             # A broken or unsafe file: an error naming it, before mmengine unpickles it
             # (fully below torch 2.6; weights-only from 2.6, with the same types allowed).
-            check_checkpoint_file(weights)
-            allow_checkpoint_globals()
+            check_before_mmengine_loads(weights)
         model = super()._init_model(cfg, weights, device)
         # After building: with model=None the config came from the checkpoint.
         complete_inference_config(cfg)

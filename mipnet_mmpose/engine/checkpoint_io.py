@@ -322,6 +322,22 @@ def check_checkpoint_file(filename: Union[str, Path]) -> None:
     load_checkpoint_file(filename, mmap=True)
 
 
+def check_before_mmengine_loads(filename: Union[str, Path]) -> None:
+    """Check a checkpoint that mmengine is about to load, then allow its types there.
+
+    :func:`check_checkpoint_file`, then :func:`allow_checkpoint_globals` so that
+    mmengine's own ``torch.load`` (weights-only from torch 2.6) reads what the
+    check passed: what every caller that hands a path to mmengine's loading
+    does (``CheckpointFileCheckHook``, ``MIPNetInferencer``).
+
+    Raises:
+        FileNotFoundError, UnsafeCheckpointError, CorruptCheckpointError: As
+            :func:`check_checkpoint_file`.
+    """
+    check_checkpoint_file(filename)
+    allow_checkpoint_globals()
+
+
 def resave_trusted_checkpoint(src: Union[str, Path], dst: Union[str, Path]) -> None:
     """Re-save a checkpoint you trust so that weights-only loading reads it.
 

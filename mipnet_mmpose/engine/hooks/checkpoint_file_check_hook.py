@@ -8,7 +8,7 @@ from mmengine.hooks import Hook
 from mmengine.runner import BaseLoop, EpochBasedTrainLoop, find_latest_checkpoint
 from mmpose.registry import HOOKS
 
-from ..checkpoint_io import allow_checkpoint_globals, check_checkpoint_file
+from ..checkpoint_io import check_before_mmengine_loads, check_checkpoint_file
 from ..init_checkpoints import (
     download_url,
     fetch_checkpoint,
@@ -69,7 +69,7 @@ class CheckpointFileCheckHook(Hook):
         if path is None:
             return
         try:
-            check_checkpoint_file(path)
+            check_before_mmengine_loads(path)
         except FileNotFoundError as error:
             # A start checkpoint is made by a command (a converter, mim download):
             # say where to find which one, not only that the file is missing.
@@ -80,9 +80,6 @@ class CheckpointFileCheckHook(Hook):
                 'the config loads, where it comes from and the command that makes it; '
                 '`--cfg-options load_from=None` trains from the backbone\'s own '
                 'initialisation instead.') from error
-        # Checked: mmengine's own torch.load (weights-only from torch 2.6) may read
-        # the same types.
-        allow_checkpoint_globals()
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         """Warn when a resumed epoch-loop run restarts an epoch it was inside of."""

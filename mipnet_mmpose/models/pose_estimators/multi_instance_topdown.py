@@ -247,8 +247,7 @@ class MultiInstanceTopdownPoseEstimator(TopdownPoseEstimator):
         """
         # Training (fine-tuning from a stock checkpoint) fills what the checkpoint
         # left unloaded: predictions are the trained model's from here on.
-        if self._unfit_weights is not None:
-            self._unfit_weights = None
+        self._unfit_weights = None
         if train_lambda is None:
             if self.optimizer_step_per_lambda:
                 raise RuntimeError(
